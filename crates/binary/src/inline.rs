@@ -1,0 +1,117 @@
+//! The inline tree: which inlined calls a pc is inside of, innermost first (`FORMATS.md` §1.7,
+//! `runtime/symtabinl.go`).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::Binary;
+use crate::pclntab::{Func, FuncDataRef, PclntabVersion, funcdata, pcdata};
+use crate::read::{i32_at, u8_at};
+
+/// One frame of the chain at a pc.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Frame<'a> {
+    /// Function name (`main.(*T).M`, `fmt.Println`).
+    pub function: Cow<'a, str>,
+    /// Source file; empty if unknown.
+    pub file: Cow<'a, str>,
+    /// Source line; 0 if unknown.
+    pub line: i32,
+    /// Whether this frame was inlined into the next one.
+    pub inlined: bool,
+    /// Whether the function is a compiler-generated wrapper (the runtime hides these in
+    /// tracebacks).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub wrapper: bool,
+}
+
+/// Longest inline chain followed; real chains are a few dozen deep at most, and a corrupt tree
+/// must not loop.
+const MAX_DEPTH: usize = 1024;
+
+fn text(b: Option<&[u8]>) -> Cow<'_, str> {
+    match b {
+        Some(b) => String::from_utf8_lossy(b),
+        None => Cow::Borrowed(""),
+    }
+}
+
+/// One decoded inline tree entry.
+struct InlEntry {
+    func_id: u8,
+    name_off: u32,
+    parent_pc: i32,
+}
+
+/// Reads entry `ix` of the inline tree at `tree`.
+fn inl_entry(bin: &Binary, version: PclntabVersion, tree: u64, ix: i32) -> Option<InlEntry> {
+    let ix = u64::try_from(ix).ok()?;
+    if version >= PclntabVersion::Go120 {
+        let b = bin.read_va(tree.checked_add(ix.checked_mul(16)?)?, 16)?;
+        Some(InlEntry {
+            func_id: u8_at(b, 0)?,
+            name_off: i32_at(b, 4)? as u32,
+            parent_pc: i32_at(b, 8)?,
+        })
+    } else {
+        // Go 1.12–1.19: parent i16, funcID u8, pad, file i32, line i32, func_ i32, parentPc i32.
+        let b = bin.read_va(tree.checked_add(ix.checked_mul(20)?)?, 20)?;
+        Some(InlEntry {
+            func_id: u8_at(b, 2)?,
+            name_off: i32_at(b, 12)? as u32,
+            parent_pc: i32_at(b, 16)?,
+        })
+    }
+}
+
+/// The address of `f`'s inline tree, if it has one.
+fn inline_tree(bin: &Binary, f: &Func<'_>) -> Option<u64> {
+    match f.funcdata(funcdata::INL_TREE)? {
+        FuncDataRef::GoFuncOffset(off) => bin.gofunc()?.checked_add(u64::from(off)),
+        FuncDataRef::Address(a) => Some(a),
+    }
+}
+
+pub(crate) fn frames_at(bin: &Binary, pc: u64) -> Vec<Frame<'_>> {
+    let tab = bin.pclntab();
+    let Some(f) = tab.find_func(pc) else {
+        return Vec::new();
+    };
+    let wrapper_id = bin.wrapper_func_id();
+    let mut out = Vec::new();
+    let mut pc = pc;
+    let file_line = |pc: u64| (text(f.file_at(pc)), f.line_at(pc).unwrap_or(0));
+    if let Some(tree) = inline_tree(bin, &f) {
+        let entry = f.entry();
+        let mut ix = f.pcdata_at(pcdata::INL_TREE_INDEX, pc).unwrap_or(-1);
+        while ix >= 0 && out.len() < MAX_DEPTH {
+            let Some(e) = inl_entry(bin, tab.version(), tree, ix) else {
+                break;
+            };
+            let (file, line) = file_line(pc);
+            out.push(Frame {
+                function: text(tab.func_name_bytes(e.name_off)),
+                file,
+                line,
+                inlined: true,
+                wrapper: wrapper_id == Some(e.func_id),
+            });
+            let parent = entry.wrapping_add(e.parent_pc as i64 as u64);
+            if parent == pc && e.parent_pc != 0 {
+                break;
+            }
+            pc = parent;
+            ix = f.pcdata_at(pcdata::INL_TREE_INDEX, pc).unwrap_or(-1);
+        }
+    }
+    let (file, line) = file_line(pc);
+    out.push(Frame {
+        function: text(f.name_bytes()),
+        file,
+        line,
+        inlined: false,
+        wrapper: wrapper_id == Some(f.func_id()),
+    });
+    out
+}

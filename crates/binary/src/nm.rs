@@ -1,0 +1,128 @@
+//! The symbol listing of `go tool nm`: the same symbols in the same order. On stripped binaries,
+//! the text symbols are recovered from the pclntab.
+
+use crate::gosort::{self, XorShift};
+use crate::{Binary, Symbol};
+
+/// Sort orders of `go tool nm -sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NmSort {
+    /// By address.
+    Address,
+    /// By name (the default).
+    Name,
+    /// File order (after the address sort every reader applies, as `go tool nm` does).
+    None,
+    /// Largest first.
+    Size,
+}
+
+/// The symbols to list and where they came from.
+#[derive(Debug, Clone)]
+pub struct NmListing {
+    /// The symbols, in output order.
+    pub symbols: Vec<Symbol>,
+    /// Whether they were recovered from the pclntab because the symbol table is gone.
+    pub recovered: bool,
+}
+
+/// Lists symbols as `go tool nm -sort ORDER` does.
+pub fn list(bin: &Binary, order: NmSort) -> NmListing {
+    let (mut syms, recovered) = match bin.symbols() {
+        Some(s) if !s.is_empty() => (s.to_vec(), false),
+        _ => (recover_text_symbols(bin), true),
+    };
+    let rng = XorShift::for_go_version(bin.go_version());
+    // cmd/internal/objfile sorts by address first; nm then sorts again. Both are Go's unstable
+    // pdqsort, so ties come out exactly as Go orders them.
+    gosort::sort(&mut syms, rng, |a, b| a.addr < b.addr);
+    match order {
+        NmSort::Address => gosort::sort(&mut syms, rng, |a, b| a.addr < b.addr),
+        NmSort::Name => gosort::sort(&mut syms, rng, |a, b| a.name < b.name),
+        NmSort::Size => gosort::sort(&mut syms, rng, |a, b| a.size > b.size),
+        NmSort::None => {}
+    }
+    NmListing {
+        symbols: syms,
+        recovered,
+    }
+}
+
+/// Text symbols rebuilt from the pclntab: every function, with the size its pc tables cover,
+/// plus `runtime.text`/`runtime.etext` from moduledata.
+pub fn recover_text_symbols(bin: &Binary) -> Vec<Symbol> {
+    let tab = bin.pclntab();
+    let mut out = Vec::with_capacity(tab.len() + 2);
+    let md = bin.moduledata();
+    if let Some(md) = md
+        && md.text != 0
+    {
+        out.push(Symbol {
+            name: "runtime.text".into(),
+            addr: md.text,
+            size: 0,
+            code: 'T',
+        });
+    }
+    // A name the pclntab holds twice is an assembly (ABI0) function and its Go-ABI wrapper, or
+    // a Go function and its ABI0 wrapper; the linker suffixes the ABI0 one with `.abi0`. A
+    // lone assembly function also gets the suffix when Go code declares it, which the binary
+    // no longer records: those stay unsuffixed.
+    let asm = |f: &crate::Func<'_>| f.flag() & crate::pclntab::funcflag::ASM != 0;
+    let mut pairs = std::collections::HashMap::<&str, (u32, bool)>::new();
+    for f in tab.funcs() {
+        let e = pairs.entry(f.name()).or_default();
+        e.0 += 1;
+        e.1 |= asm(&f);
+    }
+    let wrapper = bin.wrapper_func_id();
+    for f in tab.funcs() {
+        let entry = f.entry();
+        let abi0 = match pairs.get(f.name()) {
+            Some(&(n, has_asm)) if n > 1 => {
+                if has_asm {
+                    asm(&f)
+                } else {
+                    Some(f.func_id()) == wrapper
+                }
+            }
+            _ => false,
+        };
+        let end = tab
+            .pcvalue_iter(f.pcsp(), entry)
+            .and_then(|it| it.last())
+            .map_or(f.end(), |(_, end, _)| end);
+        out.push(Symbol {
+            name: symtab_name(bin, f.name(), abi0),
+            addr: entry,
+            size: end.saturating_sub(entry),
+            code: 'T',
+        });
+    }
+    if let Some(md) = md
+        && md.etext != 0
+    {
+        out.push(Symbol {
+            name: "runtime.etext".into(),
+            addr: md.etext,
+            size: 0,
+            code: 'T',
+        });
+    }
+    out
+}
+
+/// The name the linker would have written to the symbol table for a function the pclntab calls
+/// `name`: the ABI0 half of a pair gets an `.abi0` suffix (cmd/link `mangleABIName`), and ELF
+/// and Mach-O symbol tables spell `·` as `.` (cmd/link `putelfsym`, `machoShouldExport`).
+fn symtab_name(bin: &Binary, name: &str, abi0: bool) -> String {
+    let mut s = if bin.format() == crate::Format::Pe {
+        name.to_string()
+    } else {
+        name.replace('·', ".")
+    };
+    if abi0 {
+        s.push_str(".abi0");
+    }
+    s
+}

@@ -1,0 +1,5 @@
+//! One module per command: flags, a call into the libraries, rendering.
+
+pub mod addr2line;
+pub mod info;
+pub mod nm;

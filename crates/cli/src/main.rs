@@ -1,0 +1,111 @@
+//! goscope: what a Go program really does at the machine level.
+//!
+//! This crate only wires flags to the libraries and renders their results; analysis lives in
+//! the `goscope-*` library crates.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: findings (violations, differences) were reported.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: bad usage or unreadable input.
+pub const EXIT_ERROR: u8 = 2;
+
+const ABOUT: &str = "See what a Go program really does at the machine level.
+
+goscope reads Go executables (ELF, Mach-O, PE; amd64, arm64, 386, arm; stripped or not) without
+a Go toolchain, and answers in Go's own terms: functions, inlined calls, source lines.";
+
+const AFTER_HELP: &str = "Examples:
+  goscope info ./server                   Go version, module, dependencies, build settings
+  goscope nm -n ./server                  symbols by address (also on stripped binaries)
+  echo 0x4a1b20 | goscope addr2line --inlines ./server
+                                          function and file:line, with every inlined call
+
+Every command takes --json. Exit status: 0 ok, 1 findings, 2 usage or input error.";
+
+#[derive(Parser, Debug)]
+#[command(name = "goscope", version, about = ABOUT, after_help = AFTER_HELP)]
+#[command(propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Info(cmd::info::Args),
+    Nm(cmd::nm::Args),
+    Addr2line(cmd::addr2line::Args),
+}
+
+/// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
+/// four short flags, so rewrite the known ones to `--size` before parsing.
+fn normalize_go_flags(args: Vec<String>) -> Vec<String> {
+    const GO_LONG_FLAGS: &[(&str, &[&str])] = &[("nm", &["size", "sort", "type"])];
+    let Some(sub) = args.get(1).cloned() else {
+        return args;
+    };
+    let Some((_, flags)) = GO_LONG_FLAGS.iter().find(|(c, _)| *c == sub) else {
+        return args;
+    };
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest_are_operands = false;
+    for a in args {
+        if rest_are_operands {
+            out.push(a);
+            continue;
+        }
+        if a == "--" {
+            rest_are_operands = true;
+            out.push(a);
+            continue;
+        }
+        if let Some(body) = a.strip_prefix('-')
+            && !body.starts_with('-')
+        {
+            let name = body.split('=').next().unwrap_or(body);
+            if flags.contains(&name) {
+                out.push(format!("-{a}"));
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let args = normalize_go_flags(std::env::args().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Info(a) => cmd::info::run(a),
+        Command::Nm(a) => cmd::nm::run(a),
+        Command::Addr2line(a) => cmd::addr2line::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if output::is_broken_pipe(&e) {
+                return ExitCode::from(EXIT_OK);
+            }
+            eprintln!("goscope: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Development tasks shared by the tests and the `xtask` binary: finding Go toolchains and
+//! building the fixture matrix from the Go programs in `testdata/`.
+//!
+//! Fixtures are built, never committed. Each is cached under `target/fixtures/` keyed by a hash
+//! of its sources, toolchain and flags, so a test run builds each fixture at most once.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use anyhow::{Context, Result, bail};
+
+/// Set by `.ci/run`: every toolchain and fixture the matrix names must be present; a missing one
+/// fails the test instead of skipping it.
+pub const REQUIRE_ENV: &str = "GOSCOPE_REQUIRE_TOOLCHAINS";
+
+/// Whether missing toolchains must fail the tests.
+pub fn required() -> bool {
+    std::env::var_os(REQUIRE_ENV).is_some_and(|v| v != "0" && !v.is_empty())
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repository root")
+        .to_path_buf()
+}
+
+/// The workspace target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// A Go toolchain on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toolchain {
+    /// The `go` command.
+    pub go: PathBuf,
+    /// `go1.26.8`.
+    pub version: String,
+    /// 26 for go1.26.8.
+    pub minor: u32,
+}
+
+impl Toolchain {
+    /// Probes the toolchain at `go`.
+    pub fn probe(go: &Path) -> Option<Toolchain> {
+        let out = Command::new(go)
+            .args(["env", "GOVERSION"])
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let minor = version
+            .strip_prefix("go1.")?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()?;
+        Some(Toolchain {
+            go: go.to_path_buf(),
+            version,
+            minor,
+        })
+    }
+
+    /// A `go` command with a clean, reproducible environment.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.go);
+        c.env("GOTOOLCHAIN", "local")
+            .env("GOFLAGS", "-mod=mod")
+            .env("GO111MODULE", "on")
+            .env("GOPROXY", "off")
+            .env("GOWORK", "off");
+        c
+    }
+
+    /// Runs `go tool NAME ARGS`, returning stdout; fails on a non-zero exit.
+    pub fn tool(&self, name: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        use std::io::Write;
+        let mut c = self.command();
+        c.arg("tool").arg(name).args(args);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c
+            .spawn()
+            .with_context(|| format!("running go tool {name}"))?;
+        let mut pipe = child.stdin.take();
+        let input = stdin.map(<[u8]>::to_vec);
+        let writer = std::thread::spawn(move || {
+            if let (Some(p), Some(data)) = (pipe.as_mut(), input) {
+                let _ = p.write_all(&data);
+            }
+            drop(pipe);
+        });
+        let out = child.wait_with_output()?;
+        let _ = writer.join();
+        if !out.status.success() {
+            bail!(
+                "go tool {name} {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out.stdout)
+    }
+}
+
+/// Every Go toolchain the fixture matrix uses: the system `go`, Debian's Go 1.19, and any listed
+/// in `GOSCOPE_GO` (colon-separated paths to `go` binaries). With [`REQUIRE_ENV`] set, a missing
+/// Go 1.19 is an error.
+pub fn toolchains() -> Result<Vec<Toolchain>> {
+    static CACHE: OnceLock<Vec<Toolchain>> = OnceLock::new();
+    if let Some(t) = CACHE.get() {
+        return Ok(t.clone());
+    }
+    let mut cands: Vec<PathBuf> = vec![
+        PathBuf::from("go"),
+        PathBuf::from("/usr/lib/go-1.19/bin/go"),
+    ];
+    if let Some(extra) = std::env::var_os("GOSCOPE_GO") {
+        cands.extend(std::env::split_paths(&extra));
+    }
+    let mut found: Vec<Toolchain> = Vec::new();
+    for c in cands {
+        if let Some(t) = Toolchain::probe(&c)
+            && !found.iter().any(|f| f.version == t.version)
+        {
+            found.push(t);
+        }
+    }
+    if found.is_empty() {
+        bail!("no Go toolchain found: install Go (https://go.dev/dl) and put `go` on PATH");
+    }
+    if required() && !found.iter().any(|t| t.minor == 19) {
+        bail!(
+            "{REQUIRE_ENV} is set but Go 1.19 is missing: apt-get install golang-1.19 \
+             (expected /usr/lib/go-1.19/bin/go)"
+        );
+    }
+    let _ = CACHE.set(found.clone());
+    Ok(found)
+}
+
+/// How a fixture is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Variant {
+    /// `go build`.
+    Default,
+    /// `-ldflags=-s -w`: no symbol table, no DWARF.
+    Stripped,
+    /// `-buildmode=pie`.
+    Pie,
+    /// `-trimpath`.
+    Trimpath,
+}
+
+impl Variant {
+    /// Every variant.
+    pub const ALL: [Variant; 4] = [
+        Variant::Default,
+        Variant::Stripped,
+        Variant::Pie,
+        Variant::Trimpath,
+    ];
+
+    /// Short name used in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Default => "default",
+            Variant::Stripped => "stripped",
+            Variant::Pie => "pie",
+            Variant::Trimpath => "trimpath",
+        }
+    }
+
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            Variant::Default => &[],
+            Variant::Stripped => &["-ldflags=-s -w"],
+            Variant::Pie => &["-buildmode=pie"],
+            Variant::Trimpath => &["-trimpath"],
+        }
+    }
+}
+
+/// The targets of the matrix.
+pub const TARGETS: [(&str, &str); 5] = [
+    ("linux", "amd64"),
+    ("linux", "arm64"),
+    ("linux", "386"),
+    ("darwin", "arm64"),
+    ("windows", "amd64"),
+];
+
+/// Whether `variant` can be built for the target without a C cross toolchain.
+pub fn supported(goos: &str, goarch: &str, variant: Variant) -> bool {
+    // PIE on linux/386 needs external linking (a 32-bit C toolchain).
+    !(variant == Variant::Pie && goos == "linux" && goarch == "386")
+}
+
+/// One built fixture.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// Program directory name under `testdata/`.
+    pub program: String,
+    /// The toolchain that built it.
+    pub toolchain: Toolchain,
+    /// Target OS.
+    pub goos: String,
+    /// Target architecture.
+    pub goarch: String,
+    /// Build variant.
+    pub variant: Variant,
+    /// Whether cgo was enabled.
+    pub cgo: bool,
+    /// The executable.
+    pub path: PathBuf,
+}
+
+impl Fixture {
+    /// A name for messages: `prog go1.19.8 linux/arm64 stripped`.
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} {}/{} {}{}",
+            self.program,
+            self.toolchain.version,
+            self.goos,
+            self.goarch,
+            self.variant.name(),
+            if self.cgo { " cgo" } else { "" }
+        )
+    }
+
+    /// Whether this machine can run it directly.
+    pub fn runnable(&self) -> bool {
+        self.goos == "linux" && (self.goarch == "amd64" || self.goarch == "386")
+    }
+}
+
+fn hash_dir(dir: &Path, h: &mut DefaultHasher) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            hash_dir(&p, h)?;
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "go" || x == "mod" || x == "s" || x == "c" || x == "h")
+        {
+            p.file_name().hash(h);
+            std::fs::read(&p)?.hash(h);
+        }
+    }
+    Ok(())
+}
+
+/// Serializes builds: `go build` uses every core already, and two builds of the same fixture
+/// must not race on the cache file.
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Builds (or reuses) one fixture.
+pub fn build(
+    program: &str,
+    tc: &Toolchain,
+    goos: &str,
+    goarch: &str,
+    variant: Variant,
+    cgo: bool,
+) -> Result<Fixture> {
+    let src = repo_root().join("testdata").join(program);
+    let mut h = DefaultHasher::new();
+    hash_dir(&src, &mut h)?;
+    (tc.version.as_str(), goos, goarch, variant, cgo).hash(&mut h);
+    let key = format!("{:016x}", h.finish());
+    let ext = if goos == "windows" { ".exe" } else { "" };
+    let dir = target_dir().join("fixtures").join(&tc.version);
+    let path = dir.join(format!(
+        "{program}-{goos}-{goarch}-{}{}-{key}{ext}",
+        variant.name(),
+        if cgo { "-cgo" } else { "" }
+    ));
+    let fixture = Fixture {
+        program: program.to_string(),
+        toolchain: tc.clone(),
+        goos: goos.to_string(),
+        goarch: goarch.to_string(),
+        variant,
+        cgo,
+        path: path.clone(),
+    };
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if path.exists() {
+        return Ok(fixture);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let tmp = path.with_extension("tmp");
+    let out = tc
+        .command()
+        .current_dir(&src)
+        .env("GOOS", goos)
+        .env("GOARCH", goarch)
+        .env("CGO_ENABLED", if cgo { "1" } else { "0" })
+        .arg("build")
+        .args(variant.flags())
+        .arg("-o")
+        .arg(&tmp)
+        .arg(".")
+        .output()
+        .with_context(|| format!("running {}", tc.go.display()))?;
+    if !out.status.success() {
+        bail!(
+            "building {program} with {} for {goos}/{goarch} ({}): {}",
+            tc.version,
+            variant.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(fixture)
+}
+
+/// Whether a C compiler for cgo builds is present.
+pub fn have_cc() -> bool {
+    Command::new("gcc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The whole matrix for the pure-Go `program`: every toolchain × target × supported variant.
+pub fn matrix(program: &str) -> Result<Vec<Fixture>> {
+    let mut out = Vec::new();
+    for tc in toolchains()? {
+        for (goos, goarch) in TARGETS {
+            for v in Variant::ALL {
+                if supported(goos, goarch, v) {
+                    out.push(build(program, &tc, goos, goarch, v, false)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The cgo `program` built natively (linux/amd64) with every toolchain, default and stripped.
+/// Empty when there is no C compiler, unless [`REQUIRE_ENV`] makes that an error.
+pub fn cgo_matrix(program: &str) -> Result<Vec<Fixture>> {
+    if !have_cc() {
+        if required() {
+            bail!("{REQUIRE_ENV} is set but there is no C compiler (gcc) for the cgo fixtures");
+        }
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for tc in toolchains()? {
+        for v in [Variant::Default, Variant::Stripped, Variant::Pie] {
+            out.push(build(program, &tc, "linux", "amd64", v, true)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The unstripped twin of a stripped fixture (same toolchain, target and cgo setting).
+pub fn twin<'a>(all: &'a [Fixture], stripped: &Fixture) -> Option<&'a Fixture> {
+    all.iter().find(|f| {
+        f.variant == Variant::Default
+            && f.program == stripped.program
+            && f.toolchain == stripped.toolchain
+            && f.goos == stripped.goos
+            && f.goarch == stripped.goarch
+            && f.cgo == stripped.cgo
+    })
+}
