@@ -456,7 +456,7 @@ mod tests {
     #[test]
     fn parses_modules_replacements_and_quoted_settings() {
         let text = "path\texample.com/x\nmod\texample.com/x\t(devel)\t\n\
-            dep\tgolang.org/x/text\tv0.3.0\th1:abc=\n=>\t../text\t(devel)\t\n\
+            dep\tgolang.org/x/text\tv0.3.0\n=>\t../text\t(devel)\t\n\
             build\t-ldflags=\"-s -w\"\nbuild\tCGO_ENABLED=1\n";
         let mut bi = BuildInfo::default();
         parse_modinfo(text, &mut bi).unwrap();
