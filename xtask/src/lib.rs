@@ -36,6 +36,14 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
+/// Where built fixtures are cached: `GOSCOPE_FIXTURES_DIR`, or `target/fixtures`. Several
+/// checkouts (git worktrees) can share one cache through the variable.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("GOSCOPE_FIXTURES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("fixtures"))
+}
+
 /// A Go toolchain on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Toolchain {
@@ -286,7 +294,7 @@ pub fn build(
     (tc.version.as_str(), goos, goarch, variant, cgo).hash(&mut h);
     let key = format!("{:016x}", h.finish());
     let ext = if goos == "windows" { ".exe" } else { "" };
-    let dir = target_dir().join("fixtures").join(&tc.version);
+    let dir = fixtures_dir().join(&tc.version);
     let path = dir.join(format!(
         "{program}-{goos}-{goarch}-{}{}-{key}{ext}",
         variant.name(),
@@ -306,7 +314,7 @@ pub fn build(
         return Ok(fixture);
     }
     std::fs::create_dir_all(&dir)?;
-    let tmp = path.with_extension("tmp");
+    let tmp = dir.join(format!(".{}.{}.tmp", key, std::process::id()));
     let out = tc
         .command()
         .current_dir(&src)

@@ -1,0 +1,1 @@
+//! goscope-disasm: see DESIGN.md. (Created empty; filled by the issue that needs it.)
