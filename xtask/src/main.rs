@@ -1,11 +1,15 @@
 //! `cargo xtask …`: development tasks.
 
+mod layouts;
+
 use anyhow::{Result, bail};
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  fixtures    build the fixture matrix (cached under target/fixtures) and list it";
+  fixtures    build the fixture matrix (cached under target/fixtures) and list it
+  layouts     regenerate crates/runtime/src/builtin.rs (runtime layouts per Go release) from the
+              DWARF of fixture builds with every toolchain on the machine";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +23,13 @@ fn main() -> Result<()> {
             for f in goscope_xtask::cgo_matrix("cgoprog")? {
                 println!("{}\t{}", f.label(), f.path.display());
             }
+            Ok(())
+        }
+        Some("layouts") => {
+            let src = layouts::generate()?;
+            let path = goscope_xtask::repo_root().join("crates/runtime/src/builtin.rs");
+            std::fs::write(&path, src)?;
+            println!("wrote {}", path.display());
             Ok(())
         }
         _ => bail!("{USAGE}"),

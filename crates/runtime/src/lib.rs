@@ -1,1 +1,10 @@
-//! goscope-runtime: see DESIGN.md. (Created empty; filled by the issue that needs it.)
+//! The Go runtime as data.
+
+#![forbid(unsafe_code)]
+
+#[rustfmt::skip]
+mod builtin;
+pub mod codescan;
+pub mod dwarf;
+pub mod globals;
+pub mod layouts;
