@@ -1,0 +1,466 @@
+//! Go maps in memory: the bucket hash maps of Go ≤ 1.23 (and `GOEXPERIMENT=noswissmap`), and
+//! the Swiss tables of Go 1.24+ (`internal/runtime/maps`). See `FORMATS.md` §7.
+//!
+//! A map header says nothing about its key and element types; they come from the map's type
+//! descriptor, given by name or guessed among the binary's map types (`moduledata.typelinks`)
+//! as the ones whose layout accounts for exactly the map's entry count.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::process::Process;
+use crate::types::kind;
+use crate::values::Typed;
+
+/// Most entries decoded from one map.
+pub const MAX_ENTRIES: usize = 1 << 20;
+/// Most buckets or groups visited.
+const MAX_BUCKETS: u64 = 1 << 24;
+
+/// The layout of a map type: what walking its memory needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapType {
+    /// The type's name (`map[string]int`).
+    pub name: String,
+    /// Address of the map type descriptor.
+    #[serde(serialize_with = "crate::hex")]
+    pub addr: u64,
+    /// Key type descriptor.
+    #[serde(skip)]
+    pub key: u64,
+    /// Element type descriptor.
+    #[serde(skip)]
+    pub elem: u64,
+    /// Hash map: key and element sizes and bucket size. Swiss: slot size, element offset,
+    /// group size.
+    #[serde(skip)]
+    pub sizes: (u64, u64, u64),
+    /// Keys stored indirectly (by pointer).
+    #[serde(skip)]
+    pub indirect_key: bool,
+    /// Elements stored indirectly.
+    #[serde(skip)]
+    pub indirect_elem: bool,
+}
+
+/// The header of a map.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "implementation", rename_all = "snake_case")]
+pub enum MapHeader {
+    /// `runtime.hmap`.
+    Hashmap {
+        /// Number of entries.
+        count: u64,
+        /// `flags` (1 iterator, 2 oldIterator, 4 hashWriting, 8 sameSizeGrow).
+        flags: u8,
+        /// log2 of the number of buckets.
+        b: u8,
+        /// Approximate number of overflow buckets.
+        noverflow: u16,
+        /// A write is in progress (`hashWriting`): a concurrent write would throw.
+        writing: bool,
+        /// Growing: old buckets not yet evacuated.
+        growing: bool,
+        /// Bucket array.
+        #[serde(serialize_with = "crate::hex")]
+        buckets: u64,
+        /// Old bucket array while growing.
+        #[serde(serialize_with = "crate::hex")]
+        oldbuckets: u64,
+    },
+    /// `internal/runtime/maps.Map`.
+    Swiss {
+        /// Number of entries.
+        used: u64,
+        /// Directory length (0: a single small group).
+        dir_len: u64,
+        /// `globalDepth`.
+        global_depth: u8,
+        /// `writing` (non-zero while a write is in progress).
+        writing: bool,
+        /// The directory (or the small map's group).
+        #[serde(serialize_with = "crate::hex")]
+        dir: u64,
+        /// Distinct tables.
+        tables: usize,
+    },
+}
+
+/// A map read from memory.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapContents {
+    /// Address of the header.
+    #[serde(serialize_with = "crate::hex")]
+    pub addr: u64,
+    /// The header.
+    pub header: MapHeader,
+    /// The type used to decode entries, if known.
+    pub map_type: Option<MapType>,
+    /// Other map types that fit equally well (the guess is ambiguous between them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_fits: Vec<String>,
+    /// Entries, in memory order.
+    pub entries: Vec<(Typed, Typed)>,
+    /// What could not be read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl MapContents {
+    /// `fmt`'s `%v` of the map: `map[k1:v1 k2:v2]`, sorted by key as `fmt` sorts.
+    pub fn display(&self) -> String {
+        let mut es: Vec<&(Typed, Typed)> = self.entries.iter().collect();
+        es.sort_by(|a, b| compare_keys(&a.0, &b.0));
+        let parts: Vec<String> = es
+            .iter()
+            .map(|(k, v)| format!("{}:{}", k.value.display(), v.value.display()))
+            .collect();
+        format!("map[{}]", parts.join(" "))
+    }
+}
+
+fn compare_keys(a: &Typed, b: &Typed) -> std::cmp::Ordering {
+    use crate::values::Value::*;
+    match (&a.value, &b.value) {
+        (Int(x), Int(y)) => x.cmp(y),
+        (Uint(x), Uint(y)) => x.cmp(y),
+        (String(x), String(y)) => x.cmp(y),
+        (Float(x), Float(y)) => x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal),
+        (Bool(x), Bool(y)) => x.cmp(y),
+        _ => a.value.display().cmp(&b.value.display()),
+    }
+}
+
+impl<'a> Process<'a> {
+    /// Whether maps in this binary are Swiss tables.
+    pub fn swiss_maps(&self) -> bool {
+        if self.layouts.get("internal/runtime/maps.Map").is_none() {
+            return false;
+        }
+        // Go 1.24 and 1.25 could be built with GOEXPERIMENT=noswissmap.
+        let noswiss = self.bin.build_info().ok().is_some_and(|bi| {
+            bi.setting("GOEXPERIMENT")
+                .is_some_and(|e| e.split(',').any(|x| x == "noswissmap"))
+        });
+        !noswiss || self.minor >= 26
+    }
+
+    /// Decodes the map type descriptor at `t`.
+    pub fn map_type(&self, t: u64) -> Option<MapType> {
+        let ty = self.types();
+        if ty.kind(t)? != kind::MAP {
+            return None;
+        }
+        let swiss = self.swiss_maps();
+        let l = if swiss {
+            self.layouts
+                .any(&["internal/abi.SwissMapType", "internal/abi.MapType"])
+        } else {
+            self.layouts.any(&[
+                "internal/abi.OldMapType",
+                "internal/abi.MapType",
+                "runtime.maptype",
+            ])
+        };
+        let f = |names: &[&str], d: u64| {
+            names
+                .iter()
+                .find_map(|n| l.and_then(|l| l.field(n)))
+                .unwrap_or(d)
+        };
+        let key = self.word(t + f(&["Key", "key"], 48));
+        let elem = self.word(t + f(&["Elem", "elem"], 56));
+        let (sizes, flags) = if swiss {
+            let group = self.word(t + f(&["GroupSize"], 80));
+            let slot = self.word(t + f(&["SlotSize"], 88));
+            let elem_off = self.word(t + f(&["ElemOff"], 96));
+            let flags = self.mem.read_u32(t + f(&["Flags"], 104)).ok()?;
+            ((slot, elem_off, group), (flags & 4 != 0, flags & 8 != 0))
+        } else {
+            let ks = u64::from(self.mem.read_u8(t + f(&["KeySize", "keysize"], 80)).ok()?);
+            let es = u64::from(
+                self.mem
+                    .read_u8(t + f(&["ValueSize", "elemsize", "valuesize"], 81))
+                    .ok()?,
+            );
+            let bs = u64::from(
+                self.mem
+                    .read_u16(t + f(&["BucketSize", "bucketsize"], 82))
+                    .ok()?,
+            );
+            let flags = self.mem.read_u32(t + f(&["Flags", "flags"], 84)).ok()?;
+            ((ks, es, bs), (flags & 1 != 0, flags & 2 != 0))
+        };
+        Some(MapType {
+            name: ty.name(t)?,
+            addr: t,
+            key,
+            elem,
+            sizes,
+            indirect_key: flags.0,
+            indirect_elem: flags.1,
+        })
+    }
+
+    /// Every map type in the binary's `typelinks`.
+    pub fn map_types(&self) -> Vec<MapType> {
+        let Some(md) = self.bin.moduledata() else {
+            return Vec::new();
+        };
+        let (addr, n) = md.typelinks;
+        let base = self.types_base;
+        let mut out = Vec::new();
+        for i in 0..n.min(1 << 20) {
+            let Ok(off) = self.mem.read_u32(addr + self.bias + 4 * i) else {
+                break;
+            };
+            let t = base + u64::from(off);
+            if self.types().kind(t) == Some(kind::MAP)
+                && let Some(mt) = self.map_type(t)
+            {
+                out.push(mt);
+            }
+        }
+        out
+    }
+
+    /// Reads the header of the map at `addr`.
+    pub fn map_header(&self, addr: u64) -> Option<MapHeader> {
+        if self.swiss_maps() {
+            let l = self.layouts.get("internal/runtime/maps.Map");
+            let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
+            let used = self.mem.read_u64(addr + f("used", 0)).ok()?;
+            let dir = self.mem.read_u64(addr + f("dirPtr", 16)).ok()?;
+            let dir_len = self.mem.read_u64(addr + f("dirLen", 24)).ok()?;
+            let global_depth = self.mem.read_u8(addr + f("globalDepth", 32)).ok()?;
+            let writing = self.mem.read_u8(addr + f("writing", 34)).ok()? != 0;
+            let tables = self.swiss_tables(dir, dir_len).len();
+            Some(MapHeader::Swiss {
+                used,
+                dir_len,
+                global_depth,
+                writing,
+                dir,
+                tables,
+            })
+        } else {
+            let l = self.layouts.get("runtime.hmap");
+            let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
+            let count = self.mem.read_u64(addr + f("count", 0)).ok()?;
+            let flags = self.mem.read_u8(addr + f("flags", 8)).ok()?;
+            let b = self.mem.read_u8(addr + f("B", 9)).ok()?;
+            let noverflow = self.mem.read_u16(addr + f("noverflow", 10)).ok()?;
+            let buckets = self.mem.read_u64(addr + f("buckets", 16)).ok()?;
+            let oldbuckets = self.mem.read_u64(addr + f("oldbuckets", 24)).ok()?;
+            Some(MapHeader::Hashmap {
+                count,
+                flags,
+                b,
+                noverflow,
+                writing: flags & 4 != 0,
+                growing: oldbuckets != 0,
+                buckets,
+                oldbuckets,
+            })
+        }
+    }
+
+    fn swiss_tables(&self, dir: u64, dir_len: u64) -> Vec<u64> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        if dir == 0 || dir_len == 0 || dir_len > 1 << 20 {
+            return out;
+        }
+        for i in 0..dir_len {
+            let t = self.word(dir + 8 * i);
+            if t != 0 && seen.insert(t) {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    /// The `(key address, elem address)` of every entry, by the layout of `mt`.
+    fn slots(&self, addr: u64, mt: &MapType, warnings: &mut Vec<String>) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        match self.map_header(addr) {
+            Some(MapHeader::Swiss { dir, dir_len, .. }) => {
+                let (slot, elem_off, group) = mt.sizes;
+                if slot == 0 || group != 8 + 8 * slot {
+                    warnings.push(format!("{}: implausible group layout", mt.name));
+                    return out;
+                }
+                let group_slots = |g: u64, out: &mut Vec<(u64, u64)>, w: &mut Vec<String>| {
+                    let Ok(ctrl) = self.mem.read_u64(g) else {
+                        w.push(format!("group at {g:#x} is not in the core"));
+                        return;
+                    };
+                    for j in 0..8u64 {
+                        if (ctrl >> (8 * j)) & 0x80 == 0 {
+                            let k = g + 8 + j * slot;
+                            out.push((k, k + elem_off));
+                        }
+                    }
+                };
+                if dir_len == 0 {
+                    if dir != 0 {
+                        group_slots(dir, &mut out, warnings);
+                    }
+                    return out;
+                }
+                let l = self.layouts.get("internal/runtime/maps.table");
+                let groups = l.and_then(|l| l.field("groups")).unwrap_or(16);
+                for t in self.swiss_tables(dir, dir_len) {
+                    let data = self.word(t + groups);
+                    let mask = self.word(t + groups + 8);
+                    if mask >= MAX_BUCKETS {
+                        warnings.push(format!("table at {t:#x} has {mask} groups; skipped"));
+                        continue;
+                    }
+                    for i in 0..=mask {
+                        group_slots(data + i * group, &mut out, warnings);
+                        if out.len() > MAX_ENTRIES {
+                            return out;
+                        }
+                    }
+                }
+            }
+            Some(MapHeader::Hashmap {
+                b,
+                flags,
+                buckets,
+                oldbuckets,
+                ..
+            }) => {
+                let (ks, es, bs) = mt.sizes;
+                if bs != 8 + 8 * ks + 8 * es + 8 || b > 24 {
+                    warnings.push(format!("{}: implausible bucket layout", mt.name));
+                    return out;
+                }
+                let mut bucket = |mut bk: u64, skip_evacuated: bool, out: &mut Vec<(u64, u64)>| {
+                    let mut chain = 0;
+                    while bk != 0 && chain < 1 << 16 {
+                        let Ok(top) = self.mem.read_u64(bk) else {
+                            warnings.push(format!("bucket at {bk:#x} is not in the core"));
+                            return;
+                        };
+                        let t0 = top & 0xff;
+                        if skip_evacuated && (2..=4).contains(&t0) {
+                            return;
+                        }
+                        for j in 0..8u64 {
+                            if (top >> (8 * j)) & 0xff >= 5 {
+                                out.push((bk + 8 + j * ks, bk + 8 + 8 * ks + j * es));
+                            }
+                        }
+                        bk = self.word(bk + bs - 8);
+                        chain += 1;
+                    }
+                };
+                let nb = 1u64 << b;
+                for i in 0..nb {
+                    bucket(buckets + i * bs, false, &mut out);
+                    if out.len() > MAX_ENTRIES {
+                        return out;
+                    }
+                }
+                if oldbuckets != 0 {
+                    let old = if flags & 8 != 0 { nb } else { nb / 2 };
+                    for i in 0..old {
+                        bucket(oldbuckets + i * bs, true, &mut out);
+                    }
+                }
+            }
+            None => warnings.push(format!("map header at {addr:#x} is not in the core")),
+        }
+        out
+    }
+
+    /// Reads the map at `addr` (the `*hmap` / `*maps.Map` a map variable holds). `type_name`
+    /// (`map[string]int`) selects the type; without it, the binary's map types whose layout
+    /// accounts for exactly the map's entry count are tried.
+    pub fn read_map(&self, addr: u64, type_name: Option<&str>) -> Option<MapContents> {
+        let header = self.map_header(addr)?;
+        let count = match &header {
+            MapHeader::Hashmap { count, .. } => *count,
+            MapHeader::Swiss { used, .. } => *used,
+        };
+        let mut warnings = Vec::new();
+        let types = self.map_types();
+        let mut fits: Vec<(MapType, Vec<(u64, u64)>)> = Vec::new();
+        match type_name {
+            Some(n) => {
+                if let Some(mt) = types.into_iter().find(|t| t.name == n) {
+                    let slots = self.slots(addr, &mt, &mut warnings);
+                    fits.push((mt, slots));
+                } else {
+                    warnings.push(format!(
+                        "no map type {n} in the binary's type links; entries not decoded"
+                    ));
+                }
+            }
+            None => {
+                let mut seen_layouts = Vec::new();
+                for mt in types {
+                    let mut w = Vec::new();
+                    let slots = self.slots(addr, &mt, &mut w);
+                    if slots.len() as u64 == count && w.is_empty() {
+                        seen_layouts.push(mt.sizes);
+                        fits.push((mt, slots));
+                    }
+                }
+                if fits.is_empty() && count > 0 {
+                    warnings.push(
+                        "no map type of the binary fits this map; pass --type to decode entries"
+                            .into(),
+                    );
+                }
+            }
+        }
+        let also_fits: Vec<String> = fits.iter().skip(1).map(|(t, _)| t.name.clone()).collect();
+        let mut entries = Vec::new();
+        let mut map_type = None;
+        if let Some((mt, slots)) = fits.into_iter().next() {
+            for (k, e) in slots.into_iter().take(MAX_ENTRIES) {
+                let k = if mt.indirect_key { self.word(k) } else { k };
+                let e = if mt.indirect_elem { self.word(e) } else { e };
+                entries.push((self.value_at(mt.key, k), self.value_at(mt.elem, e)));
+            }
+            map_type = Some(mt);
+        }
+        Some(MapContents {
+            addr,
+            header,
+            map_type,
+            also_fits,
+            entries,
+            warnings,
+        })
+    }
+}
+
+/// The entries of a `map[string]string` (pprof labels before Go 1.24) at `h`.
+pub(crate) fn walk_hmap_strings(
+    p: &Process<'_>,
+    h: u64,
+) -> Result<Vec<(String, String)>, goscope_target::MemError> {
+    let mt = MapType {
+        name: "map[string]string".into(),
+        addr: 0,
+        key: 0,
+        elem: 0,
+        sizes: (16, 16, 8 + 16 * 8 * 2 + 8),
+        indirect_key: false,
+        indirect_elem: false,
+    };
+    let mut w = Vec::new();
+    let mut out = Vec::new();
+    for (k, e) in p.slots(h, &mt, &mut w) {
+        out.push((
+            p.memory().read_go_string(k, 4096)?,
+            p.memory().read_go_string(e, 4096)?,
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,465 @@
+//! [`Process`]: the Go runtime of one program, read from target memory (a core dump joined with
+//! its executable). Everything else in this crate hangs off it.
+
+use std::collections::HashMap;
+
+use goscope_binary::{Binary, go_minor_version};
+use goscope_target::{Memory, Thread};
+use serde::Serialize;
+
+use crate::globals::{self, FoundBy, Global};
+use crate::layouts::Layouts;
+use crate::offsets::Offsets;
+use crate::types::Types;
+
+/// Why the runtime could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// No layouts: no DWARF and no built-in table for the architecture.
+    #[error("{0}")]
+    NoLayouts(String),
+    /// The list of goroutines could not be found or read.
+    #[error("cannot find the goroutine list (runtime.allgs): {0}")]
+    NoGoroutines(String),
+}
+
+/// Runtime functions the unwinder and the crash analysis treat specially, matched by name
+/// (function IDs are renumbered between releases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    /// `runtime.morestack`: `newstack` resumes `curg.sched`.
+    Morestack,
+    /// `runtime.systemstack`: switches from a goroutine to g0 and back.
+    Systemstack,
+    /// `runtime.sigpanic`: injected by the signal handler; its caller faulted.
+    Sigpanic,
+    /// `runtime.asyncPreempt`: injected for asynchronous preemption.
+    AsyncPreempt,
+    /// `runtime.debugCallV2`: injected by debuggers.
+    DebugCall,
+    /// `runtime.sigtramp`: the signal handler entry, on the signal stack.
+    Sigtramp,
+    /// `runtime.cgocallback`: C calling back into Go.
+    Cgocallback,
+    /// cgo machinery: `runtime.cgocall`, `runtime.asmcgocall`, `_cgo_*`, `*._Cfunc_*`.
+    Cgo,
+    /// `runtime.throw`, `runtime.fatal`: a fatal error.
+    Throw,
+}
+
+/// One M (OS thread of the Go scheduler).
+#[derive(Debug, Clone, Serialize)]
+pub struct MInfo {
+    /// Address of the `m`.
+    #[serde(serialize_with = "crate::hex")]
+    pub addr: u64,
+    /// `m.id`.
+    pub id: i64,
+    /// The kernel thread id (`m.procid`).
+    pub tid: u64,
+    /// `m.g0`: the scheduler stack.
+    #[serde(serialize_with = "crate::hex")]
+    pub g0: u64,
+    /// `m.gsignal`: the signal handler stack.
+    #[serde(serialize_with = "crate::hex")]
+    pub gsignal: u64,
+    /// `m.curg`: the goroutine it runs, 0 if none.
+    #[serde(serialize_with = "crate::hex")]
+    pub curg: u64,
+    /// `m.lockedg`: the goroutine locked to it, 0 if none.
+    #[serde(serialize_with = "crate::hex")]
+    pub lockedg: u64,
+    /// `m.throwing` (fatal error in progress), 0 if none.
+    pub throwing: i32,
+    /// `m.dying` (panic or throw printing), 0 if none.
+    pub dying: i32,
+    /// Whether it is running C code (`m.incgo`).
+    pub incgo: bool,
+    /// `m.vdsoSP`, `m.vdsoPC`: where Go code called into the vDSO, if it is there.
+    #[serde(skip)]
+    pub vdso: (u64, u64),
+}
+
+/// Bounds of a goroutine stack.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StackBounds {
+    /// `stack.lo`.
+    pub lo: u64,
+    /// `stack.hi`.
+    pub hi: u64,
+}
+
+impl StackBounds {
+    /// Whether `sp` is inside.
+    pub fn contains(&self, sp: u64) -> bool {
+        self.lo < self.hi && sp >= self.lo && sp <= self.hi
+    }
+}
+
+/// The Go runtime of one process.
+pub struct Process<'a> {
+    /// The executable.
+    pub bin: &'a Binary,
+    pub(crate) mem: &'a dyn Memory,
+    /// PIE load bias: runtime address minus link-time address.
+    pub bias: u64,
+    pub(crate) threads: &'a [Thread],
+    /// Struct layouts.
+    pub layouts: Layouts,
+    pub(crate) off: Offsets,
+    /// The Go version from build info.
+    pub go_version: String,
+    pub(crate) minor: u32,
+    pub(crate) allgs: Option<Global>,
+    pub(crate) allm: Option<Global>,
+    pub(crate) allp: Option<Global>,
+    pub(crate) wait_reasons: Vec<String>,
+    pub(crate) wait_reasons_from: Option<FoundBy>,
+    pub(crate) special: HashMap<u64, Special>,
+    pub(crate) ms: Vec<MInfo>,
+    pub(crate) types_base: u64,
+    /// Problems found while opening, for the user.
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Process<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("go_version", &self.go_version)
+            .field("ms", &self.ms.len())
+            .finish()
+    }
+}
+
+/// Most Ms followed along `m.alllink`: a corrupt list must not loop.
+const MAX_MS: usize = 100_000;
+
+fn special_of(name: &str) -> Option<Special> {
+    let name = name.strip_suffix(".abi0").unwrap_or(name);
+    Some(match name {
+        "runtime.morestack" => Special::Morestack,
+        "runtime.systemstack" => Special::Systemstack,
+        "runtime.sigpanic" => Special::Sigpanic,
+        "runtime.asyncPreempt" => Special::AsyncPreempt,
+        "runtime.debugCallV2" => Special::DebugCall,
+        "runtime.sigtramp" | "runtime.cgoSigtramp" => Special::Sigtramp,
+        "runtime.cgocallback" => Special::Cgocallback,
+        "runtime.cgocall" | "runtime.asmcgocall" | "runtime.asmcgocall_no_g" => Special::Cgo,
+        "runtime.throw" | "runtime.fatal" => Special::Throw,
+        n if n.starts_with("_cgo_") || n.contains("._Cfunc_") || n.contains("._cgo_") => {
+            Special::Cgo
+        }
+        _ => return None,
+    })
+}
+
+impl<'a> Process<'a> {
+    /// Reads the runtime of `bin` from `mem`. `threads` are the target's OS threads (from a core
+    /// file's notes), used for running goroutines.
+    pub fn new(
+        bin: &'a Binary,
+        mem: &'a dyn Memory,
+        bias: u64,
+        threads: &'a [Thread],
+    ) -> Result<Process<'a>, RuntimeError> {
+        let (layouts, mut warnings) = Layouts::for_binary(bin);
+        let layouts = layouts.ok_or_else(|| RuntimeError::NoLayouts(warnings.join("; ")))?;
+        let off = Offsets::new(&layouts).map_err(RuntimeError::NoLayouts)?;
+        let go_version = bin.go_version().unwrap_or("").to_string();
+        let minor = go_minor_version(&go_version).unwrap_or(99);
+        if go_version.is_empty() {
+            warnings.push("no Go build information: the Go version is unknown".into());
+        }
+        let mut special = HashMap::new();
+        for f in bin.pclntab().funcs() {
+            if let Some(s) = f.name_bytes().and_then(|n| std::str::from_utf8(n).ok())
+                && let Some(k) = special_of(s)
+            {
+                special.insert(f.entry(), k);
+            }
+        }
+        let types_base = bin.moduledata().map_or(0, |m| m.types.0) + bias;
+        let mut p = Process {
+            bin,
+            mem,
+            bias,
+            threads,
+            layouts,
+            off,
+            go_version,
+            minor,
+            allgs: None,
+            allm: None,
+            allp: None,
+            wait_reasons: Vec::new(),
+            wait_reasons_from: None,
+            special,
+            ms: Vec::new(),
+            types_base,
+            warnings,
+        };
+        p.find_globals();
+        p.ms = p.read_ms();
+        Ok(p)
+    }
+
+    /// The memory being read.
+    pub fn memory(&self) -> &'a dyn Memory {
+        self.mem
+    }
+
+    /// Type descriptor reader.
+    pub fn types(&self) -> Types<'_> {
+        Types::new(self.mem, &self.off, self.types_base, self.minor)
+    }
+
+    /// The resolved field offsets.
+    pub fn offsets(&self) -> &Offsets {
+        &self.off
+    }
+
+    /// The OS threads.
+    pub fn threads(&self) -> &'a [Thread] {
+        self.threads
+    }
+
+    /// Every M, from `runtime.allm`.
+    pub fn ms(&self) -> &[MInfo] {
+        &self.ms
+    }
+
+    /// How the globals were found: `(name, runtime address, method)`.
+    pub fn globals(&self) -> Vec<(&'static str, u64, FoundBy)> {
+        let mut v = Vec::new();
+        for (n, g) in [
+            ("runtime.allgs", self.allgs),
+            ("runtime.allm", self.allm),
+            ("runtime.allp", self.allp),
+        ] {
+            if let Some(g) = g {
+                v.push((n, g.addr + self.bias, g.found_by));
+            }
+        }
+        v
+    }
+
+    /// Where the wait reason names came from.
+    pub fn wait_reasons_source(&self) -> Option<FoundBy> {
+        self.wait_reasons_from
+    }
+
+    /// The name of wait reason `r` in this binary's release.
+    pub fn wait_reason(&self, r: u8) -> String {
+        match self.wait_reasons.get(r as usize) {
+            Some(s) => s.clone(),
+            None => format!("wait reason {r}"),
+        }
+    }
+
+    /// The special role of the function whose entry is `entry` (link-time), if any.
+    pub fn special(&self, entry: u64) -> Option<Special> {
+        self.special.get(&entry).copied()
+    }
+
+    /// Reads a pointer-sized word; 0 if unreadable.
+    pub(crate) fn word(&self, addr: u64) -> u64 {
+        self.mem.read_u64(addr).unwrap_or(0)
+    }
+
+    fn looks_like_m(&self, m: u64) -> bool {
+        if m == 0 || m % 8 != 0 {
+            return false;
+        }
+        let g0 = self.word(m + self.off.m_g0);
+        g0 != 0 && self.word(g0 + self.off.g_m) == m
+    }
+
+    fn find_globals(&mut self) {
+        let cands = globals::candidates(self.bin, Some(&self.layouts));
+        let bias = self.bias;
+        // allgs: a slice whose first element is a g with a plausible goid and a stack.
+        self.allgs = cands.allgs.iter().copied().find(|c| {
+            let a = c.addr + bias;
+            let (ptr, len, cap) = (self.word(a), self.word(a + 8), self.word(a + 16));
+            if c.found_by != FoundBy::Code {
+                return true;
+            }
+            ptr != 0 && len <= cap && len > 0 && {
+                let g = self.word(ptr);
+                let (lo, hi) = (
+                    self.word(g + self.off.g_stack_lo),
+                    self.word(g + self.off.g_stack_hi),
+                );
+                g != 0 && lo < hi && hi - lo <= 1 << 30
+            }
+        });
+        self.allm = cands.allm.iter().copied().find(|c| {
+            c.found_by != FoundBy::Code || self.looks_like_m(self.word(c.addr + bias))
+        });
+        self.allp = cands.allp.iter().copied().find(|c| {
+            if c.found_by != FoundBy::Code {
+                return true;
+            }
+            let a = c.addr + bias;
+            let (ptr, len) = (self.word(a), self.word(a + 8));
+            let Some(pid) = self.off.p_id else {
+                return false;
+            };
+            len > 0
+                && len <= 1 << 16
+                && (0..len.min(4)).all(|i| {
+                    let p = self.word(ptr + 8 * i);
+                    p != 0 && self.mem.read_u32(p + pid).ok() == Some(i as u32)
+                })
+        });
+        if self.allgs.is_none() {
+            self.warnings.push(
+                "runtime.allgs not found (no symbols, no DWARF, and runtime.allgadd's code did \
+                 not name it): goroutines cannot be listed"
+                    .into(),
+            );
+        }
+        if self.allm.is_none() {
+            self.warnings
+                .push("runtime.allm not found: threads are not tied to Ms".into());
+        }
+        // Wait reasons: symbol, DWARF variable, scan, built-in table.
+        if let Some(v) = globals::wait_reasons_from_symbols(self.bin) {
+            self.wait_reasons = v;
+            self.wait_reasons_from = Some(FoundBy::Symbol);
+        } else if let Some(v) = globals::wait_reasons_by_scan(self.bin) {
+            self.wait_reasons = v;
+            self.wait_reasons_from = Some(FoundBy::Scan);
+        } else if !self.layouts.wait_reasons.is_empty() {
+            self.wait_reasons = self.layouts.wait_reasons.clone();
+            self.wait_reasons_from = Some(FoundBy::Builtin);
+        } else {
+            let table = crate::layouts::nearest_table(
+                crate::builtin::TABLES,
+                &self.go_version,
+                self.bin.arch().goarch(),
+            );
+            if let Some((t, _)) = table {
+                self.wait_reasons = t.wait_reasons.iter().map(|s| (*s).to_string()).collect();
+                self.wait_reasons_from = Some(FoundBy::Builtin);
+            }
+        }
+    }
+
+    fn read_ms(&self) -> Vec<MInfo> {
+        let Some(head) = self.allm else {
+            return Vec::new();
+        };
+        let o = &self.off;
+        let mut out = Vec::new();
+        let mut m = self.word(head.addr + self.bias);
+        let mut seen = std::collections::HashSet::new();
+        while m != 0 && out.len() < MAX_MS && seen.insert(m) {
+            let i32_at = |off: Option<u64>| {
+                off.and_then(|o| self.mem.read_u32(m + o).ok())
+                    .map_or(0, |v| v as i32)
+            };
+            out.push(MInfo {
+                addr: m,
+                id: self.word(m + o.m_id) as i64,
+                tid: self.word(m + o.m_procid),
+                g0: self.word(m + o.m_g0),
+                gsignal: self.word(m + o.m_gsignal),
+                curg: self.word(m + o.m_curg),
+                lockedg: self.word(m + o.m_lockedg),
+                throwing: i32_at(o.m_throwing),
+                dying: i32_at(o.m_dying),
+                incgo: o
+                    .m_incgo
+                    .and_then(|x| self.mem.read_u8(m + x).ok())
+                    .unwrap_or(0)
+                    != 0,
+                vdso: (
+                    o.m_vdso_sp.map_or(0, |x| self.word(m + x)),
+                    o.m_vdso_pc.map_or(0, |x| self.word(m + x)),
+                ),
+            });
+            m = self.word(m + o.m_alllink);
+        }
+        out
+    }
+
+    /// The M at address `m`.
+    pub fn m_at(&self, m: u64) -> Option<&MInfo> {
+        self.ms.iter().find(|x| x.addr == m)
+    }
+
+    /// The M running on thread `tid`.
+    pub fn m_of_thread(&self, tid: u32) -> Option<&MInfo> {
+        self.ms.iter().find(|x| x.tid == u64::from(tid))
+    }
+
+    /// The thread with id `tid`.
+    pub fn thread(&self, tid: u64) -> Option<&'a Thread> {
+        self.threads.iter().find(|t| u64::from(t.tid) == tid)
+    }
+
+    /// The stack bounds of the g at `g`.
+    pub fn stack_bounds(&self, g: u64) -> StackBounds {
+        if g == 0 {
+            return StackBounds::default();
+        }
+        StackBounds {
+            lo: self.word(g + self.off.g_stack_lo),
+            hi: self.word(g + self.off.g_stack_hi),
+        }
+    }
+
+    /// Addresses of every g in `runtime.allgs` (g0 and gsignal stacks are not there), and a
+    /// warning if part of the list is unreadable.
+    pub fn goroutine_addrs(&self) -> Result<(Vec<u64>, Option<String>), RuntimeError> {
+        let g = self
+            .allgs
+            .ok_or_else(|| RuntimeError::NoGoroutines("not found in the binary".into()))?;
+        let a = g.addr + self.bias;
+        let err = |e: goscope_target::MemError| RuntimeError::NoGoroutines(e.to_string());
+        let ptr = self.mem.read_u64(a).map_err(err)?;
+        let len = self.mem.read_u64(a + 8).map_err(err)?;
+        let cap = self.mem.read_u64(a + 16).map_err(err)?;
+        if len > cap || len > 1 << 28 {
+            return Err(RuntimeError::NoGoroutines(format!(
+                "implausible slice header (len {len}, cap {cap})"
+            )));
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        let mut missing = 0u64;
+        const CHUNK: u64 = 4096;
+        let mut i = 0;
+        while i < len {
+            let n = CHUNK.min(len - i);
+            match self.mem.read_vec(ptr + i * 8, (n * 8) as usize) {
+                Ok(b) => out.extend(
+                    b.chunks_exact(8)
+                        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+                ),
+                Err(_) => {
+                    for j in i..i + n {
+                        match self.mem.read_u64(ptr + j * 8) {
+                            Ok(g) => out.push(g),
+                            Err(_) => missing += 1,
+                        }
+                    }
+                }
+            }
+            i += n;
+        }
+        let warning = (missing > 0).then(|| {
+            format!(
+                "{missing} of {len} entries of the goroutine list (runtime.allgs) are not in \
+                 the core; those goroutines are missing"
+            )
+        });
+        Ok((out, warning))
+    }
+
+    /// The link-time address for runtime address `pc`.
+    pub fn unbias(&self, pc: u64) -> u64 {
+        pc.wrapping_sub(self.bias)
+    }
+}

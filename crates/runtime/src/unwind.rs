@@ -1,0 +1,312 @@
+//! The stack unwinder: the runtime's own algorithm (`runtime/traceback.go`), driven by the
+//! pclntab's SP-delta tables, so it needs no DWARF CFI and works on stripped binaries.
+//!
+//! Per frame `(pc, sp)`: the function's SP delta at `pc` gives the frame's top `fp` (plus the
+//! return address slot on x86); the caller's pc is the word below `fp` (x86) or the saved link
+//! register (arm64). Stack switches are followed like the runtime follows them: on an M's g0
+//! stack, `runtime.morestack` resumes the goroutine's saved context and `runtime.systemstack`
+//! returns to the goroutine's stack; `runtime.sigtramp` on the signal stack resumes the
+//! interrupted context saved by the kernel; a thread in the vDSO or in C code continues at the
+//! Go context its M saved. Injected calls (`sigpanic`, `asyncPreempt`) make their caller's pc a
+//! fault point, not a return address.
+
+use goscope_binary::Arch;
+use goscope_binary::pclntab::funcflag;
+
+use crate::process::{MInfo, Process, Special};
+
+/// One physical frame.
+#[derive(Debug, Clone, Copy)]
+pub struct RawFrame {
+    /// Runtime pc: a return address, or a fault/entry point when `trap`.
+    pub pc: u64,
+    /// Stack pointer in the frame.
+    pub sp: u64,
+    /// The caller's stack pointer (the frame's top).
+    pub fp: u64,
+    /// `pc` is where execution stopped (signal, preemption, entry), not a return address.
+    pub trap: bool,
+    /// The g whose stack holds the frame (a goroutine, or an M's g0 or gsignal).
+    pub g: u64,
+    /// A frame in code with no Go function information (C, vDSO).
+    pub foreign: bool,
+}
+
+/// Where unwinding starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    /// Program counter.
+    pub pc: u64,
+    /// Stack pointer.
+    pub sp: u64,
+    /// Link register (arm64), 0 elsewhere or unknown.
+    pub lr: u64,
+    /// The g whose stack `sp` is on.
+    pub g: u64,
+    /// `pc` is an interrupted instruction (signal context), not a call site.
+    pub trap: bool,
+    /// The context was saved by `entersyscall` (`g.syscallpc/sp`).
+    pub syscall: bool,
+}
+
+/// Most frames produced for one stack; deeper stacks are cut with a warning.
+pub const MAX_FRAMES: usize = 1 << 20;
+
+/// Offsets in the kernel's signal frame, from the signal handler's frame top (`fp` of
+/// `runtime.sigtramp`): amd64 `rt_sigframe` is `{pretcode, ucontext}`, and `uc_mcontext` is at
+/// 40 in the `ucontext`; arm64 `rt_sigframe` is `{siginfo (128), ucontext}` with `uc_mcontext` at
+/// 176.
+struct SigContext {
+    pc: u64,
+    sp: u64,
+    lr: u64,
+}
+
+impl<'a> Process<'a> {
+    fn uses_lr(&self) -> bool {
+        self.bin.arch() == Arch::Arm64
+    }
+
+    /// The g (among `m`'s and `hint`) whose stack holds `sp`.
+    pub(crate) fn owner_of(&self, sp: u64, hint: u64, m: Option<&MInfo>) -> u64 {
+        let mut cands = vec![hint];
+        if let Some(m) = m {
+            cands.extend([m.curg, m.g0, m.gsignal]);
+        }
+        for g in cands {
+            if g != 0 && self.stack_bounds(g).contains(sp) {
+                return g;
+            }
+        }
+        // An M's g0 on a thread not created by Go has unknown bounds: assume g0.
+        m.map_or(hint, |m| if hint == 0 { m.g0 } else { hint })
+    }
+
+    fn sig_context(&self, fp: u64) -> Option<SigContext> {
+        match self.bin.arch() {
+            Arch::Amd64 => {
+                let mc = fp + 40;
+                Some(SigContext {
+                    pc: self.mem.read_u64(mc + 128).ok()?,
+                    sp: self.mem.read_u64(mc + 120).ok()?,
+                    lr: 0,
+                })
+            }
+            Arch::Arm64 => {
+                let mc = fp + 128 + 176;
+                Some(SigContext {
+                    pc: self.mem.read_u64(mc + 264).ok()?,
+                    sp: self.mem.read_u64(mc + 256).ok()?,
+                    lr: self.mem.read_u64(mc + 8 + 30 * 8).ok()?,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Unwinds from `start`. With `m`, stack switches on that M are followed (g0 → goroutine,
+    /// signal stack → interrupted code, C/vDSO → the saved Go context). Returns the frames and
+    /// a warning when unwinding stopped early for a reason other than reaching the stack top.
+    pub fn unwind(&self, start: Start, m: Option<&MInfo>) -> (Vec<RawFrame>, Option<String>) {
+        let tab = self.bin.pclntab();
+        let uses_lr = self.uses_lr();
+        let o = &self.off;
+        let mut frames: Vec<RawFrame> = Vec::new();
+        let (mut pc, mut sp, mut lr, mut g) = (start.pc, start.sp, start.lr, start.g);
+        let mut trap = start.trap;
+        let mut innermost = true;
+        let mut syscall = start.syscall;
+        let mut warning = None;
+        // The saved Go contexts not yet used, for threads found outside Go code.
+        let mut escapes = 0;
+
+        if pc == 0 {
+            // A call through a nil function value: start in the caller.
+            pc = self.word(sp);
+            if uses_lr {
+                lr = 0;
+            } else {
+                sp += 8;
+            }
+        }
+        while frames.len() < MAX_FRAMES {
+            let Some(mut f) = tab.find_func(self.unbias(pc)) else {
+                if !innermost {
+                    break;
+                }
+                // Not Go code: C (cgo), the vDSO, or garbage.
+                frames.push(RawFrame {
+                    pc,
+                    sp,
+                    fp: 0,
+                    trap,
+                    g,
+                    foreign: true,
+                });
+                escapes += 1;
+                if let Some(m) = m
+                    && escapes <= 2
+                {
+                    if m.vdso.0 != 0 && m.vdso.1 != 0 {
+                        // vdsoPC is a return address in the Go caller, vdsoSP its SP.
+                        (pc, sp, lr, trap) = (m.vdso.1, m.vdso.0, 0, false);
+                        g = self.owner_of(sp, g, Some(m));
+                        continue;
+                    }
+                    if m.curg != 0 {
+                        // cgo: the goroutine's context saved by entersyscall in cgocall.
+                        let spc = self.word(m.curg + o.g_syscallpc);
+                        let ssp = self.word(m.curg + o.g_syscallsp);
+                        if spc != 0 && ssp != 0 {
+                            (pc, sp, lr, trap, g) = (spc, ssp, 0, false, m.curg);
+                            syscall = true;
+                            continue;
+                        }
+                    }
+                }
+                if frames.len() == 1 {
+                    warning = Some(format!(
+                        "stack starts outside Go code (pc {pc:#x}); its C frames are not shown"
+                    ));
+                }
+                break;
+            };
+            if f.pcsp() == 0 {
+                break;
+            }
+            let mut special = self.special(f.entry());
+            let mut flag = f.flag();
+            if special == Some(Special::Cgocallback) || (innermost && syscall) {
+                flag &= !funcflag::SP_WRITE;
+            }
+            // Stack jumps on g0: back to the goroutine the M is running.
+            if let Some(m) = m
+                && g == m.g0
+                && m.curg != 0
+                && self.word(m.curg + o.g_m) == m.addr
+            {
+                match special {
+                    Some(Special::Morestack) => {
+                        g = m.curg;
+                        pc = self.word(g + o.g_sched_pc);
+                        sp = self.word(g + o.g_sched_sp);
+                        lr = self.word(g + o.g_sched_lr);
+                        match tab.find_func(self.unbias(pc)) {
+                            Some(nf) => f = nf,
+                            None => {
+                                warning = Some(format!(
+                                    "morestack's saved context has an unknown pc {pc:#x}"
+                                ));
+                                break;
+                            }
+                        }
+                        special = self.special(f.entry());
+                        flag = f.flag();
+                    }
+                    Some(Special::Systemstack) => {
+                        let at_edge = uses_lr && f.sp_delta_at(self.unbias(pc)) == Some(0);
+                        if !at_edge {
+                            g = m.curg;
+                            sp = self.word(g + o.g_sched_sp);
+                        }
+                        flag &= !funcflag::SP_WRITE;
+                    }
+                    _ => {}
+                }
+            }
+            let Some(spd) = f.sp_delta_at(self.unbias(pc)) else {
+                warning = Some(format!(
+                    "no SP delta for {} at {pc:#x}; the stack below it is not shown",
+                    f.name()
+                ));
+                break;
+            };
+            let mut fp = sp.wrapping_add(spd as i64 as u64);
+            if !uses_lr {
+                fp = fp.wrapping_add(8);
+            }
+            let mut next_lr = lr;
+            if flag & funcflag::TOP_FRAME != 0 || flag & funcflag::SP_WRITE != 0 {
+                next_lr = 0;
+            } else if uses_lr {
+                if (innermost && sp < fp) || lr == 0 {
+                    next_lr = self.word(sp);
+                }
+            } else {
+                next_lr = match self.mem.read_u64(fp.wrapping_sub(8)) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        warning = Some(format!("stack memory missing: {e}"));
+                        0
+                    }
+                };
+            }
+            frames.push(RawFrame {
+                pc,
+                sp,
+                fp,
+                trap,
+                g,
+                foreign: false,
+            });
+            // The signal handler's entry: continue in the interrupted context.
+            if special == Some(Special::Sigtramp)
+                && let Some(m) = m
+                && let Some(ctx) = self.sig_context(fp)
+                && tab.find_func(self.unbias(ctx.pc)).is_some()
+            {
+                pc = ctx.pc;
+                sp = ctx.sp;
+                lr = ctx.lr;
+                trap = true;
+                innermost = true;
+                syscall = false;
+                g = self.owner_of(sp, m.curg, Some(m));
+                continue;
+            }
+            if next_lr == 0 {
+                break;
+            }
+            if tab.find_func(self.unbias(next_lr)).is_none() {
+                // The runtime stops here too (e.g. a thread started by C).
+                if warning.is_none() && flag & funcflag::TOP_FRAME == 0 {
+                    warning = Some(format!(
+                        "unexpected return pc {next_lr:#x} above {}; stack cut",
+                        f.name()
+                    ));
+                }
+                break;
+            }
+            if pc == next_lr && sp == fp {
+                warning = Some("unwinding made no progress; stack cut".into());
+                break;
+            }
+            let injected = matches!(
+                special,
+                Some(Special::Sigpanic | Special::AsyncPreempt | Special::DebugCall)
+            );
+            pc = next_lr;
+            lr = 0;
+            sp = fp;
+            trap = injected;
+            innermost = false;
+            syscall = false;
+            if uses_lr && injected {
+                let x = self.word(sp);
+                sp += 16;
+                match tab.find_func(self.unbias(pc)) {
+                    None => pc = x,
+                    Some(nf) => {
+                        if nf.sp_delta_at(self.unbias(pc)) == Some(0) {
+                            lr = x;
+                        }
+                    }
+                }
+            }
+        }
+        if frames.len() >= MAX_FRAMES {
+            warning = Some(format!("stack deeper than {MAX_FRAMES} frames; cut"));
+        }
+        (frames, warning)
+    }
+}
