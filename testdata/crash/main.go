@@ -63,6 +63,19 @@ func main() {
 		}
 		many(n)
 		panic(fmt.Sprintf("crash with %d goroutines", n))
+	case "customint":
+		background()
+		panic(Celsius(-40))
+	case "structval":
+		background()
+		panic(Point{X: 7, Y: 8, Name: "origin"})
+	case "maps":
+		maps()
+		panic("crash with maps in memory")
+	case "sigabrt":
+		background()
+		syscall.Kill(os.Getpid(), syscall.SIGABRT)
+		select {}
 	case "deadlock":
 		deadlock()
 	case "overflow":
@@ -86,7 +99,9 @@ type QueryError struct {
 	Code  int
 }
 
-func (e *QueryError) Error() string { return fmt.Sprintf("query %q failed with code %d", e.Query, e.Code) }
+func (e *QueryError) Error() string {
+	return fmt.Sprintf("query %q failed with code %d", e.Query, e.Code)
+}
 
 // Point is a plain struct used as a panic value.
 type Point struct {
@@ -115,9 +130,9 @@ func goid() int {
 }
 
 var (
-	ready sync.WaitGroup
-	mu    sync.Mutex
-	cond  = sync.NewCond(&sync.Mutex{})
+	ready  sync.WaitGroup
+	mu     sync.Mutex
+	cond   = sync.NewCond(&sync.Mutex{})
 	never  = make(chan int) // only ever received from
 	nobody = make(chan int) // only ever sent to
 )
@@ -258,6 +273,7 @@ func writer(m map[int]int, base int) {
 
 func concurrentMapWrites() {
 	m := make(map[int]int)
+	fmt.Fprintf(os.Stderr, "ORACLE map %p map[int]int\n", m)
 	for i := 0; i < 4; i++ {
 		go writer(m, i*100)
 	}
@@ -306,6 +322,25 @@ func many(n int) {
 	}
 	wg.Wait()
 	settle()
+}
+
+var (
+	smallMap  map[int]string
+	bigMap    map[string]int
+	structMap map[Point]bool
+)
+
+// maps fills maps of several shapes and prints their addresses and contents (fmt sorts keys).
+func maps() {
+	smallMap = map[int]string{1: "one", 2: "two", 3: "three"}
+	bigMap = make(map[string]int)
+	for i := 0; i < 1000; i++ {
+		bigMap[fmt.Sprintf("key%04d", i)] = i * i
+	}
+	structMap = map[Point]bool{{X: 1, Y: 2, Name: "a"}: true, {X: -3, Y: 4, Name: "b"}: false}
+	fmt.Fprintf(os.Stderr, "ORACLE map %p map[int]string %v\n", smallMap, smallMap)
+	fmt.Fprintf(os.Stderr, "ORACLE map %p map[string]int %v\n", bigMap, bigMap)
+	fmt.Fprintf(os.Stderr, "ORACLE map %p map[main.Point]bool %v\n", structMap, structMap)
 }
 
 func deadlock() {

@@ -392,3 +392,117 @@ pub fn twin<'a>(all: &'a [Fixture], stripped: &Fixture) -> Option<&'a Fixture> {
             && f.cgo == stripped.cgo
     })
 }
+
+/// A crash of a fixture: the core it dumped and what the runtime printed to stderr (every
+/// goroutine's state and stack under `GOTRACEBACK=crash`: the oracle for core analysis).
+#[derive(Debug, Clone)]
+pub struct CrashRun {
+    /// The core file.
+    pub core: PathBuf,
+    /// The crashing program's stderr.
+    pub stderr: String,
+}
+
+/// Why this machine cannot produce core files, if it cannot: `core_pattern` must name a file
+/// (not pipe to a crash collector).
+pub fn core_dump_problem() -> Option<String> {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").ok()?;
+    let pattern = pattern.trim();
+    if pattern.starts_with('|') {
+        return Some(format!(
+            "kernel.core_pattern pipes cores to a program ({pattern}); set it to `core` \
+             (sysctl -w kernel.core_pattern=core) to run the core tests"
+        ));
+    }
+    if pattern.contains('/') {
+        return Some(format!(
+            "kernel.core_pattern writes cores elsewhere ({pattern}); set it to `core`"
+        ));
+    }
+    None
+}
+
+/// Serializes core production: crashes are heavy (cores of hundreds of MB).
+static CORE_LOCK: Mutex<()> = Mutex::new(());
+
+/// Runs fixture `fx` with `args` under `GOTRACEBACK=crash` and `ulimit -c unlimited` and returns
+/// the core and stderr, cached next to the fixtures (keyed by the fixture's own cache key and the
+/// arguments) so each crash happens once.
+pub fn crash_core(fx: &Fixture, args: &[&str]) -> Result<CrashRun> {
+    let name = fx
+        .path
+        .file_name()
+        .context("fixture without a file name")?
+        .to_string_lossy()
+        .into_owned();
+    let dir = fixtures_dir()
+        .join("cores")
+        .join(format!("{name}--{}", args.join("_")));
+    let run = CrashRun {
+        core: dir.join("core"),
+        stderr: String::new(),
+    };
+    let _guard = CORE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if run.core.exists() && dir.join("stderr").exists() {
+        return Ok(CrashRun {
+            stderr: std::fs::read_to_string(dir.join("stderr"))?,
+            ..run
+        });
+    }
+    if let Some(p) = core_dump_problem() {
+        bail!("{p}");
+    }
+    let tmp = fixtures_dir()
+        .join("cores")
+        .join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let stderr_file = std::fs::File::create(tmp.join("stderr"))?;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -c unlimited && exec \"$0\" \"$@\"")
+        .arg(&fx.path)
+        .args(args)
+        .current_dir(&tmp)
+        .env("GOTRACEBACK", "crash")
+        .env("GOMAXPROCS", "4")
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr_file)
+        .spawn()
+        .with_context(|| format!("running {}", fx.path.display()))?;
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(600) {
+            let _ = child.kill();
+            bail!("{} {args:?} did not crash within 10 minutes", fx.label());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let core = std::fs::read_dir(&tmp)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("core"))
+        });
+    let Some(core) = core else {
+        let err = std::fs::read_to_string(tmp.join("stderr")).unwrap_or_default();
+        bail!(
+            "{} {args:?} dumped no core (ulimit -c, core_pattern?); stderr ends: {}",
+            fx.label(),
+            err.chars().rev().take(400).collect::<String>().chars().rev().collect::<String>()
+        );
+    };
+    if core != tmp.join("core") {
+        std::fs::rename(&core, tmp.join("core"))?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir)?;
+    Ok(CrashRun {
+        stderr: std::fs::read_to_string(dir.join("stderr"))?,
+        ..run
+    })
+}

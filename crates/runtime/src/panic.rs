@@ -351,8 +351,10 @@ impl<'a> Process<'a> {
         .0
     }
 
-    /// What killed the process, given the core's fatal signal (`NT_SIGINFO`) and the pid.
+    /// What killed the process, given the core's fatal signal (`NT_SIGINFO`: number, code and
+    /// address/sender) and the process id.
     pub fn crash(&self, siginfo: Option<(i32, i32, u64)>, pid: Option<i32>) -> Crash<'a> {
+        let _ = pid;
         let thread = self.threads.first().map(|t| u64::from(t.tid));
         let m = thread.and_then(|t| self.m_of_thread(t as u32));
         let raw = thread.map(|t| self.thread_raw_frames(t)).unwrap_or_default();
@@ -370,11 +372,7 @@ impl<'a> Process<'a> {
             thread,
             panics: Vec::new(),
             fault: None,
-            runtime_stack: if system.iter().all(|f| f.foreign) {
-                Vec::new()
-            } else {
-                self.frames(&system)
-            },
+            runtime_stack: Vec::new(),
         };
         if let Some(g) = &g {
             let (sig, code, addr, pc) = g.saved.sig;
@@ -386,19 +384,39 @@ impl<'a> Process<'a> {
             }
             crash.panics = self.panics(g);
         }
-        if let Some(msg) = self.throw_message(&raw) {
+        let thrown_on_system = self.throw_message(&system);
+        if let Some(msg) = thrown_on_system.clone().or_else(|| self.throw_message(&raw)) {
             crash.kind = "fatal error";
             crash.message = Some(msg);
         } else if !crash.panics.is_empty() {
             crash.kind = "panic";
             crash.message = Some(Process::panic_message(&crash.panics));
-        } else if let Some((signo, code, sender)) = siginfo {
-            // A signal the process did not raise itself (kill -ABRT, kill -SEGV …).
-            let own = pid.is_some_and(|p| (sender & 0xffff_ffff) as i32 == p);
-            if code <= 0 && !own || code > 0 {
-                crash.kind = "signal";
-                crash.message = Some(signal_description(signo));
+        } else if let Some(s) = raw.iter().filter_map(|f| f.signal).next_back() {
+            // The outermost signal handler on the thread handles the original signal; the
+            // runtime prints it as `SIGSEGV: segmentation violation` and `PC=… m=… sigcode=…`.
+            crash.kind = "signal";
+            let mut msg = format!(
+                "{}\nPC={:#x} m={} sigcode={}",
+                signal_description(s.signo),
+                s.pc,
+                m.map_or(0, |m| m.id),
+                s.code
+            );
+            if s.signo == 11 || s.signo == 7 {
+                msg.push_str(&format!(" addr={:#x}", s.addr));
             }
+            if m.is_some_and(|m| m.incgo) {
+                msg.push_str("\nsignal arrived during cgo execution");
+            }
+            crash.message = Some(msg);
+        } else if let Some((signo, _, _)) = siginfo {
+            crash.kind = "signal";
+            crash.message = Some(signal_description(signo));
+        }
+        // The runtime prints the system stack ("runtime stack:") when the fatal error was
+        // raised there, or when no goroutine was running.
+        if thrown_on_system.is_some() || (g.is_none() && !system.iter().all(|f| f.foreign)) {
+            crash.runtime_stack = self.frames(&system);
         }
         crash
     }

@@ -30,6 +30,21 @@ pub struct RawFrame {
     pub g: u64,
     /// A frame in code with no Go function information (C, vDSO).
     pub foreign: bool,
+    /// For `runtime.sigtramp` frames: the signal being handled and where it interrupted.
+    pub signal: Option<SignalFrame>,
+}
+
+/// A signal delivery found on a stack: the kernel's `siginfo` and interrupted context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalFrame {
+    /// Signal number.
+    pub signo: i32,
+    /// `si_code`.
+    pub code: i32,
+    /// `si_addr` (faults).
+    pub addr: u64,
+    /// The interrupted pc.
+    pub pc: u64,
 }
 
 /// Where unwinding starts.
@@ -60,6 +75,7 @@ struct SigContext {
     pc: u64,
     sp: u64,
     lr: u64,
+    info: u64,
 }
 
 impl<'a> Process<'a> {
@@ -90,6 +106,8 @@ impl<'a> Process<'a> {
                     pc: self.mem.read_u64(mc + 128).ok()?,
                     sp: self.mem.read_u64(mc + 120).ok()?,
                     lr: 0,
+                    // rt_sigframe: {pretcode, ucontext (304 bytes), siginfo}.
+                    info: fp + 304,
                 })
             }
             Arch::Arm64 => {
@@ -98,6 +116,8 @@ impl<'a> Process<'a> {
                     pc: self.mem.read_u64(mc + 264).ok()?,
                     sp: self.mem.read_u64(mc + 256).ok()?,
                     lr: self.mem.read_u64(mc + 8 + 30 * 8).ok()?,
+                    // rt_sigframe: {siginfo, ucontext}.
+                    info: fp,
                 })
             }
             _ => None,
@@ -142,6 +162,7 @@ impl<'a> Process<'a> {
                     trap,
                     g,
                     foreign: true,
+                    signal: None,
                 });
                 escapes += 1;
                 if let Some(m) = m
@@ -241,6 +262,11 @@ impl<'a> Process<'a> {
                     }
                 };
             }
+            let sig = if special == Some(Special::Sigtramp) {
+                self.sig_context(fp)
+            } else {
+                None
+            };
             frames.push(RawFrame {
                 pc,
                 sp,
@@ -248,13 +274,38 @@ impl<'a> Process<'a> {
                 trap,
                 g,
                 foreign: false,
+                signal: sig.as_ref().map(|c| SignalFrame {
+                    signo: self.mem.read_u32(c.info).unwrap_or(0) as i32,
+                    code: self.mem.read_u32(c.info + 8).unwrap_or(0) as i32,
+                    addr: self.word(c.info + 16),
+                    pc: c.pc,
+                }),
             });
             // The signal handler's entry: continue in the interrupted context.
-            if special == Some(Special::Sigtramp)
-                && let Some(m) = m
-                && let Some(ctx) = self.sig_context(fp)
-                && tab.find_func(self.unbias(ctx.pc)).is_some()
+            if let Some(m) = m
+                && let Some(ctx) = sig
             {
+                if tab.find_func(self.unbias(ctx.pc)).is_none() {
+                    // Interrupted in C: show where, then the goroutine's saved context.
+                    frames.push(RawFrame {
+                        pc: ctx.pc,
+                        sp: ctx.sp,
+                        fp: 0,
+                        trap: true,
+                        g: self.owner_of(ctx.sp, m.g0, Some(m)),
+                        foreign: true,
+                        signal: None,
+                    });
+                    let spc = self.word(m.curg + o.g_syscallpc);
+                    let ssp = self.word(m.curg + o.g_syscallsp);
+                    if m.curg == 0 || spc == 0 || ssp == 0 {
+                        break;
+                    }
+                    (pc, sp, lr, trap, g) = (spc, ssp, 0, false, m.curg);
+                    innermost = true;
+                    syscall = true;
+                    continue;
+                }
                 pc = ctx.pc;
                 sp = ctx.sp;
                 lr = ctx.lr;

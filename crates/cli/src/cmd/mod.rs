@@ -1,5 +1,6 @@
 //! One module per command: flags, a call into the libraries, rendering.
 
 pub mod addr2line;
+pub mod core;
 pub mod info;
 pub mod nm;

@@ -1,0 +1,980 @@
+//! `goscope core`: post-mortem of a Go program from its core dump — the panic or fatal error,
+//! the goroutine that failed, and every goroutine with its state and stack.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use goscope_binary::Binary;
+use goscope_runtime::goroutine::print_name;
+use goscope_runtime::{Frame, Goroutine, Process};
+use goscope_target::{CoreFile, Memory, Thread};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::output;
+
+const AFTER_HELP: &str = "Examples:
+  goscope core ./server core.1234                  what happened: panic, failing goroutine, counts
+  goscope core core.1234                           the same, finding the binary through the core
+  goscope core ./server core goroutines            one line per goroutine
+  goscope core ./server core goroutines --stacks --group
+                                                   every distinct stack once, with its count
+  goscope core ./server core goroutines --filter 'chan receive'
+  goscope core ./server core goroutine 17          one goroutine in full
+  goscope core ./server core threads               OS threads, their Ms and goroutines
+  goscope core ./server core regs --thread 4321    registers of one thread
+  goscope core ./server core x 0xc000010000 64     raw memory
+  goscope core ./server core map 0xc000076000      a map's header and entries
+  goscope core --json ./server core | jq .panic
+
+Produce cores with `ulimit -c unlimited` and GOTRACEBACK=crash (or debug.SetTraceback(\"crash\")),
+`kill -ABRT`, or `gcore`. The binary may be stripped (-ldflags=-s -w): goscope reads the pclntab,
+which survives stripping, and built-in runtime layouts for the Go release.";
+
+/// Post-mortem of a core dump: the panic, every goroutine and its stack.
+///
+/// Prints what the Go runtime would have printed had it lived to: the Go version, the signal,
+/// the panic value or fatal error, the failing goroutine's stack, and the goroutines counted by
+/// state. Subcommands list goroutines, threads, registers, memory and maps.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = AFTER_HELP,
+    subcommand_precedence_over_arg = true,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The executable and the core file (BIN CORE), or just the core: the executable is then
+    /// the path the core names for it.
+    #[arg(num_args = 1..=2, value_name = "BIN CORE", required = true)]
+    files: Vec<PathBuf>,
+    #[command(subcommand)]
+    sub: Option<Sub>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// List goroutines: id, state, wait time, top user frame.
+    Goroutines {
+        /// Print each goroutine's full stack, as the runtime prints it.
+        #[arg(long)]
+        stacks: bool,
+        /// Merge goroutines with identical state and stack, with counts.
+        #[arg(long)]
+        group: bool,
+        /// Only goroutines whose state is TEXT (`chan receive`, `running`) or with a frame whose
+        /// function contains TEXT; `state=TEXT` or `func=TEXT` to say which.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        /// Include dead goroutines (the runtime omits them).
+        #[arg(long)]
+        all: bool,
+    },
+    /// One goroutine in full: state, creator, labels, panics, every frame with pc/sp/fp.
+    Goroutine {
+        /// Goroutine id.
+        id: u64,
+    },
+    /// OS threads: M, goroutine, where each stopped, and its system stack.
+    Threads,
+    /// Registers of a thread (default: the one that received the fatal signal).
+    Regs {
+        /// Thread id.
+        #[arg(long)]
+        thread: Option<u64>,
+    },
+    /// Hex dump of memory.
+    X {
+        /// Address (0x… or decimal).
+        addr: String,
+        /// Number of bytes (at most 1 MiB).
+        #[arg(default_value = "64")]
+        len: String,
+    },
+    /// A map's header and entries (hash map or Swiss table).
+    Map {
+        /// Address of the map header (the value of a map variable).
+        addr: String,
+        /// The map's type (`map[string]int`); guessed from the binary's map types if omitted.
+        #[arg(long = "type")]
+        type_name: Option<String>,
+    },
+}
+
+fn parse_num(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else {
+        t.parse()
+    };
+    v.with_context(|| format!("not a number: {s:?} (use decimal or 0x… hex)"))
+}
+
+/// Opens the core and its executable.
+fn open(files: &[PathBuf]) -> Result<(Arc<Binary>, CoreFile, PathBuf, PathBuf)> {
+    let (bin_path, core_path) = match files {
+        [core] => {
+            let c = CoreFile::open(core).with_context(|| core.display().to_string())?;
+            let exe = c.exe_path().with_context(|| {
+                format!(
+                    "{}: the core does not name its executable; pass it: goscope core BIN CORE",
+                    core.display()
+                )
+            })?;
+            (exe, core.clone())
+        }
+        [bin, core] => (bin.clone(), core.clone()),
+        _ => bail!("expected BIN CORE or CORE"),
+    };
+    let bin = Arc::new(output::open_binary(&bin_path).with_context(|| {
+        if files.len() == 1 {
+            format!(
+                "the executable named by the core ({}); pass it explicitly: goscope core BIN CORE",
+                bin_path.display()
+            )
+        } else {
+            String::new()
+        }
+    })?);
+    let mut core = CoreFile::open(&core_path).with_context(|| {
+        if core_path.extension().is_none() && Binary::open(&core_path).is_ok() {
+            format!("{}: this is an executable; the order is BIN CORE", core_path.display())
+        } else {
+            core_path.display().to_string()
+        }
+    })?;
+    core.attach_binary(bin.clone());
+    Ok((bin, core, bin_path, core_path))
+}
+
+fn warn(w: &str) {
+    eprintln!("goscope: warning: {w}");
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let (bin, core, bin_path, core_path) = open(&args.files)?;
+    let threads: &[Thread] = &core.layout().threads;
+    let mut warnings = core.warnings();
+    let p = match Process::new(&bin, &core, core.bias(), threads) {
+        Ok(p) => p,
+        Err(e) => {
+            for w in &warnings {
+                warn(w);
+            }
+            return Err(e).context(format!("{}", core_path.display()));
+        }
+    };
+    warnings.extend(p.warnings.iter().cloned());
+    let mut out = output::stdout();
+    let ctx = Ctx {
+        p: &p,
+        core: &core,
+        json: args.json,
+        bin_path: &bin_path,
+        core_path: &core_path,
+    };
+    let code = match args.sub {
+        None => ctx.summary(&mut out, &mut warnings)?,
+        Some(Sub::Goroutines {
+            stacks,
+            group,
+            filter,
+            all,
+        }) => ctx.goroutines(&mut out, &mut warnings, stacks, group, filter.as_deref(), all)?,
+        Some(Sub::Goroutine { id }) => ctx.one_goroutine(&mut out, &mut warnings, id)?,
+        Some(Sub::Threads) => ctx.threads(&mut out)?,
+        Some(Sub::Regs { thread }) => ctx.regs(&mut out, thread)?,
+        Some(Sub::X { addr, len }) => ctx.examine(&mut out, parse_num(&addr)?, parse_num(&len)?)?,
+        Some(Sub::Map { addr, type_name }) => {
+            ctx.map(&mut out, &mut warnings, parse_num(&addr)?, type_name.as_deref())?
+        }
+    };
+    out.flush()?;
+    for w in &warnings {
+        warn(w);
+    }
+    Ok(code)
+}
+
+struct Ctx<'a, 'p> {
+    p: &'a Process<'p>,
+    core: &'a CoreFile,
+    json: bool,
+    bin_path: &'a Path,
+    core_path: &'a Path,
+}
+
+/// Goroutines per parallel batch: bounds memory when streaming 100,000+ stacks.
+const BATCH: usize = 8192;
+
+/// The signal that ended the process, from the core.
+#[derive(Serialize)]
+struct SignalJson {
+    number: i32,
+    name: &'static str,
+    description: String,
+    code: i32,
+    #[serde(serialize_with = "goscope_runtime::hex")]
+    addr: u64,
+    /// Who sent it: the process itself (`raised`), another process, or the kernel (a fault).
+    origin: &'static str,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    binary: String,
+    core: String,
+    go_version: &'a str,
+    goarch: &'static str,
+    pid: Option<i32>,
+    signal: Option<SignalJson>,
+    fault: Option<String>,
+    panic: PanicJson<'a>,
+    goroutine_counts: BTreeMap<String, usize>,
+    total_goroutines: usize,
+    threads: usize,
+    layouts: &'a goscope_runtime::LayoutSource,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runtime_stack: Vec<Frame<'a>>,
+}
+
+#[derive(Serialize)]
+struct PanicJson<'a> {
+    kind: &'static str,
+    message: Option<String>,
+    goroutine: Option<u64>,
+    thread: Option<u64>,
+    panics: &'a [goscope_runtime::PanicInfo],
+}
+
+fn signal_json(core: &CoreFile) -> Option<SignalJson> {
+    let si = core.layout().siginfo?;
+    let pid = core.layout().process.as_ref().map(|p| p.pid);
+    let sender = (si.addr & 0xffff_ffff) as i32;
+    let origin = if si.code > 0 {
+        "kernel"
+    } else if Some(sender) == pid {
+        "raised"
+    } else {
+        "sent"
+    };
+    Some(SignalJson {
+        number: si.signo,
+        name: goscope_target::signal_name(si.signo),
+        description: goscope_runtime::panic::signal_description(si.signo),
+        code: si.code,
+        addr: si.addr,
+        origin,
+    })
+}
+
+/// The header line the runtime prints for a goroutine.
+fn header(g: &Goroutine<'_>) -> String {
+    format!("goroutine {} [{}]:", g.id, g.state())
+}
+
+fn write_frames(w: &mut impl Write, frames: &[Frame<'_>]) -> Result<()> {
+    for f in frames {
+        writeln!(
+            w,
+            "{}({})",
+            f.print_name(),
+            if f.inlined { "..." } else { "" }
+        )?;
+        write!(w, "\t{}:{}", f.file, f.line)?;
+        if let Some(off) = f.offset
+            && off > 0
+        {
+            write!(w, " +{off:#x}")?;
+        }
+        if f.cgo && f.file == "?" {
+            write!(w, " pc={:#x}", f.pc)?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+fn write_goroutine(w: &mut impl Write, g: &Goroutine<'_>) -> Result<()> {
+    writeln!(w, "{}", header(g))?;
+    write_frames(w, &g.frames)?;
+    if let Some(c) = &g.created_by {
+        write!(w, "created by {}", print_name(&c.function))?;
+        if let Some(p) = c.goroutine {
+            write!(w, " in goroutine {p}")?;
+        }
+        writeln!(w)?;
+        write!(w, "\t{}:{}", c.file, c.line)?;
+        if c.offset > 0 {
+            write!(w, " +{:#x}", c.offset)?;
+        }
+        writeln!(w)?;
+    }
+    for wn in &g.warnings {
+        writeln!(w, "\t(warning: {wn})")?;
+    }
+    Ok(())
+}
+
+/// How many innermost frames are the runtime's own crash handling: those above the first
+/// `gopanic`, `throw`, `fatal` or `sigpanic`, when all of them are runtime frames.
+fn crash_machinery(frames: &[Frame<'_>]) -> usize {
+    let Some(i) = frames.iter().position(|f| {
+        matches!(
+            &*f.function,
+            "runtime.gopanic" | "runtime.throw" | "runtime.fatal" | "runtime.sigpanic"
+        )
+    }) else {
+        return 0;
+    };
+    if frames[..i].iter().all(|f| f.function.starts_with("runtime.")) {
+        i
+    } else {
+        0
+    }
+}
+
+/// The innermost frame not in the runtime: where user code is.
+fn user_frame<'f>(frames: &'f [Frame<'_>]) -> Option<&'f Frame<'f>> {
+    frames.iter().find(|f| {
+        !(f.function.starts_with("runtime.")
+            || f.function.starts_with("internal/")
+            || f.function.starts_with("runtime/internal/"))
+    })
+}
+
+enum Filter {
+    State(String),
+    Func(String),
+    Either(String),
+}
+
+impl Filter {
+    fn parse(s: &str) -> Filter {
+        if let Some(v) = s.strip_prefix("state=") {
+            Filter::State(v.to_lowercase())
+        } else if let Some(v) = s.strip_prefix("func=") {
+            Filter::Func(v.to_string())
+        } else {
+            Filter::Either(s.to_string())
+        }
+    }
+
+    fn state_matches(g: &Goroutine<'_>, v: &str) -> bool {
+        g.status.eq_ignore_ascii_case(v)
+            || g.wait_reason.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(v))
+    }
+
+    fn func_matches(g: &Goroutine<'_>, v: &str) -> bool {
+        g.frames.iter().any(|f| f.function.contains(v))
+    }
+
+    fn matches(&self, g: &Goroutine<'_>) -> bool {
+        match self {
+            Filter::State(v) => Filter::state_matches(g, v),
+            Filter::Func(v) => Filter::func_matches(g, v),
+            Filter::Either(v) => Filter::state_matches(g, v) || Filter::func_matches(g, v),
+        }
+    }
+}
+
+impl<'a, 'p> Ctx<'a, 'p> {
+    /// Every goroutine's header (no stacks), in `allgs` order, dead ones removed unless `all`.
+    fn headers(&self, warnings: &mut Vec<String>, all: bool) -> Result<Vec<Goroutine<'p>>> {
+        let (addrs, w) = self.p.goroutine_addrs()?;
+        warnings.extend(w);
+        let results: Vec<Result<Goroutine<'p>, (u64, String)>> = addrs
+            .par_iter()
+            .map(|&a| self.p.goroutine(a).map_err(|e| (a, e.to_string())))
+            .collect();
+        let mut gs = Vec::with_capacity(results.len());
+        let mut bad = 0usize;
+        let mut first_bad = None;
+        for r in results {
+            match r {
+                Ok(g) => {
+                    if all || !g.is_dead() {
+                        gs.push(g);
+                    }
+                }
+                Err((a, e)) => {
+                    bad += 1;
+                    first_bad.get_or_insert((a, e));
+                }
+            }
+        }
+        if let Some((a, e)) = first_bad {
+            warnings.push(format!(
+                "{bad} goroutines could not be read (first: g at {a:#x}: {e}); the rest are listed"
+            ));
+        }
+        let now = self.p.now_estimate(&gs);
+        for g in &mut gs {
+            self.p.set_wait_minutes(g, now);
+        }
+        // The runtime prints the goroutine that failed first.
+        Ok(gs)
+    }
+
+    fn fill(&self, gs: &mut [Goroutine<'p>]) {
+        gs.par_iter_mut().for_each(|g| self.p.fill_stack(g));
+    }
+
+    fn summary(&self, w: &mut impl Write, warnings: &mut Vec<String>) -> Result<u8> {
+        let p = self.p;
+        let layout = self.core.layout();
+        let pid = layout.process.as_ref().map(|x| x.pid);
+        let crash = p.crash(
+            layout.siginfo.map(|s| (s.signo, s.code, s.addr)),
+            pid,
+        );
+        let mut gs = self.headers(warnings, false)?;
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for g in &gs {
+            let key = match &g.wait_reason {
+                Some(r) => r.clone(),
+                None => g.status.to_string(),
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+        let failing_idx = crash
+            .goroutine
+            .and_then(|id| gs.iter().position(|g| g.id == id));
+        if let Some(i) = failing_idx {
+            // Failing goroutine first, as the runtime prints it.
+            let g = gs.remove(i);
+            gs.insert(0, g);
+        }
+        let summary = Summary {
+            binary: self.bin_path.display().to_string(),
+            core: self.core_path.display().to_string(),
+            go_version: &p.go_version,
+            goarch: p.bin.arch().goarch(),
+            pid,
+            signal: signal_json(self.core),
+            fault: crash.fault.clone(),
+            panic: PanicJson {
+                kind: crash.kind,
+                message: crash.message.clone(),
+                goroutine: crash.goroutine,
+                thread: crash.thread,
+                panics: &crash.panics,
+            },
+            goroutine_counts: counts,
+            total_goroutines: gs.len(),
+            threads: layout.threads.len(),
+            layouts: &p.layouts.source,
+            runtime_stack: crash.runtime_stack.clone(),
+        };
+        if self.json {
+            // One object: the summary fields, then every goroutine with its stack, streamed.
+            let head = serde_json::to_string(&summary)?;
+            let head = head.strip_suffix('}').unwrap_or(&head);
+            write!(w, "{head},\"warnings\":")?;
+            serde_json::to_writer(&mut *w, &*warnings)?;
+            write!(w, ",\"goroutines\":[")?;
+            let mut first = true;
+            for chunk in gs.chunks_mut(BATCH) {
+                self.fill(chunk);
+                for g in chunk.iter() {
+                    if !first {
+                        w.write_all(b",")?;
+                    }
+                    first = false;
+                    serde_json::to_writer(&mut *w, g)?;
+                }
+                for g in chunk.iter_mut() {
+                    g.frames = Vec::new();
+                }
+            }
+            writeln!(w, "]}}")?;
+            warnings.clear();
+            return Ok(0);
+        }
+        writeln!(
+            w,
+            "{} ({} {}/{}), core {}{}",
+            self.bin_path.display(),
+            if p.go_version.is_empty() {
+                "Go version unknown"
+            } else {
+                &p.go_version
+            },
+            p.bin.goos(),
+            p.bin.arch().goarch(),
+            self.core_path.display(),
+            pid.map(|x| format!(" (pid {x})")).unwrap_or_default()
+        )?;
+        if let Some(s) = &summary.signal {
+            let how = match s.origin {
+                "raised" => " (raised by the process itself)",
+                "sent" => " (sent by another process)",
+                _ => "",
+            };
+            writeln!(w, "signal: {}{how}", s.description)?;
+        }
+        writeln!(w)?;
+        match (&crash.message, crash.kind) {
+            (Some(m), "fatal error") => writeln!(w, "fatal error: {m}")?,
+            (Some(m), "signal") => writeln!(w, "{m}")?,
+            (Some(m), _) => {
+                if crash.panics.last().is_some_and(|x| x.recovered) {
+                    writeln!(w, "{m}")?;
+                } else {
+                    writeln!(w, "{m}")?;
+                }
+            }
+            (None, _) => writeln!(w, "no panic or fatal error found; the process was stopped")?,
+        }
+        if let Some(f) = &crash.fault {
+            writeln!(w, "{f}")?;
+        }
+        if !crash.runtime_stack.is_empty() {
+            writeln!(w, "\nruntime stack:")?;
+            let skip = crash_machinery(&crash.runtime_stack);
+            write_frames(w, &crash.runtime_stack[skip..])?;
+        }
+        if let Some(g) = gs.first_mut()
+            && Some(g.id) == crash.goroutine
+        {
+            self.p.fill_stack(g);
+            // The frames of the crash itself (raise, dieFromSignal, fatalpanic…) ran after the
+            // runtime printed its traceback; show the stack from where the runtime did.
+            let skip = crash_machinery(&g.frames);
+            let hidden: Vec<Frame<'p>> = g.frames.drain(..skip).collect();
+            writeln!(w)?;
+            write_goroutine(w, g)?;
+            if !hidden.is_empty() {
+                writeln!(
+                    w,
+                    "({} frames of the runtime's crash handling above {} not shown; see: goroutine {})",
+                    hidden.len(),
+                    g.frames.first().map_or(String::new(), |f| f.print_name()),
+                    g.id
+                )?;
+            }
+        }
+        writeln!(w)?;
+        write!(w, "{} goroutines:", summary.total_goroutines)?;
+        let mut by: Vec<(&String, &usize)> = summary.goroutine_counts.iter().collect();
+        by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (i, (k, n)) in by.iter().enumerate() {
+            write!(w, "{} {n} {k}", if i == 0 { "" } else { "," })?;
+        }
+        writeln!(w)?;
+        writeln!(
+            w,
+            "(goscope core {} {} goroutines --stacks --group: every stack)",
+            self.bin_path.display(),
+            self.core_path.display()
+        )?;
+        Ok(0)
+    }
+
+    fn goroutines(
+        &self,
+        w: &mut impl Write,
+        warnings: &mut Vec<String>,
+        stacks: bool,
+        group: bool,
+        filter: Option<&str>,
+        all: bool,
+    ) -> Result<u8> {
+        let mut gs = self.headers(warnings, all)?;
+        let filter = filter.map(Filter::parse);
+        let needs_frames = filter.is_some();
+        // Groups: state + stack (functions and lines) → (count, representative).
+        let mut groups: HashMap<Vec<(String, i32)>, (usize, usize)> = HashMap::new();
+        let mut reps: Vec<(String, Vec<u64>, Goroutine<'p>)> = Vec::new();
+        let mut json_first = true;
+        if self.json && !group {
+            w.write_all(b"[")?;
+        }
+        for chunk in gs.chunks_mut(BATCH) {
+            if stacks || group || needs_frames || !self.json {
+                self.fill(chunk);
+            }
+            for g in chunk.iter_mut() {
+                if let Some(f) = &filter
+                    && !f.matches(g)
+                {
+                    continue;
+                }
+                if group {
+                    let mut key: Vec<(String, i32)> = g
+                        .frames
+                        .iter()
+                        .map(|f| (format!("{}@{}", f.function, f.file), f.line))
+                        .collect();
+                    key.push((g.state(), 0));
+                    match groups.get_mut(&key) {
+                        Some((n, i)) => {
+                            *n += 1;
+                            reps[*i].1.push(g.id);
+                        }
+                        None => {
+                            groups.insert(key, (1, reps.len()));
+                            let mut rep = g.clone();
+                            rep.labels.clear();
+                            reps.push((g.state(), vec![g.id], rep));
+                        }
+                    }
+                    continue;
+                }
+                if self.json {
+                    if !json_first {
+                        w.write_all(b",\n")?;
+                    }
+                    json_first = false;
+                    if !stacks {
+                        let frames = std::mem::take(&mut g.frames);
+                        serde_json::to_writer(&mut *w, &*g)?;
+                        g.frames = frames;
+                    } else {
+                        serde_json::to_writer(&mut *w, &*g)?;
+                    }
+                } else if stacks {
+                    write_goroutine(w, g)?;
+                    writeln!(w)?;
+                } else {
+                    let loc = user_frame(&g.frames)
+                        .or(g.frames.first())
+                        .map(|f| format!("{} ({}:{})", print_name(&f.function), short(&f.file), f.line))
+                        .unwrap_or_else(|| "(no stack)".into());
+                    let mut extra = String::new();
+                    if let Some(t) = g.thread {
+                        extra.push_str(&format!(" thread {t}"));
+                    }
+                    writeln!(w, "{:>8} {:<28} {loc}{extra}", g.id, format!("[{}]", g.state()))?;
+                }
+            }
+            for g in chunk.iter_mut() {
+                g.frames = Vec::new();
+            }
+        }
+        if group {
+            let mut order: Vec<usize> = (0..reps.len()).collect();
+            order.sort_by(|&a, &b| reps[b].1.len().cmp(&reps[a].1.len()).then(a.cmp(&b)));
+            if self.json {
+                #[derive(Serialize)]
+                struct Group<'g, 'p> {
+                    count: usize,
+                    state: &'g str,
+                    ids: &'g [u64],
+                    frames: &'g [Frame<'p>],
+                    created_by: &'g Option<goscope_runtime::CreatedBy<'p>>,
+                }
+                let v: Vec<Group<'_, 'p>> = order
+                    .iter()
+                    .map(|&i| Group {
+                        count: reps[i].1.len(),
+                        state: &reps[i].0,
+                        ids: &reps[i].1,
+                        frames: &reps[i].2.frames,
+                        created_by: &reps[i].2.created_by,
+                    })
+                    .collect();
+                output::json_pretty(w, &v)?;
+            } else {
+                for i in order {
+                    let (state, ids, g) = &reps[i];
+                    let shown: Vec<String> = ids.iter().take(8).map(u64::to_string).collect();
+                    writeln!(
+                        w,
+                        "{} goroutine{} [{state}]: {}{}",
+                        ids.len(),
+                        if ids.len() == 1 { "" } else { "s" },
+                        shown.join(" "),
+                        if ids.len() > 8 { " …" } else { "" }
+                    )?;
+                    write_frames(w, &g.frames)?;
+                    if let Some(c) = &g.created_by {
+                        writeln!(w, "created by {}\n\t{}:{}", print_name(&c.function), c.file, c.line)?;
+                    }
+                    writeln!(w)?;
+                }
+            }
+        } else if self.json {
+            w.write_all(b"]\n")?;
+        }
+        Ok(0)
+    }
+
+    fn one_goroutine(&self, w: &mut impl Write, warnings: &mut Vec<String>, id: u64) -> Result<u8> {
+        let gs = self.headers(warnings, true)?;
+        let Some(mut g) = gs.into_iter().find(|g| g.id == id) else {
+            bail!("no goroutine {id} in the core (see: goscope core BIN CORE goroutines)");
+        };
+        self.p.fill_stack(&mut g);
+        let panics = self.p.panics(&g);
+        if self.json {
+            #[derive(Serialize)]
+            struct One<'g, 'p> {
+                #[serde(flatten)]
+                g: &'g Goroutine<'p>,
+                panics: &'g [goscope_runtime::PanicInfo],
+            }
+            output::json_pretty(w, &One { g: &g, panics: &panics })?;
+            return Ok(0);
+        }
+        writeln!(w, "{}", header(&g))?;
+        writeln!(w, "  g at {:#x}, status {}", g.addr, g.status)?;
+        if let Some(t) = g.thread {
+            writeln!(w, "  running on thread {t}{}", g.m.map(|m| format!(" (m {m})")).unwrap_or_default())?;
+        }
+        if let Some(s) = &g.start_function {
+            writeln!(w, "  started in {}", print_name(s))?;
+        }
+        for (k, v) in &g.labels {
+            writeln!(w, "  label {k}={v}")?;
+        }
+        if !panics.is_empty() {
+            writeln!(w, "  {}", Process::panic_message(&panics).replace('\n', "\n  "))?;
+        }
+        writeln!(w)?;
+        for f in &g.frames {
+            writeln!(w, "{}({})", f.print_name(), if f.inlined { "..." } else { "" })?;
+            write!(w, "\t{}:{}", f.file, f.line)?;
+            if let (Some(off), Some(sp), Some(fp)) = (f.offset, f.sp, f.fp) {
+                write!(w, " +{off:#x} fp={fp:#x} sp={sp:#x} pc={:#x}", f.pc)?;
+            }
+            writeln!(w)?;
+        }
+        if let Some(c) = &g.created_by {
+            writeln!(w, "created by {}", print_name(&c.function))?;
+            writeln!(w, "\t{}:{} +{:#x}", c.file, c.line, c.offset)?;
+        }
+        for wn in &g.warnings {
+            writeln!(w, "(warning: {wn})")?;
+        }
+        Ok(0)
+    }
+
+    fn threads(&self, w: &mut impl Write) -> Result<u8> {
+        #[derive(Serialize)]
+        struct ThreadJson<'t, 'p> {
+            tid: u32,
+            m: Option<i64>,
+            goroutine: Option<u64>,
+            signal: u16,
+            #[serde(serialize_with = "goscope_runtime::hex")]
+            pc: u64,
+            #[serde(serialize_with = "goscope_runtime::hex")]
+            sp: u64,
+            function: Option<String>,
+            /// Frames on the thread's own stacks (g0, signal stack, C).
+            system_stack: Vec<Frame<'p>>,
+            #[serde(skip)]
+            _t: std::marker::PhantomData<&'t ()>,
+        }
+        let p = self.p;
+        let mut all = Vec::new();
+        for t in p.threads() {
+            let m = p.m_of_thread(t.tid);
+            let curg = m.map_or(0, |m| m.curg);
+            let raw = p.thread_raw_frames(u64::from(t.tid));
+            let system: Vec<_> = raw.iter().copied().filter(|f| curg == 0 || f.g != curg).collect();
+            let gid = (curg != 0).then(|| p.goroutine(curg).ok().map(|g| g.id)).flatten();
+            let function = p
+                .bin
+                .func_at(p.unbias(t.regs.pc()))
+                .map(|f| f.name().to_string());
+            all.push(ThreadJson {
+                tid: t.tid,
+                m: m.map(|m| m.id),
+                goroutine: gid,
+                signal: t.signal,
+                pc: t.regs.pc(),
+                sp: t.regs.sp(),
+                function,
+                system_stack: p.frames(&system),
+                _t: std::marker::PhantomData,
+            });
+        }
+        if self.json {
+            output::json_pretty(w, &all)?;
+            return Ok(0);
+        }
+        for t in &all {
+            writeln!(
+                w,
+                "thread {}{}{}{}: pc={:#x} {}",
+                t.tid,
+                t.m.map(|m| format!(" m={m}")).unwrap_or_default(),
+                t.goroutine.map(|g| format!(" goroutine={g}")).unwrap_or_default(),
+                if t.signal != 0 {
+                    format!(" signal={}", goscope_target::signal_name(i32::from(t.signal)))
+                } else {
+                    String::new()
+                },
+                t.pc,
+                t.function.as_deref().unwrap_or("?"),
+            )?;
+            for f in &t.system_stack {
+                writeln!(w, "    {} {}:{}", print_name(&f.function), short(&f.file), f.line)?;
+            }
+        }
+        Ok(0)
+    }
+
+    fn regs(&self, w: &mut impl Write, tid: Option<u64>) -> Result<u8> {
+        let threads = self.p.threads();
+        let t = match tid {
+            Some(id) => threads
+                .iter()
+                .find(|t| u64::from(t.tid) == id)
+                .with_context(|| {
+                    let ids: Vec<String> = threads.iter().map(|t| t.tid.to_string()).collect();
+                    format!("no thread {id} in the core (threads: {})", ids.join(" "))
+                })?,
+            None => threads.first().context("the core has no threads")?,
+        };
+        if self.json {
+            #[derive(Serialize)]
+            struct R<'r> {
+                tid: u32,
+                registers: &'r goscope_target::Registers,
+            }
+            output::json_pretty(w, &R { tid: t.tid, registers: &t.regs })?;
+            return Ok(0);
+        }
+        writeln!(w, "thread {}:", t.tid)?;
+        for (name, v) in t.regs.iter() {
+            let sym = self
+                .p
+                .bin
+                .func_at(self.p.unbias(v))
+                .map(|f| format!("  {}+{:#x}", f.name(), self.p.unbias(v) - f.entry()))
+                .unwrap_or_default();
+            writeln!(w, "{name:>9} = {v:#018x}{sym}")?;
+        }
+        Ok(0)
+    }
+
+    fn examine(&self, w: &mut impl Write, addr: u64, len: u64) -> Result<u8> {
+        if len > 1 << 20 {
+            bail!("at most 1 MiB at a time ({len} bytes asked)");
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        let mut first_err = None;
+        for i in 0..len {
+            match self.core.read_u8(addr + i) {
+                Ok(b) => bytes.push(Some(b)),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                    bytes.push(None);
+                }
+            }
+        }
+        if bytes.iter().all(Option::is_none) && len > 0 {
+            bail!("{}", first_err.map(|e| e.to_string()).unwrap_or_default());
+        }
+        if self.json {
+            #[derive(Serialize)]
+            struct X {
+                #[serde(serialize_with = "goscope_runtime::hex")]
+                addr: u64,
+                bytes: Vec<Option<u8>>,
+            }
+            output::json_pretty(w, &X { addr, bytes })?;
+            return Ok(0);
+        }
+        for (i, row) in bytes.chunks(16).enumerate() {
+            write!(w, "{:#014x}:", addr + 16 * i as u64)?;
+            for b in row {
+                match b {
+                    Some(b) => write!(w, " {b:02x}")?,
+                    None => write!(w, " ??")?,
+                }
+            }
+            for _ in row.len()..16 {
+                write!(w, "   ")?;
+            }
+            write!(w, "  ")?;
+            for b in row {
+                let c = b.filter(|c| (0x20..0x7f).contains(c)).map_or('.', char::from);
+                write!(w, "{c}")?;
+            }
+            writeln!(w)?;
+        }
+        Ok(0)
+    }
+
+    fn map(
+        &self,
+        w: &mut impl Write,
+        warnings: &mut Vec<String>,
+        addr: u64,
+        type_name: Option<&str>,
+    ) -> Result<u8> {
+        let m = self
+            .p
+            .read_map(addr, type_name)
+            .with_context(|| format!("no map header readable at {addr:#x}"))?;
+        warnings.extend(m.warnings.iter().cloned());
+        if self.json {
+            output::json_pretty(w, &m)?;
+            return Ok(0);
+        }
+        match &m.header {
+            goscope_runtime::maps::MapHeader::Hashmap {
+                count,
+                flags,
+                b,
+                noverflow,
+                writing,
+                growing,
+                ..
+            } => writeln!(
+                w,
+                "hash map at {addr:#x}: {count} entries, B={b} ({} buckets), flags={flags:#x}{}{}, ~{noverflow} overflow buckets",
+                1u64 << b,
+                if *writing { " (a write is in progress)" } else { "" },
+                if *growing { " (growing)" } else { "" },
+            )?,
+            goscope_runtime::maps::MapHeader::Swiss {
+                used,
+                dir_len,
+                global_depth,
+                writing,
+                tables,
+                ..
+            } => writeln!(
+                w,
+                "swiss map at {addr:#x}: {used} entries, {}{}",
+                if *dir_len == 0 {
+                    "one small group".to_string()
+                } else {
+                    format!("directory of {dir_len} (global depth {global_depth}), {tables} tables")
+                },
+                if *writing { ", a write is in progress" } else { "" }
+            )?,
+        }
+        if let Some(t) = &m.map_type {
+            let alt = if m.also_fits.is_empty() {
+                String::new()
+            } else {
+                format!(" (guessed; also fits {})", m.also_fits.join(", "))
+            };
+            writeln!(w, "type {}{alt}", t.name)?;
+            writeln!(w, "{}", m.display())?;
+        }
+        Ok(0)
+    }
+}
+
+/// The last two path elements: `crash/main.go`.
+fn short(file: &str) -> &str {
+    let mut it = file.rmatch_indices('/');
+    it.next();
+    match it.next() {
+        Some((i, _)) => &file[i + 1..],
+        None => file,
+    }
+}

@@ -1,0 +1,3 @@
+module example.com/crashcgo
+
+go 1.19
