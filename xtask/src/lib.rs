@@ -493,7 +493,13 @@ pub fn crash_core(fx: &Fixture, args: &[&str]) -> Result<CrashRun> {
         bail!(
             "{} {args:?} dumped no core (ulimit -c, core_pattern?); stderr ends: {}",
             fx.label(),
-            err.chars().rev().take(400).collect::<String>().chars().rev().collect::<String>()
+            err.chars()
+                .rev()
+                .take(400)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect::<String>()
         );
     };
     if core != tmp.join("core") {

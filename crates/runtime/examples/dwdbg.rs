@@ -5,7 +5,15 @@ fn main() {
     match r {
         Ok(l) => {
             for (n, s) in &l.structs {
-                println!("{n} {} {:?}", s.size, s.fields.iter().map(|f| format!("{}@{}", f.name, f.offset)).collect::<Vec<_>>().join(" "));
+                println!(
+                    "{n} {} {:?}",
+                    s.size,
+                    s.fields
+                        .iter()
+                        .map(|f| format!("{}@{}", f.name, f.offset))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
             }
             println!("{:?}", l.vars);
         }

@@ -31,12 +31,8 @@ pub fn data_refs(bin: &Binary, name: &str, lo: u64, hi: u64) -> BTreeMap<u64, us
     match bin.arch() {
         Arch::Amd64 | Arch::I386 => {
             let bitness = if bin.arch() == Arch::Amd64 { 64 } else { 32 };
-            let mut dec = iced_x86::Decoder::with_ip(
-                bitness,
-                code,
-                start,
-                iced_x86::DecoderOptions::NONE,
-            );
+            let mut dec =
+                iced_x86::Decoder::with_ip(bitness, code, start, iced_x86::DecoderOptions::NONE);
             let mut ins = iced_x86::Instruction::default();
             while dec.can_decode() {
                 dec.decode_out(&mut ins);

@@ -71,8 +71,7 @@ pub fn read(bin: &Binary, structs: &[&str], vars: &[&str]) -> Result<DwarfFacts,
     if !bin.has_dwarf() {
         return Err(DwarfError::Absent);
     }
-    let file =
-        object::File::parse(bin.data()).map_err(|e| DwarfError::Malformed(e.to_string()))?;
+    let file = object::File::parse(bin.data()).map_err(|e| DwarfError::Malformed(e.to_string()))?;
     let mut owned: HashMap<SectionId, Cow<'_, [u8]>> = HashMap::new();
     for id in [
         SectionId::DebugInfo,
@@ -84,7 +83,10 @@ pub fn read(bin: &Binary, structs: &[&str], vars: &[&str]) -> Result<DwarfFacts,
     ] {
         owned.insert(id, section_data(&file, id));
     }
-    if owned.get(&SectionId::DebugInfo).is_none_or(|d| d.is_empty()) {
+    if owned
+        .get(&SectionId::DebugInfo)
+        .is_none_or(|d| d.is_empty())
+    {
         return Err(DwarfError::Absent);
     }
     let dwarf = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
@@ -120,8 +122,7 @@ pub fn read(bin: &Binary, structs: &[&str], vars: &[&str]) -> Result<DwarfFacts,
             let name = String::from_utf8_lossy(name.slice()).into_owned();
             if tag == gimli::DW_TAG_variable {
                 if want_vars.contains(name.as_str())
-                    && let Some(AttributeValue::Exprloc(expr)) =
-                        e.attr_value(gimli::DW_AT_location)
+                    && let Some(AttributeValue::Exprloc(expr)) = e.attr_value(gimli::DW_AT_location)
                     && let [0x03, rest @ ..] = expr.0.slice()
                     && let Some(addr) = rest.get(..8)
                 {

@@ -159,6 +159,9 @@ pub struct Goroutine<'a> {
     /// Raw status without the scan bit.
     #[serde(skip)]
     pub status_code: u32,
+    /// The bracketed state of the runtime's goroutine header (`chan receive, locked to
+    /// thread`).
+    pub state: String,
     /// The GC was scanning its stack.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub scan: bool,
@@ -306,6 +309,7 @@ impl<'a> Process<'a> {
             addr,
             status: status_name(code, self.minor),
             status_code: code,
+            state: String::new(),
             scan: raw_status & SCAN != 0,
             wait_reason,
             wait_since: le64(b, o.g_waitsince) as i64,
@@ -343,6 +347,7 @@ impl<'a> Process<'a> {
                 g.labels = self.labels(p);
             }
         }
+        g.state = g.state();
         Ok(g)
     }
 

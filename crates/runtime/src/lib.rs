@@ -51,7 +51,11 @@ impl Process<'_> {
             globals::sched(self.bin, Some(&self.layouts)),
             self.offsets().sched_lastpoll,
         ) {
-            now = now.max(self.memory().read_u64(s.addr + self.bias + off).unwrap_or(0) as i64);
+            now = now.max(
+                self.memory()
+                    .read_u64(s.addr + self.bias + off)
+                    .unwrap_or(0) as i64,
+            );
         }
         now
     }
@@ -59,10 +63,10 @@ impl Process<'_> {
     /// Sets `wait_minutes` as the runtime's goroutine header computes it, against `now`.
     pub fn set_wait_minutes(&self, g: &mut Goroutine<'_>, now: i64) {
         use goroutine::{STATUS_SYSCALL, STATUS_WAITING};
-        if (g.status_code == STATUS_WAITING || g.status_code == STATUS_SYSCALL)
-            && g.wait_since != 0
+        if (g.status_code == STATUS_WAITING || g.status_code == STATUS_SYSCALL) && g.wait_since != 0
         {
             g.wait_minutes = Some((now - g.wait_since).max(0) / 60_000_000_000);
+            g.state = g.state();
         }
     }
 }

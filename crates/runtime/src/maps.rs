@@ -418,17 +418,45 @@ impl<'a> Process<'a> {
                 }
             }
         }
-        let also_fits: Vec<String> = fits.iter().skip(1).map(|(t, _)| t.name.clone()).collect();
-        let mut entries = Vec::new();
-        let mut map_type = None;
-        if let Some((mt, slots)) = fits.into_iter().next() {
-            for (k, e) in slots.into_iter().take(MAX_ENTRIES) {
-                let k = if mt.indirect_key { self.word(k) } else { k };
-                let e = if mt.indirect_elem { self.word(e) } else { e };
-                entries.push((self.value_at(mt.key, k), self.value_at(mt.elem, e)));
-            }
-            map_type = Some(mt);
-        }
+        // Decode with every fitting type; keep the one whose entries look most like values
+        // (readable strings, numbers) rather than reinterpreted bytes.
+        let decode = |mt: &MapType, slots: &[(u64, u64)]| -> Vec<(Typed, Typed)> {
+            slots
+                .iter()
+                .take(MAX_ENTRIES)
+                .map(|&(k, e)| {
+                    let k = if mt.indirect_key { self.word(k) } else { k };
+                    let e = if mt.indirect_elem { self.word(e) } else { e };
+                    (self.value_at(mt.key, k), self.value_at(mt.elem, e))
+                })
+                .collect()
+        };
+        let mut scored: Vec<((i64, u64), MapType, Vec<(Typed, Typed)>)> = fits
+            .into_iter()
+            .map(|(mt, slots)| {
+                let es = decode(&mt, &slots);
+                let score = es
+                    .iter()
+                    .map(|(k, v)| plausibility(&k.value) + plausibility(&v.value))
+                    .sum();
+                // Ties: the type that leaves the least padding in a slot explains more bytes.
+                let covered = self.types().size(mt.key).unwrap_or(0)
+                    + self.types().size(mt.elem).unwrap_or(0);
+                ((score, covered), mt, es)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        let best = scored.first().map(|x| x.0);
+        let also_fits: Vec<String> = scored
+            .iter()
+            .skip(1)
+            .filter(|x| Some(x.0) == best)
+            .map(|x| x.1.name.clone())
+            .collect();
+        let (map_type, entries) = match scored.into_iter().next() {
+            Some((_, mt, es)) => (Some(mt), es),
+            None => (None, Vec::new()),
+        };
         Some(MapContents {
             addr,
             header,
@@ -463,4 +491,25 @@ pub(crate) fn walk_hmap_strings(
         ));
     }
     Ok(out)
+}
+
+/// How much a decoded value looks like a real value of its type: text and numbers score, bytes
+/// reinterpreted as pointers or undecoded kinds do not.
+fn plausibility(v: &crate::values::Value) -> i64 {
+    use crate::values::Value::*;
+    match v {
+        String(s) => {
+            if !s.is_empty() && !s.contains('\u{fffd}') && s.chars().all(|c| !c.is_control()) {
+                2
+            } else {
+                -1
+            }
+        }
+        Int(_) | Uint(_) | Bool(_) => 1,
+        Float(f) if f.is_finite() => 1,
+        Struct(fs) => fs.iter().map(|(_, v)| plausibility(v)).sum::<i64>().min(4),
+        Pointer(_) | Nil => 0,
+        Opaque(_) | Complex(..) | Float(_) => -1,
+        Unreadable => -4,
+    }
 }

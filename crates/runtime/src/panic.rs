@@ -60,6 +60,8 @@ pub struct PanicInfo {
     pub value: Option<Typed>,
     /// The value in `%#v` form.
     pub go_syntax: Option<String>,
+    /// The value in `%v` form.
+    pub text: Option<String>,
     /// A deferred call recovered it.
     pub recovered: bool,
     /// It was re-panicked with the same value (Go 1.25+).
@@ -120,6 +122,7 @@ impl<'a> Process<'a> {
             };
             out.push(PanicInfo {
                 go_syntax: value.as_ref().map(Typed::go_syntax),
+                text: value.as_ref().map(|v| v.value.display()),
                 message,
                 value,
                 recovered: flag(Some(o.panic_recovered)),
@@ -229,9 +232,7 @@ impl<'a> Process<'a> {
         };
         let as_ = name(asserted)?;
         if concrete == 0 {
-            return Some(format!(
-                "interface conversion: {inter} is nil, not {as_}"
-            ));
+            return Some(format!("interface conversion: {inter} is nil, not {as_}"));
         }
         let cs = name(concrete)?;
         if missing.is_empty() {
@@ -355,9 +356,42 @@ impl<'a> Process<'a> {
     /// address/sender) and the process id.
     pub fn crash(&self, siginfo: Option<(i32, i32, u64)>, pid: Option<i32>) -> Crash<'a> {
         let _ = pid;
-        let thread = self.threads.first().map(|t| u64::from(t.tid));
+        // Each thread's physical frames, following stack switches.
+        let all: Vec<(u64, Vec<RawFrame>)> = self
+            .threads
+            .iter()
+            .map(|t| (u64::from(t.tid), self.thread_raw_frames(u64::from(t.tid))))
+            .collect();
+        let mut thread = self.threads.first().map(|t| u64::from(t.tid));
+        // A signal the runtime handled (kill -ABRT, a fault in C): the thread whose outermost
+        // signal frame is not one of the SIGQUITs the runtime relays to make every M dump.
+        let outer_signal = |frames: &[RawFrame]| frames.iter().filter_map(|f| f.signal).next_back();
+        let has_throw_or_panic = all.first().is_some_and(|(_, f)| {
+            f.iter().any(|rf| {
+                self.bin.func_at(self.unbias(rf.pc)).is_some_and(|func| {
+                    matches!(
+                        func.name(),
+                        "runtime.fatalpanic"
+                            | "runtime.fatalthrow"
+                            | "runtime.throw"
+                            | "runtime.fatal"
+                    )
+                })
+            })
+        });
+        if !has_throw_or_panic
+            && let Some((tid, _)) = all
+                .iter()
+                .find(|(_, f)| outer_signal(f).is_some_and(|s| s.signo != 3))
+        {
+            thread = Some(*tid);
+        }
+        let raw: Vec<RawFrame> = all
+            .iter()
+            .find(|(t, _)| Some(*t) == thread)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default();
         let m = thread.and_then(|t| self.m_of_thread(t as u32));
-        let raw = thread.map(|t| self.thread_raw_frames(t)).unwrap_or_default();
         let curg = m.map_or(0, |m| m.curg);
         let system: Vec<RawFrame> = raw
             .iter()
@@ -375,23 +409,36 @@ impl<'a> Process<'a> {
             runtime_stack: Vec::new(),
         };
         if let Some(g) = &g {
-            let (sig, code, addr, pc) = g.saved.sig;
-            if sig != 0 {
-                crash.fault = Some(format!(
-                    "[signal {} code={code:#x} addr={addr:#x} pc={pc:#x}]",
-                    signal_description(sig as i32)
-                ));
-            }
             crash.panics = self.panics(g);
         }
+        // The fault the runtime reports: g.sig of the goroutine, or of g0 (faults in C).
+        for gaddr in [curg, m.map_or(0, |m| m.g0)] {
+            if gaddr == 0 || crash.fault.is_some() {
+                continue;
+            }
+            let o = &self.off;
+            let sig = self.mem.read_u32(gaddr + o.g_sig).unwrap_or(0);
+            if sig != 0 {
+                crash.fault = Some(format!(
+                    "[signal {} code={:#x} addr={:#x} pc={:#x}]",
+                    signal_description(sig as i32),
+                    self.word(gaddr + o.g_sigcode0),
+                    self.word(gaddr + o.g_sigcode1),
+                    self.word(gaddr + o.g_sigpc)
+                ));
+            }
+        }
         let thrown_on_system = self.throw_message(&system);
-        if let Some(msg) = thrown_on_system.clone().or_else(|| self.throw_message(&raw)) {
+        if let Some(msg) = thrown_on_system
+            .clone()
+            .or_else(|| self.throw_message(&raw))
+        {
             crash.kind = "fatal error";
             crash.message = Some(msg);
         } else if !crash.panics.is_empty() {
             crash.kind = "panic";
             crash.message = Some(Process::panic_message(&crash.panics));
-        } else if let Some(s) = raw.iter().filter_map(|f| f.signal).next_back() {
+        } else if let Some(s) = outer_signal(&raw) {
             // The outermost signal handler on the thread handles the original signal; the
             // runtime prints it as `SIGSEGV: segmentation violation` and `PC=… m=… sigcode=…`.
             crash.kind = "signal";

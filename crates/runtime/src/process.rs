@@ -294,9 +294,10 @@ impl<'a> Process<'a> {
                 g != 0 && lo < hi && hi - lo <= 1 << 30
             }
         });
-        self.allm = cands.allm.iter().copied().find(|c| {
-            c.found_by != FoundBy::Code || self.looks_like_m(self.word(c.addr + bias))
-        });
+        self.allm =
+            cands.allm.iter().copied().find(|c| {
+                c.found_by != FoundBy::Code || self.looks_like_m(self.word(c.addr + bias))
+            });
         self.allp = cands.allp.iter().copied().find(|c| {
             if c.found_by != FoundBy::Code {
                 return true;

@@ -208,6 +208,19 @@ impl<'a> Process<'a> {
             {
                 match special {
                     Some(Special::Morestack) => {
+                        // Show morestack on g0 (the runtime's "runtime stack:" ends there),
+                        // then resume where the goroutine asked for more stack.
+                        let spd = f.sp_delta_at(self.unbias(pc)).unwrap_or(0);
+                        let mfp = sp.wrapping_add(spd as i64 as u64) + if uses_lr { 0 } else { 8 };
+                        frames.push(RawFrame {
+                            pc,
+                            sp,
+                            fp: mfp,
+                            trap,
+                            g,
+                            foreign: false,
+                            signal: None,
+                        });
                         g = m.curg;
                         pc = self.word(g + o.g_sched_pc);
                         sp = self.word(g + o.g_sched_sp);

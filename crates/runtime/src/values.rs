@@ -46,6 +46,9 @@ pub struct Typed {
     pub kind: u8,
     /// The value.
     pub value: Value,
+    /// Where the value is (the runtime prints this for composite panic values).
+    #[serde(skip)]
+    pub addr: u64,
 }
 
 /// Deepest nesting decoded; panic values are small, corrupt type graphs must not recurse.
@@ -83,7 +86,12 @@ impl<'a> Process<'a> {
             ((v << shift) as i64) >> shift
         };
         let value = match k {
-            kind::BOOL => rd(1).map_or(Value::Unreadable, |v| Value::Bool(v != 0)),
+            kind::BOOL => match rd(1) {
+                // Go stores only 0 and 1; anything else is not a bool.
+                Some(v) if v <= 1 => Value::Bool(v != 0),
+                Some(_) => Value::Opaque(addr),
+                None => Value::Unreadable,
+            },
             kind::INT | kind::INT8 | kind::INT16 | kind::INT32 | kind::INT64 => {
                 rd(size).map_or(Value::Unreadable, |v| Value::Int(sext(v, size)))
             }
@@ -98,10 +106,9 @@ impl<'a> Process<'a> {
             }),
             kind::FLOAT64 => rd(8).map_or(Value::Unreadable, |v| Value::Float(f64::from_bits(v))),
             kind::COMPLEX64 => match (m.read_u32(addr), m.read_u32(addr + 4)) {
-                (Ok(r), Ok(i)) => Value::Complex(
-                    f64::from(f32::from_bits(r)),
-                    f64::from(f32::from_bits(i)),
-                ),
+                (Ok(r), Ok(i)) => {
+                    Value::Complex(f64::from(f32::from_bits(r)), f64::from(f32::from_bits(i)))
+                }
                 _ => Value::Unreadable,
             },
             kind::COMPLEX128 => match (m.read_u64(addr), m.read_u64(addr + 8)) {
@@ -132,6 +139,7 @@ impl<'a> Process<'a> {
             type_name,
             kind: k,
             value,
+            addr,
         }
     }
 
@@ -145,14 +153,11 @@ impl<'a> Process<'a> {
             // The data word is the value: decode it from a copy.
             let k = self.types().kind(t).unwrap_or(0);
             let type_name = self.types().name(t).unwrap_or_default();
-            let value = match k {
-                kind::STRUCT | kind::ARRAY => Value::Pointer(data),
-                _ => Value::Pointer(data),
-            };
             return Some(Typed {
                 type_name,
                 kind: k,
-                value,
+                value: Value::Pointer(data),
+                addr: data,
             });
         }
         Some(self.value_at(t, data))
@@ -246,7 +251,12 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Uint(u) => u.to_string(),
             Value::Float(f) => fmt_float(*f),
-            Value::Complex(r, i) => format!("({}{}{}i)", fmt_float(*r), if *i >= 0.0 { "+" } else { "" }, fmt_float(*i)),
+            Value::Complex(r, i) => format!(
+                "({}{}{}i)",
+                fmt_float(*r),
+                if *i >= 0.0 { "+" } else { "" },
+                fmt_float(*i)
+            ),
             Value::String(s) => s.clone(),
             Value::Pointer(p) | Value::Opaque(p) => format!("{p:#x}"),
             Value::Struct(fs) => {
@@ -285,7 +295,8 @@ impl Typed {
                 return format!("({}) {p:#x}", self.type_name);
             }
             Value::Struct(_) | Value::Unreadable => {
-                return format!("({}) {}", self.type_name, self.value.display());
+                // printanycustomtype: the type and the value's address.
+                return format!("({}) {:#x}", self.type_name, self.addr);
             }
         };
         if named && is_basic(self.kind) {
@@ -332,6 +343,7 @@ mod tests {
         let t = Typed {
             type_name: "main.Point".into(),
             kind: kind::STRUCT,
+            addr: 0xc000010000,
             value: Value::Struct(vec![
                 ("X".into(), Value::Int(3)),
                 ("Name".into(), Value::String("p".into())),
@@ -339,5 +351,6 @@ mod tests {
         };
         assert_eq!(t.go_syntax(), "main.Point{X:3, Name:\"p\"}");
         assert_eq!(t.value.display(), "{3 p}");
+        assert_eq!(t.runtime_print(), "(main.Point) 0xc000010000");
     }
 }

@@ -141,13 +141,19 @@ impl CoreLayout {
 }
 
 fn u16_at(d: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(d.get(off..off.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        d.get(off..off.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 fn u32_at(d: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(d.get(off..off.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        d.get(off..off.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 fn u64_at(d: &[u8], off: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(d.get(off..off.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        d.get(off..off.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 fn cstr(d: &[u8]) -> String {
     let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
@@ -203,7 +209,10 @@ pub fn parse(data: &[u8]) -> Result<CoreLayout, CoreError> {
         else {
             break;
         };
-        let Some(ph) = data.get(off..off.saturating_add(56)).filter(|p| p.len() == 56) else {
+        let Some(ph) = data
+            .get(off..off.saturating_add(56))
+            .filter(|p| p.len() == 56)
+        else {
             warnings.push(format!(
                 "core file truncated: only {i} of {phnum} program headers are present"
             ));
@@ -420,7 +429,10 @@ mod tests {
     #[test]
     fn rejects_non_cores_with_clear_errors() {
         assert!(matches!(parse(b""), Err(CoreError::NotElf)));
-        assert!(matches!(parse(b"\x7fELF\x02\x01"), Err(CoreError::Truncated(_))));
+        assert!(matches!(
+            parse(b"\x7fELF\x02\x01"),
+            Err(CoreError::Truncated(_))
+        ));
         let mut exe = vec![0u8; 64];
         exe[..4].copy_from_slice(b"\x7fELF");
         exe[4] = 2;

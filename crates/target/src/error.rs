@@ -17,7 +17,9 @@ pub enum CoreError {
     #[error("not an ELF file (a core dump starts with \\x7fELF)")]
     NotElf,
     /// An ELF file, but not a core dump.
-    #[error("an ELF file of type {0}, not a core dump (ET_CORE = 4); pass the core as the second argument")]
+    #[error(
+        "an ELF file of type {0}, not a core dump (ET_CORE = 4); pass the core as the second argument"
+    )]
     NotCore(u16),
     /// A core goscope cannot read.
     #[error("unsupported core file: {0}")]

@@ -77,11 +77,7 @@ impl Registers {
 
     /// The register called `name` (`rip`, `x29`, …).
     pub fn get(&self, name: &str) -> Option<u64> {
-        let i = self
-            .arch
-            .register_names()
-            .iter()
-            .position(|n| *n == name)?;
+        let i = self.arch.register_names().iter().position(|n| *n == name)?;
         self.values.get(i).copied()
     }
 

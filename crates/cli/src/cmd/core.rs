@@ -144,7 +144,10 @@ fn open(files: &[PathBuf]) -> Result<(Arc<Binary>, CoreFile, PathBuf, PathBuf)> 
     })?);
     let mut core = CoreFile::open(&core_path).with_context(|| {
         if core_path.extension().is_none() && Binary::open(&core_path).is_ok() {
-            format!("{}: this is an executable; the order is BIN CORE", core_path.display())
+            format!(
+                "{}: this is an executable; the order is BIN CORE",
+                core_path.display()
+            )
         } else {
             core_path.display().to_string()
         }
@@ -186,14 +189,24 @@ pub fn run(args: Args) -> Result<u8> {
             group,
             filter,
             all,
-        }) => ctx.goroutines(&mut out, &mut warnings, stacks, group, filter.as_deref(), all)?,
+        }) => ctx.goroutines(
+            &mut out,
+            &mut warnings,
+            stacks,
+            group,
+            filter.as_deref(),
+            all,
+        )?,
         Some(Sub::Goroutine { id }) => ctx.one_goroutine(&mut out, &mut warnings, id)?,
         Some(Sub::Threads) => ctx.threads(&mut out)?,
         Some(Sub::Regs { thread }) => ctx.regs(&mut out, thread)?,
         Some(Sub::X { addr, len }) => ctx.examine(&mut out, parse_num(&addr)?, parse_num(&len)?)?,
-        Some(Sub::Map { addr, type_name }) => {
-            ctx.map(&mut out, &mut warnings, parse_num(&addr)?, type_name.as_deref())?
-        }
+        Some(Sub::Map { addr, type_name }) => ctx.map(
+            &mut out,
+            &mut warnings,
+            parse_num(&addr)?,
+            type_name.as_deref(),
+        )?,
     };
     out.flush()?;
     for w in &warnings {
@@ -333,7 +346,10 @@ fn crash_machinery(frames: &[Frame<'_>]) -> usize {
     }) else {
         return 0;
     };
-    if frames[..i].iter().all(|f| f.function.starts_with("runtime.")) {
+    if frames[..i]
+        .iter()
+        .all(|f| f.function.starts_with("runtime."))
+    {
         i
     } else {
         0
@@ -368,7 +384,9 @@ impl Filter {
 
     fn state_matches(g: &Goroutine<'_>, v: &str) -> bool {
         g.status.eq_ignore_ascii_case(v)
-            || g.wait_reason.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(v))
+            || g.wait_reason
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(v))
     }
 
     fn func_matches(g: &Goroutine<'_>, v: &str) -> bool {
@@ -430,10 +448,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let p = self.p;
         let layout = self.core.layout();
         let pid = layout.process.as_ref().map(|x| x.pid);
-        let crash = p.crash(
-            layout.siginfo.map(|s| (s.signo, s.code, s.addr)),
-            pid,
-        );
+        let crash = p.crash(layout.siginfo.map(|s| (s.signo, s.code, s.addr)), pid);
         let mut gs = self.headers(warnings, false)?;
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for g in &gs {
@@ -645,13 +660,25 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 } else {
                     let loc = user_frame(&g.frames)
                         .or(g.frames.first())
-                        .map(|f| format!("{} ({}:{})", print_name(&f.function), short(&f.file), f.line))
+                        .map(|f| {
+                            format!(
+                                "{} ({}:{})",
+                                print_name(&f.function),
+                                short(&f.file),
+                                f.line
+                            )
+                        })
                         .unwrap_or_else(|| "(no stack)".into());
                     let mut extra = String::new();
                     if let Some(t) = g.thread {
                         extra.push_str(&format!(" thread {t}"));
                     }
-                    writeln!(w, "{:>8} {:<28} {loc}{extra}", g.id, format!("[{}]", g.state()))?;
+                    writeln!(
+                        w,
+                        "{:>8} {:<28} {loc}{extra}",
+                        g.id,
+                        format!("[{}]", g.state())
+                    )?;
                 }
             }
             for g in chunk.iter_mut() {
@@ -695,7 +722,13 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     )?;
                     write_frames(w, &g.frames)?;
                     if let Some(c) = &g.created_by {
-                        writeln!(w, "created by {}\n\t{}:{}", print_name(&c.function), c.file, c.line)?;
+                        writeln!(
+                            w,
+                            "created by {}\n\t{}:{}",
+                            print_name(&c.function),
+                            c.file,
+                            c.line
+                        )?;
                     }
                     writeln!(w)?;
                 }
@@ -720,13 +753,23 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 g: &'g Goroutine<'p>,
                 panics: &'g [goscope_runtime::PanicInfo],
             }
-            output::json_pretty(w, &One { g: &g, panics: &panics })?;
+            output::json_pretty(
+                w,
+                &One {
+                    g: &g,
+                    panics: &panics,
+                },
+            )?;
             return Ok(0);
         }
         writeln!(w, "{}", header(&g))?;
         writeln!(w, "  g at {:#x}, status {}", g.addr, g.status)?;
         if let Some(t) = g.thread {
-            writeln!(w, "  running on thread {t}{}", g.m.map(|m| format!(" (m {m})")).unwrap_or_default())?;
+            writeln!(
+                w,
+                "  running on thread {t}{}",
+                g.m.map(|m| format!(" (m {m})")).unwrap_or_default()
+            )?;
         }
         if let Some(s) = &g.start_function {
             writeln!(w, "  started in {}", print_name(s))?;
@@ -735,11 +778,20 @@ impl<'a, 'p> Ctx<'a, 'p> {
             writeln!(w, "  label {k}={v}")?;
         }
         if !panics.is_empty() {
-            writeln!(w, "  {}", Process::panic_message(&panics).replace('\n', "\n  "))?;
+            writeln!(
+                w,
+                "  {}",
+                Process::panic_message(&panics).replace('\n', "\n  ")
+            )?;
         }
         writeln!(w)?;
         for f in &g.frames {
-            writeln!(w, "{}({})", f.print_name(), if f.inlined { "..." } else { "" })?;
+            writeln!(
+                w,
+                "{}({})",
+                f.print_name(),
+                if f.inlined { "..." } else { "" }
+            )?;
             write!(w, "\t{}:{}", f.file, f.line)?;
             if let (Some(off), Some(sp), Some(fp)) = (f.offset, f.sp, f.fp) {
                 write!(w, " +{off:#x} fp={fp:#x} sp={sp:#x} pc={:#x}", f.pc)?;
@@ -779,8 +831,14 @@ impl<'a, 'p> Ctx<'a, 'p> {
             let m = p.m_of_thread(t.tid);
             let curg = m.map_or(0, |m| m.curg);
             let raw = p.thread_raw_frames(u64::from(t.tid));
-            let system: Vec<_> = raw.iter().copied().filter(|f| curg == 0 || f.g != curg).collect();
-            let gid = (curg != 0).then(|| p.goroutine(curg).ok().map(|g| g.id)).flatten();
+            let system: Vec<_> = raw
+                .iter()
+                .copied()
+                .filter(|f| curg == 0 || f.g != curg)
+                .collect();
+            let gid = (curg != 0)
+                .then(|| p.goroutine(curg).ok().map(|g| g.id))
+                .flatten();
             let function = p
                 .bin
                 .func_at(p.unbias(t.regs.pc()))
@@ -807,9 +865,14 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 "thread {}{}{}{}: pc={:#x} {}",
                 t.tid,
                 t.m.map(|m| format!(" m={m}")).unwrap_or_default(),
-                t.goroutine.map(|g| format!(" goroutine={g}")).unwrap_or_default(),
+                t.goroutine
+                    .map(|g| format!(" goroutine={g}"))
+                    .unwrap_or_default(),
                 if t.signal != 0 {
-                    format!(" signal={}", goscope_target::signal_name(i32::from(t.signal)))
+                    format!(
+                        " signal={}",
+                        goscope_target::signal_name(i32::from(t.signal))
+                    )
                 } else {
                     String::new()
                 },
@@ -817,7 +880,13 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 t.function.as_deref().unwrap_or("?"),
             )?;
             for f in &t.system_stack {
-                writeln!(w, "    {} {}:{}", print_name(&f.function), short(&f.file), f.line)?;
+                writeln!(
+                    w,
+                    "    {} {}:{}",
+                    print_name(&f.function),
+                    short(&f.file),
+                    f.line
+                )?;
             }
         }
         Ok(0)
@@ -841,7 +910,13 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 tid: u32,
                 registers: &'r goscope_target::Registers,
             }
-            output::json_pretty(w, &R { tid: t.tid, registers: &t.regs })?;
+            output::json_pretty(
+                w,
+                &R {
+                    tid: t.tid,
+                    registers: &t.regs,
+                },
+            )?;
             return Ok(0);
         }
         writeln!(w, "thread {}:", t.tid)?;
@@ -898,7 +973,9 @@ impl<'a, 'p> Ctx<'a, 'p> {
             }
             write!(w, "  ")?;
             for b in row {
-                let c = b.filter(|c| (0x20..0x7f).contains(c)).map_or('.', char::from);
+                let c = b
+                    .filter(|c| (0x20..0x7f).contains(c))
+                    .map_or('.', char::from);
                 write!(w, "{c}")?;
             }
             writeln!(w)?;
@@ -935,7 +1012,11 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 w,
                 "hash map at {addr:#x}: {count} entries, B={b} ({} buckets), flags={flags:#x}{}{}, ~{noverflow} overflow buckets",
                 1u64 << b,
-                if *writing { " (a write is in progress)" } else { "" },
+                if *writing {
+                    " (a write is in progress)"
+                } else {
+                    ""
+                },
                 if *growing { " (growing)" } else { "" },
             )?,
             goscope_runtime::maps::MapHeader::Swiss {
@@ -953,7 +1034,11 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 } else {
                     format!("directory of {dir_len} (global depth {global_depth}), {tables} tables")
                 },
-                if *writing { ", a write is in progress" } else { "" }
+                if *writing {
+                    ", a write is in progress"
+                } else {
+                    ""
+                }
             )?,
         }
         if let Some(t) = &m.map_type {
