@@ -264,29 +264,39 @@ impl<'a> Process<'a> {
         let gopc = le64(b, o.g_gopc);
         let startpc = le64(b, o.g_startpc);
         let id = le64(b, o.g_goid);
-        let tab = self.bin.pclntab();
-        let created_by = tab.find_func(self.unbias(gopc)).and_then(|f| {
-            if id == 1 {
-                return None;
-            }
-            let link = self.unbias(gopc);
-            let trace = if link > f.entry() { link - 1 } else { link };
-            Some(CreatedBy {
-                function: String::from_utf8_lossy(f.name_bytes()?),
-                file: String::from_utf8_lossy(f.file_at(trace).unwrap_or(b"?")),
-                line: f.line_at(trace).unwrap_or(0),
-                pc: gopc,
-                offset: link - f.entry(),
-                goroutine: o
-                    .g_parent_goid
-                    .map(|p| le64(b, p))
-                    .filter(|&p| p != 0 && self.minor >= 21),
-            })
+        let created_by = if id == 1 {
+            None
+        } else {
+            self.created_memo
+                .get(gopc, || {
+                    let link = self.unbias(gopc);
+                    let f = self.bin.pclntab().find_func(link)?;
+                    let trace = if link > f.entry() { link - 1 } else { link };
+                    Some(std::sync::Arc::new(CreatedBy {
+                        function: String::from_utf8_lossy(f.name_bytes()?),
+                        file: String::from_utf8_lossy(f.file_at(trace).unwrap_or(b"?")),
+                        line: f.line_at(trace).unwrap_or(0),
+                        pc: gopc,
+                        offset: link - f.entry(),
+                        goroutine: None,
+                    }))
+                })
+                .map(|c| {
+                    let mut c = (*c).clone();
+                    c.goroutine = o
+                        .g_parent_goid
+                        .map(|p| le64(b, p))
+                        .filter(|&p| p != 0 && self.minor >= 21);
+                    c
+                })
+        };
+        let start_function = self.start_memo.get(startpc, || {
+            self.bin
+                .pclntab()
+                .find_func(self.unbias(startpc))
+                .and_then(|f| f.name_bytes())
+                .map(String::from_utf8_lossy)
         });
-        let start_function = tab
-            .find_func(self.unbias(startpc))
-            .and_then(|f| f.name_bytes())
-            .map(String::from_utf8_lossy);
         let system = start_function.as_deref().is_some_and(|n| {
             n.starts_with("runtime.")
                 && !matches!(
@@ -422,11 +432,10 @@ impl<'a> Process<'a> {
 
     /// Logical frames for physical frames: each expanded into its chain of inlined calls.
     pub fn frames(&self, raw: &[RawFrame]) -> Vec<Frame<'a>> {
-        let tab = self.bin.pclntab();
         let mut out = Vec::with_capacity(raw.len() + raw.len() / 2);
         for rf in raw {
             let link = self.unbias(rf.pc);
-            let Some(f) = tab.find_func(link) else {
+            let Some(entry) = self.pc_info(rf.pc).map(|i| i.entry) else {
                 out.push(Frame {
                     function: Cow::Owned(self.c_symbol(link)),
                     file: Cow::Borrowed("?"),
@@ -441,29 +450,49 @@ impl<'a> Process<'a> {
                 });
                 continue;
             };
-            let entry = f.entry();
             let sym = if !rf.trap && link > entry {
                 link - 1
             } else {
                 link
             };
-            let cgo = self.special(entry) == Some(Special::Cgo);
-            let chain = self.bin.frames_at(sym);
-            let n = chain.len();
-            for (i, c) in chain.into_iter().enumerate() {
+            let Some(info) = self.sym_memo.get(sym, || {
+                let chain: Vec<Frame<'a>> = self
+                    .bin
+                    .frames_at(sym)
+                    .into_iter()
+                    .map(|c| Frame {
+                        function: c.function,
+                        file: c.file,
+                        line: c.line,
+                        pc: 0,
+                        inlined: c.inlined,
+                        offset: None,
+                        sp: None,
+                        fp: None,
+                        cgo: false,
+                        wrapper: c.wrapper,
+                    })
+                    .collect();
+                Some(std::sync::Arc::new(crate::process::SymInfo {
+                    entry,
+                    cgo: self.special(entry) == Some(Special::Cgo),
+                    chain,
+                }))
+            }) else {
+                continue;
+            };
+            let n = info.chain.len();
+            for (i, c) in info.chain.iter().enumerate() {
                 let physical = i + 1 == n;
-                out.push(Frame {
-                    function: c.function,
-                    file: c.file,
-                    line: c.line,
-                    pc: rf.pc,
-                    inlined: c.inlined,
-                    offset: physical.then_some(link - entry),
-                    sp: physical.then_some(rf.sp),
-                    fp: physical.then_some(rf.fp),
-                    cgo: cgo && physical,
-                    wrapper: c.wrapper,
-                });
+                let mut f = c.clone();
+                f.pc = rf.pc;
+                if physical {
+                    f.offset = Some(link - info.entry);
+                    f.sp = Some(rf.sp);
+                    f.fp = Some(rf.fp);
+                    f.cgo = info.cgo;
+                }
+                out.push(f);
             }
         }
         out

@@ -8,6 +8,7 @@
 
 #[rustfmt::skip]
 mod builtin;
+mod cache;
 pub mod codescan;
 pub mod dwarf;
 pub mod globals;

@@ -119,8 +119,21 @@ pub struct Process<'a> {
     pub(crate) special: HashMap<u64, Special>,
     pub(crate) ms: Vec<MInfo>,
     pub(crate) types_base: u64,
+    pub(crate) pc_memo: crate::cache::Memo<u64, Option<crate::unwind::PcInfo>>,
+    pub(crate) sym_memo: crate::cache::Memo<u64, Option<std::sync::Arc<SymInfo<'a>>>>,
+    pub(crate) created_memo: crate::cache::Memo<u64, Option<std::sync::Arc<crate::goroutine::CreatedBy<'a>>>>,
+    pub(crate) start_memo: crate::cache::Memo<u64, Option<std::borrow::Cow<'a, str>>>,
     /// Problems found while opening, for the user.
     pub warnings: Vec<String>,
+}
+
+/// The symbolization of one pc: its function's entry, whether it is cgo machinery, and its
+/// inline chain (frames without pc/sp).
+#[derive(Debug)]
+pub(crate) struct SymInfo<'a> {
+    pub entry: u64,
+    pub cgo: bool,
+    pub chain: Vec<crate::goroutine::Frame<'a>>,
 }
 
 impl std::fmt::Debug for Process<'_> {
@@ -197,6 +210,10 @@ impl<'a> Process<'a> {
             special,
             ms: Vec::new(),
             types_base,
+            pc_memo: crate::cache::Memo::new(),
+            sym_memo: crate::cache::Memo::new(),
+            created_memo: crate::cache::Memo::new(),
+            start_memo: crate::cache::Memo::new(),
             warnings,
         };
         p.find_globals();

@@ -64,6 +64,21 @@ pub struct Start {
     pub syscall: bool,
 }
 
+/// What the unwinder needs to know about the function at a pc, decoded once per pc.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PcInfo {
+    /// Link-time entry of the function.
+    pub entry: u64,
+    /// `funcflag` bits.
+    pub flag: u8,
+    /// Whether the function has an SP-delta table (assembly without one is foreign).
+    pub has_pcsp: bool,
+    /// SP delta at the pc.
+    pub spdelta: Option<i32>,
+    /// Special role.
+    pub special: Option<Special>,
+}
+
 /// Most frames produced for one stack; deeper stacks are cut with a warning.
 pub const MAX_FRAMES: usize = 1 << 20;
 
@@ -79,6 +94,27 @@ struct SigContext {
 }
 
 impl<'a> Process<'a> {
+    /// The function facts at runtime pc `pc`, or `None` outside Go code.
+    pub(crate) fn pc_info(&self, pc: u64) -> Option<PcInfo> {
+        let link = self.unbias(pc);
+        self.pc_memo.get(link, || {
+            let f = self.bin.pclntab().find_func(link)?;
+            Some(PcInfo {
+                entry: f.entry(),
+                flag: f.flag(),
+                has_pcsp: f.pcsp() != 0,
+                spdelta: f.sp_delta_at(link),
+                special: self.special(f.entry()),
+            })
+        })
+    }
+
+    fn func_name(&self, entry: u64) -> String {
+        self.bin
+            .func_at(entry)
+            .map_or_else(|| format!("{entry:#x}"), |f| f.name().to_string())
+    }
+
     fn uses_lr(&self) -> bool {
         self.bin.arch() == Arch::Arm64
     }
@@ -128,7 +164,6 @@ impl<'a> Process<'a> {
     /// signal stack → interrupted code, C/vDSO → the saved Go context). Returns the frames and
     /// a warning when unwinding stopped early for a reason other than reaching the stack top.
     pub fn unwind(&self, start: Start, m: Option<&MInfo>) -> (Vec<RawFrame>, Option<String>) {
-        let tab = self.bin.pclntab();
         let uses_lr = self.uses_lr();
         let o = &self.off;
         let mut frames: Vec<RawFrame> = Vec::new();
@@ -150,7 +185,7 @@ impl<'a> Process<'a> {
             }
         }
         while frames.len() < MAX_FRAMES {
-            let Some(mut f) = tab.find_func(self.unbias(pc)) else {
+            let Some(mut f) = self.pc_info(pc) else {
                 if !innermost {
                     break;
                 }
@@ -192,11 +227,11 @@ impl<'a> Process<'a> {
                 }
                 break;
             };
-            if f.pcsp() == 0 {
+            if !f.has_pcsp {
                 break;
             }
-            let mut special = self.special(f.entry());
-            let mut flag = f.flag();
+            let mut special = f.special;
+            let mut flag = f.flag;
             if special == Some(Special::Cgocallback) || (innermost && syscall) {
                 flag &= !funcflag::SP_WRITE;
             }
@@ -210,7 +245,7 @@ impl<'a> Process<'a> {
                     Some(Special::Morestack) => {
                         // Show morestack on g0 (the runtime's "runtime stack:" ends there),
                         // then resume where the goroutine asked for more stack.
-                        let spd = f.sp_delta_at(self.unbias(pc)).unwrap_or(0);
+                        let spd = f.spdelta.unwrap_or(0);
                         let mfp = sp.wrapping_add(spd as i64 as u64) + if uses_lr { 0 } else { 8 };
                         frames.push(RawFrame {
                             pc,
@@ -225,7 +260,7 @@ impl<'a> Process<'a> {
                         pc = self.word(g + o.g_sched_pc);
                         sp = self.word(g + o.g_sched_sp);
                         lr = self.word(g + o.g_sched_lr);
-                        match tab.find_func(self.unbias(pc)) {
+                        match self.pc_info(pc) {
                             Some(nf) => f = nf,
                             None => {
                                 warning = Some(format!(
@@ -234,11 +269,11 @@ impl<'a> Process<'a> {
                                 break;
                             }
                         }
-                        special = self.special(f.entry());
-                        flag = f.flag();
+                        special = f.special;
+                        flag = f.flag;
                     }
                     Some(Special::Systemstack) => {
-                        let at_edge = uses_lr && f.sp_delta_at(self.unbias(pc)) == Some(0);
+                        let at_edge = uses_lr && f.spdelta == Some(0);
                         if !at_edge {
                             g = m.curg;
                             sp = self.word(g + o.g_sched_sp);
@@ -248,10 +283,10 @@ impl<'a> Process<'a> {
                     _ => {}
                 }
             }
-            let Some(spd) = f.sp_delta_at(self.unbias(pc)) else {
+            let Some(spd) = f.spdelta else {
                 warning = Some(format!(
                     "no SP delta for {} at {pc:#x}; the stack below it is not shown",
-                    f.name()
+                    self.func_name(f.entry)
                 ));
                 break;
             };
@@ -298,7 +333,7 @@ impl<'a> Process<'a> {
             if let Some(m) = m
                 && let Some(ctx) = sig
             {
-                if tab.find_func(self.unbias(ctx.pc)).is_none() {
+                if self.pc_info(ctx.pc).is_none() {
                     // Interrupted in C: show where, then the goroutine's saved context.
                     frames.push(RawFrame {
                         pc: ctx.pc,
@@ -331,12 +366,12 @@ impl<'a> Process<'a> {
             if next_lr == 0 {
                 break;
             }
-            if tab.find_func(self.unbias(next_lr)).is_none() {
+            if self.pc_info(next_lr).is_none() {
                 // The runtime stops here too (e.g. a thread started by C).
                 if warning.is_none() && flag & funcflag::TOP_FRAME == 0 {
                     warning = Some(format!(
                         "unexpected return pc {next_lr:#x} above {}; stack cut",
-                        f.name()
+                        self.func_name(f.entry)
                     ));
                 }
                 break;
@@ -345,10 +380,13 @@ impl<'a> Process<'a> {
                 warning = Some("unwinding made no progress; stack cut".into());
                 break;
             }
-            let injected = matches!(
-                special,
-                Some(Special::Sigpanic | Special::AsyncPreempt | Special::DebugCall)
-            );
+            // Go 1.21's unwinder treats asyncPreempt and debugCallV2 like sigpanic; before,
+            // only sigpanic made its caller's pc a fault point.
+            let injected = match special {
+                Some(Special::Sigpanic) => true,
+                Some(Special::AsyncPreempt | Special::DebugCall) => self.minor >= 21,
+                _ => false,
+            };
             pc = next_lr;
             lr = 0;
             sp = fp;
@@ -358,10 +396,10 @@ impl<'a> Process<'a> {
             if uses_lr && injected {
                 let x = self.word(sp);
                 sp += 16;
-                match tab.find_func(self.unbias(pc)) {
+                match self.pc_info(pc) {
                     None => pc = x,
                     Some(nf) => {
-                        if nf.sp_delta_at(self.unbias(pc)) == Some(0) {
+                        if nf.spdelta == Some(0) {
                             lr = x;
                         }
                     }

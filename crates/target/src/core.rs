@@ -218,4 +218,8 @@ impl Memory for CoreFile {
     fn ptr_size(&self) -> u8 {
         8
     }
+
+    fn release(&self) {
+        self.bytes.release();
+    }
 }

@@ -59,6 +59,10 @@ pub trait Memory: Send + Sync {
         8
     }
 
+    /// A hint that what was read so far is not needed again soon: implementations may drop
+    /// cached or mapped pages (a walk over 100,000 goroutines touches most of a core).
+    fn release(&self) {}
+
     /// A little-endian `u8`.
     fn read_u8(&self, addr: u64) -> MemResult<u8> {
         let mut b = [0u8; 1];

@@ -407,10 +407,15 @@ impl<'a, 'p> Ctx<'a, 'p> {
     fn headers(&self, warnings: &mut Vec<String>, all: bool) -> Result<Vec<Goroutine<'p>>> {
         let (addrs, w) = self.p.goroutine_addrs()?;
         warnings.extend(w);
-        let results: Vec<Result<Goroutine<'p>, (u64, String)>> = addrs
-            .par_iter()
-            .map(|&a| self.p.goroutine(a).map_err(|e| (a, e.to_string())))
-            .collect();
+        let mut results: Vec<Result<Goroutine<'p>, (u64, String)>> = Vec::with_capacity(addrs.len());
+        for chunk in addrs.chunks(BATCH) {
+            results.par_extend(
+                chunk
+                    .par_iter()
+                    .map(|&a| self.p.goroutine(a).map_err(|e| (a, e.to_string()))),
+            );
+            self.core.release();
+        }
         let mut gs = Vec::with_capacity(results.len());
         let mut bad = 0usize;
         let mut first_bad = None;
@@ -442,6 +447,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
 
     fn fill(&self, gs: &mut [Goroutine<'p>]) {
         gs.par_iter_mut().for_each(|g| self.p.fill_stack(g));
+        self.core.release();
     }
 
     fn summary(&self, w: &mut impl Write, warnings: &mut Vec<String>) -> Result<u8> {
