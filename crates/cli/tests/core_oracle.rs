@@ -317,3 +317,16 @@ fn cgo_call_in_flight() {
 fn fault_in_c_code() {
     scenario("crashcgo", &["segv"], true, &none);
 }
+
+#[test]
+fn hundred_thousand_goroutines() {
+    // Produced once and cached like every core (about 320 MB each).
+    scenario("crash", &["many"], false, &|label, s, o, fx, core| {
+        let mut errors = failing_is_first(label, s, o, fx, core);
+        let n = s["goroutines"].as_array().map_or(0, Vec::len);
+        if n < 100_000 {
+            errors.push(format!("{label}: only {n} goroutines"));
+        }
+        errors
+    });
+}

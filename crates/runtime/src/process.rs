@@ -121,7 +121,8 @@ pub struct Process<'a> {
     pub(crate) types_base: u64,
     pub(crate) pc_memo: crate::cache::Memo<u64, Option<crate::unwind::PcInfo>>,
     pub(crate) sym_memo: crate::cache::Memo<u64, Option<std::sync::Arc<SymInfo<'a>>>>,
-    pub(crate) created_memo: crate::cache::Memo<u64, Option<std::sync::Arc<crate::goroutine::CreatedBy<'a>>>>,
+    pub(crate) created_memo:
+        crate::cache::Memo<u64, Option<std::sync::Arc<crate::goroutine::CreatedBy<'a>>>>,
     pub(crate) start_memo: crate::cache::Memo<u64, Option<std::borrow::Cow<'a, str>>>,
     /// Problems found while opening, for the user.
     pub warnings: Vec<String>,

@@ -407,7 +407,8 @@ impl<'a, 'p> Ctx<'a, 'p> {
     fn headers(&self, warnings: &mut Vec<String>, all: bool) -> Result<Vec<Goroutine<'p>>> {
         let (addrs, w) = self.p.goroutine_addrs()?;
         warnings.extend(w);
-        let mut results: Vec<Result<Goroutine<'p>, (u64, String)>> = Vec::with_capacity(addrs.len());
+        let mut results: Vec<Result<Goroutine<'p>, (u64, String)>> =
+            Vec::with_capacity(addrs.len());
         for chunk in addrs.chunks(BATCH) {
             results.par_extend(
                 chunk
