@@ -202,6 +202,31 @@ pub struct Goroutine<'a> {
 }
 
 impl Goroutine<'_> {
+    /// A goroutine whose `g` could not be read (damaged core): listed with the reason.
+    pub fn unreadable(addr: u64, why: String) -> Goroutine<'static> {
+        Goroutine {
+            id: 0,
+            addr,
+            status: "unreadable",
+            status_code: u32::MAX,
+            state: "unreadable".into(),
+            scan: false,
+            wait_reason: None,
+            wait_since: 0,
+            wait_minutes: None,
+            created_by: None,
+            start_function: None,
+            labels: BTreeMap::new(),
+            locked_to_thread: false,
+            thread: None,
+            m: None,
+            system: false,
+            frames: Vec::new(),
+            warnings: vec![why],
+            saved: Saved::default(),
+        }
+    }
+
     /// The bracketed state the runtime prints in a goroutine header: `chan receive, 3 minutes,
     /// locked to thread`.
     pub fn state(&self) -> String {

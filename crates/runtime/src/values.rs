@@ -294,9 +294,12 @@ impl Typed {
             Value::Pointer(p) | Value::Opaque(p) => {
                 return format!("({}) {p:#x}", self.type_name);
             }
-            Value::Struct(_) | Value::Unreadable => {
+            Value::Struct(_) => {
                 // printanycustomtype: the type and the value's address.
                 return format!("({}) {:#x}", self.type_name, self.addr);
+            }
+            Value::Unreadable => {
+                return format!("({}) <value at {:#x} is not in the core>", self.type_name, self.addr);
             }
         };
         if named && is_basic(self.kind) {

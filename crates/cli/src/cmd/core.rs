@@ -429,13 +429,15 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 }
                 Err((a, e)) => {
                     bad += 1;
-                    first_bad.get_or_insert((a, e));
+                    first_bad.get_or_insert((a, e.clone()));
+                    gs.push(Goroutine::unreadable(a, e));
                 }
             }
         }
         if let Some((a, e)) = first_bad {
             warnings.push(format!(
-                "{bad} goroutines could not be read (first: g at {a:#x}: {e}); the rest are listed"
+                "{bad} goroutines could not be read (first: g at {a:#x}: {e}); they are listed as \
+                 unreadable, the rest in full"
             ));
         }
         let now = self.p.now_estimate(&gs);
@@ -516,7 +518,6 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 }
             }
             writeln!(w, "]}}")?;
-            warnings.clear();
             return Ok(0);
         }
         writeln!(
