@@ -95,12 +95,25 @@ fn slices(refs: &BTreeMap<u64, usize>, ps: u64) -> Vec<u64> {
 
 /// Every candidate address of `allgs`, `allm` and `allp`.
 pub fn candidates(bin: &Binary, layouts: Option<&Layouts>) -> Candidates {
+    candidates_by(bin, layouts, true)
+}
+
+/// The candidates found from code references alone, ignoring symbols and DWARF: what a stripped
+/// binary gets (tests compare them with the symbol table of the same binary).
+pub fn code_candidates(bin: &Binary) -> Candidates {
+    candidates_by(bin, None, false)
+}
+
+fn candidates_by(bin: &Binary, layouts: Option<&Layouts>, names: bool) -> Candidates {
     let mut c = Candidates::default();
     let ps = u64::from(bin.ptr_size());
     let (lo, hi) = bss_range(bin);
     let code = |addr| Global {
         addr,
         found_by: FoundBy::Code,
+    };
+    let by_name = |bin: &Binary, l: Option<&Layouts>, n: &str| {
+        if names { by_name(bin, l, n) } else { None }
     };
     match by_name(bin, layouts, "runtime.allgs") {
         Some(g) => c.allgs.push(g),

@@ -228,6 +228,11 @@ impl Layouts {
     }
 }
 
+/// Every built-in table.
+pub fn builtin_tables() -> &'static [BuiltinTable] {
+    crate::builtin::TABLES
+}
+
 /// The table for `version` on `goarch`: same minor release (exact), else the nearest minor
 /// release (ties go to the newer one).
 pub fn nearest_table<'a>(
