@@ -76,6 +76,9 @@ func main() {
 		background()
 		syscall.Kill(os.Getpid(), syscall.SIGABRT)
 		select {}
+	case "waitlong":
+		waitLong()
+		panic("crash after a long wait")
 	case "deadlock":
 		deadlock()
 	case "overflow":
@@ -170,7 +173,13 @@ func background() {
 	})
 	start(func() {
 		labels := pprof.Labels("request", "r-17", "tenant", "acme")
-		pprof.Do(context.Background(), labels, func(context.Context) {
+		pprof.Do(context.Background(), labels, func(ctx context.Context) {
+			var kv []string
+			pprof.ForLabels(ctx, func(k, v string) bool {
+				kv = append(kv, k+"="+v)
+				return true
+			})
+			fmt.Fprintf(os.Stderr, "ORACLE labels goroutine %d %s\n", goid(), strings.Join(kv, " "))
 			ready.Done()
 			<-never
 		})
@@ -341,6 +350,19 @@ func maps() {
 	fmt.Fprintf(os.Stderr, "ORACLE map %p map[int]string %v\n", smallMap, smallMap)
 	fmt.Fprintf(os.Stderr, "ORACLE map %p map[string]int %v\n", bigMap, bigMap)
 	fmt.Fprintf(os.Stderr, "ORACLE map %p map[main.Point]bool %v\n", structMap, structMap)
+}
+
+// waitLong parks a goroutine, lets a GC record when it blocked (g.waitsince), waits over a
+// minute, then parks another and collects again: the runtime prints the first as waiting
+// "1 minutes".
+func waitLong() {
+	go func() { <-never }()
+	settle()
+	runtime.GC()
+	time.Sleep(61 * time.Second)
+	go func() { nobody <- 1 }()
+	settle()
+	runtime.GC()
 }
 
 func deadlock() {

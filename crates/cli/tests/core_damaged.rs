@@ -35,7 +35,16 @@ fn truncated_cores_never_crash_goscope() {
             let run = crash(&fx, &["customerr"]);
             let full = std::fs::read(&run.core).unwrap();
             let (ph_start, ph_end, notes_start, notes_end) = layout(&full);
-            let mut cuts = vec![0, 3, 16, 63, 64, ph_start + 20, (ph_start + ph_end) / 2, ph_end];
+            let mut cuts = vec![
+                0,
+                3,
+                16,
+                63,
+                64,
+                ph_start + 20,
+                (ph_start + ph_end) / 2,
+                ph_end,
+            ];
             for k in 1..8 {
                 cuts.push(notes_start + (notes_end - notes_start) * k / 8);
             }
@@ -48,7 +57,11 @@ fn truncated_cores_never_crash_goscope() {
             for &at in &cuts {
                 std::fs::write(&cut_path, &full[..at.min(full.len())]).unwrap();
                 for sub in [&[][..], &["goroutines", "--stacks"][..], &["--json"][..]] {
-                    let mut args = vec!["core", fx.path.to_str().unwrap(), cut_path.to_str().unwrap()];
+                    let mut args = vec![
+                        "core",
+                        fx.path.to_str().unwrap(),
+                        cut_path.to_str().unwrap(),
+                    ];
                     args.extend_from_slice(sub);
                     let (code, out, err) = goscope(&args);
                     let what = format!("{} cut at {at} of {} {sub:?}", fx.label(), full.len());
@@ -56,15 +69,21 @@ fn truncated_cores_never_crash_goscope() {
                         0 => {
                             // A partial result must say the core is damaged.
                             if !err.contains("truncated") && !err.contains("not in the core") {
-                                errors.push(format!("{what}: exit 0 without a warning: {}", cut(&err, 200)));
+                                errors.push(format!(
+                                    "{what}: exit 0 without a warning: {}",
+                                    cut(&err, 200)
+                                ));
                             }
-                            if sub == ["--json"] && serde_json::from_str::<serde_json::Value>(&out).is_err() {
+                            if sub == ["--json"]
+                                && serde_json::from_str::<serde_json::Value>(&out).is_err()
+                            {
                                 errors.push(format!("{what}: invalid JSON"));
                             }
                         }
                         2 => {
                             // One clear line naming the problem.
-                            let lines: Vec<&str> = err.lines().filter(|l| !l.contains("warning")).collect();
+                            let lines: Vec<&str> =
+                                err.lines().filter(|l| !l.contains("warning")).collect();
                             if lines.len() != 1 || !lines[0].starts_with("goscope: ") {
                                 errors.push(format!("{what}: unclear error: {}", cut(&err, 300)));
                             }
@@ -85,7 +104,9 @@ fn core_missing_memory_lists_the_rest() {
     if !cores_possible() {
         return;
     }
-    let Some(tc) = toolchains().into_iter().next() else { return };
+    let Some(tc) = toolchains().into_iter().next() else {
+        return;
+    };
     let fx = fixture("crash", &tc, Variant::Default, false);
     let run = crash(&fx, &["many"]);
     let full = std::fs::metadata(&run.core).unwrap().len() as usize;
@@ -102,10 +123,24 @@ fn core_missing_memory_lists_the_rest() {
         "goroutines",
     ]);
     assert_eq!(code, 0, "{}", cut(&err, 500));
-    assert!(err.contains("truncated"), "no truncation warning: {}", cut(&err, 500));
-    assert!(err.contains("could not be read"), "no warning about lost goroutines: {}", cut(&err, 500));
+    assert!(
+        err.contains("truncated"),
+        "no truncation warning: {}",
+        cut(&err, 500)
+    );
+    assert!(
+        err.contains("could not be read"),
+        "no warning about lost goroutines: {}",
+        cut(&err, 500)
+    );
     let listed = out.lines().count();
     let unreadable = out.lines().filter(|l| l.contains("[unreadable]")).count();
-    assert!(listed >= 100_000, "every goroutine must be listed, {listed} were");
-    assert!(unreadable > 0 && unreadable < listed / 2, "{unreadable} of {listed} unreadable");
+    assert!(
+        listed >= 100_000,
+        "every goroutine must be listed, {listed} were"
+    );
+    assert!(
+        unreadable > 0 && unreadable < listed / 2,
+        "{unreadable} of {listed} unreadable"
+    );
 }

@@ -18,6 +18,25 @@ fn scenario(
     cgo: bool,
     extra: &dyn Fn(&str, &Value, &Oracle, &goscope_xtask::Fixture, &std::path::Path) -> Vec<String>,
 ) {
+    scenario_in(
+        program,
+        args,
+        cgo,
+        &[Variant::Default, Variant::Stripped],
+        false,
+        extra,
+    );
+}
+
+/// [`scenario`] for chosen variants, optionally with the system toolchain only.
+fn scenario_in(
+    program: &str,
+    args: &[&str],
+    cgo: bool,
+    variants: &[Variant],
+    system_go_only: bool,
+    extra: &dyn Fn(&str, &Value, &Oracle, &goscope_xtask::Fixture, &std::path::Path) -> Vec<String>,
+) {
     if !cores_possible() {
         return;
     }
@@ -30,7 +49,10 @@ fn scenario(
     }
     let mut errors = Vec::new();
     for tc in toolchains() {
-        for variant in [Variant::Default, Variant::Stripped] {
+        if system_go_only && tc.go != std::path::Path::new("go") {
+            continue;
+        }
+        for &variant in variants {
             let fx = fixture(program, &tc, variant, cgo);
             let run = crash(&fx, args);
             let label = format!("{} {args:?}", fx.label());
@@ -126,61 +148,121 @@ fn failing_is_first(
     }
 }
 
-#[test]
-fn nil_map_write() {
-    scenario("crash", &["nilmap"], false, &failing_is_first);
-}
-
-#[test]
-fn nil_pointer_dereference() {
-    scenario("crash", &["nilderef"], false, &failing_is_first);
-}
-
-#[test]
-fn index_out_of_range() {
-    scenario("crash", &["index"], false, &failing_is_first);
-}
-
-#[test]
-fn custom_error_and_panics_in_flight() {
-    // Goroutines blocked inside deferred calls of panics still in progress: their values were
-    // never printed by the runtime; the fixture printed them (ORACLE lines) before panicking.
-    scenario("crash", &["customerr"], false, &|label, s, o, fx, core| {
-        let mut errors = failing_is_first(label, s, o, fx, core);
-        let mut checked = 0;
-        for note in &o.notes {
-            let Some(rest) = note.strip_prefix("goroutine ") else {
-                continue;
-            };
-            let (id, rest) = rest.split_once(" panicking ").unwrap();
-            let (what, text) = rest.split_once(": ").unwrap();
-            let id = id.to_string();
-            let g = core_json(&fx.path, core, &["goroutine", &id]);
-            let panics = g["panics"].as_array().cloned().unwrap_or_default();
-            let Some(p) = panics.last() else {
-                errors.push(format!("{label}: goroutine {id} has no panic"));
-                continue;
-            };
-            // Errors print as Error(); other values as %v.
-            let is_error = matches!(
-                what,
-                "wrapped" | "errorString" | "bounds" | "divide" | "assert"
-            );
-            let got = if is_error { &p["message"] } else { &p["text"] };
-            if got.as_str() != Some(text) {
-                errors.push(format!(
-                    "{label}: goroutine {id} ({what}) panic {got}, expected {text:?}"
-                ));
-            }
-            checked += 1;
-        }
-        if checked != 8 {
+/// The labels each goroutine printed for itself (`ORACLE labels goroutine N k=v …`).
+fn labels_match(
+    label: &str,
+    s: &Value,
+    o: &Oracle,
+    _: &goscope_xtask::Fixture,
+    _: &std::path::Path,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut n = 0;
+    for note in &o.notes {
+        let Some(rest) = note.strip_prefix("labels goroutine ") else {
+            continue;
+        };
+        let (id, kvs) = rest.split_once(' ').unwrap();
+        let id: u64 = id.parse().unwrap();
+        let g = s["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == id);
+        let got: Vec<String> = g
+            .and_then(|g| g["labels"].as_object())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut want: Vec<String> = kvs.split(' ').map(str::to_string).collect();
+        want.sort();
+        if got != want {
             errors.push(format!(
-                "{label}: {checked} in-flight panics checked, expected 8"
+                "{label}: goroutine {id} labels {got:?}, pprof said {want:?}"
             ));
         }
-        errors
+        n += 1;
+    }
+    if n == 0 {
+        errors.push(format!("{label}: the fixture printed no labels"));
+    }
+    errors
+}
+
+#[test]
+fn nil_map_write() {
+    scenario("crash", &["nilmap"], false, &|label, s, o, fx, core| {
+        let mut e = failing_is_first(label, s, o, fx, core);
+        e.extend(labels_match(label, s, o, fx, core));
+        e
     });
+}
+
+#[test]
+fn position_independent_executable() {
+    // PIE: everything is shifted by the load bias (AT_ENTRY minus the file's entry point).
+    scenario_in(
+        "crash",
+        &["nilmap"],
+        false,
+        &[Variant::Pie],
+        false,
+        &failing_is_first,
+    );
+    scenario_in(
+        "crash",
+        &["customerr"],
+        false,
+        &[Variant::Pie],
+        false,
+        &failing_is_first,
+    );
+}
+
+#[test]
+fn wait_time_in_minutes() {
+    // One goroutine parked for over a minute (the runtime prints "1 minutes"); the core is
+    // produced once (it takes a minute) and cached.
+    scenario_in(
+        "crash",
+        &["waitlong"],
+        false,
+        &[Variant::Default],
+        true,
+        &|label, s, o, fx, core| {
+            let mut errors = failing_is_first(label, s, o, fx, core);
+            if !o.goroutines.iter().any(|g| g.state.contains("1 minutes")) {
+                errors.push(format!(
+                    "{label}: the runtime printed no goroutine waiting a minute"
+                ));
+            }
+            // The goroutines goscope says waited a minute or more are those the runtime said did.
+            let mut ours: Vec<u64> = s["goroutines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|g| g["wait_minutes"].as_i64().is_some_and(|m| m >= 1))
+                .filter_map(|g| g["id"].as_u64())
+                .collect();
+            let mut theirs: Vec<u64> = o
+                .goroutines
+                .iter()
+                .filter(|g| g.state.contains(" minutes"))
+                .map(|g| g.id)
+                .collect();
+            ours.sort_unstable();
+            theirs.sort_unstable();
+            if ours != theirs {
+                errors.push(format!(
+                    "{label}: waited ≥1 minute: goscope {ours:?}, runtime {theirs:?}"
+                ));
+            }
+            errors
+        },
+    );
 }
 
 #[test]

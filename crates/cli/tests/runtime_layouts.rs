@@ -28,13 +28,27 @@ fn builtin_tables_match_dwarf_of_every_toolchain() {
     for (label, bin) in binaries() {
         let dwarf = Layouts::from_dwarf(&bin).unwrap();
         let version = bin.go_version().unwrap();
-        let (table, exact) = nearest_table(goscope_runtime::layouts::builtin_tables(), version, bin.arch().goarch())
-            .unwrap_or_else(|| panic!("{label}: no built-in table"));
-        assert!(exact && table.go_version == version, "{label}: table {} is not for {version}: run `cargo xtask layouts`", table.go_version);
+        let (table, exact) = nearest_table(
+            goscope_runtime::layouts::builtin_tables(),
+            version,
+            bin.arch().goarch(),
+        )
+        .unwrap_or_else(|| panic!("{label}: no built-in table"));
+        assert!(
+            exact && table.go_version == version,
+            "{label}: table {} is not for {version}: run `cargo xtask layouts`",
+            table.go_version
+        );
         let builtin = Layouts::from_table(table, true);
-        assert_eq!(builtin.structs, dwarf.structs, "{label}: built-in layouts differ from DWARF: run `cargo xtask layouts`");
+        assert_eq!(
+            builtin.structs, dwarf.structs,
+            "{label}: built-in layouts differ from DWARF: run `cargo xtask layouts`"
+        );
         let reasons = globals::wait_reasons_from_symbols(&bin).unwrap();
-        assert_eq!(builtin.wait_reasons, reasons, "{label}: built-in wait reasons differ");
+        assert_eq!(
+            builtin.wait_reasons, reasons,
+            "{label}: built-in wait reasons differ"
+        );
     }
 }
 
@@ -42,7 +56,11 @@ fn builtin_tables_match_dwarf_of_every_toolchain() {
 fn code_references_find_the_runtime_globals() {
     for (label, bin) in binaries() {
         let c = globals::code_candidates(&bin);
-        for (name, cands) in [("runtime.allgs", &c.allgs), ("runtime.allp", &c.allp), ("runtime.allm", &c.allm)] {
+        for (name, cands) in [
+            ("runtime.allgs", &c.allgs),
+            ("runtime.allp", &c.allp),
+            ("runtime.allm", &c.allm),
+        ] {
             let want = bin.symbol_addr(name).unwrap();
             // allgs is the only slice allgadd touches; allp and allm are confirmed against the
             // core among the candidates, so the symbol must be among the first few.

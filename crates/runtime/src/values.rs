@@ -299,7 +299,10 @@ impl Typed {
                 return format!("({}) {:#x}", self.type_name, self.addr);
             }
             Value::Unreadable => {
-                return format!("({}) <value at {:#x} is not in the core>", self.type_name, self.addr);
+                return format!(
+                    "({}) <value at {:#x} is not in the core>",
+                    self.type_name, self.addr
+                );
             }
         };
         if named && is_basic(self.kind) {

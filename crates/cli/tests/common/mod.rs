@@ -103,6 +103,10 @@ pub struct OGoroutine {
     pub created_by: Option<(String, Option<u64>, String, i64)>,
     /// `goroutine running on other thread; stack unavailable`.
     pub unavailable: bool,
+    /// `gp=0x…` (Go 1.23+ at GOTRACEBACK=crash).
+    pub gp: Option<u64>,
+    /// `m=N` (`Some(None)` for `m=nil`).
+    pub m: Option<Option<i64>>,
 }
 
 /// Everything the runtime printed.
@@ -199,6 +203,13 @@ pub fn parse_oracle(stderr: &str) -> Oracle {
                 state,
                 ..Default::default()
             };
+            for word in l.split(' ') {
+                if let Some(v) = word.strip_prefix("gp=") {
+                    g.gp = hexnum(v);
+                } else if let Some(v) = word.strip_prefix("m=") {
+                    g.m = Some(v.parse().ok());
+                }
+            }
             if lines
                 .get(i)
                 .is_some_and(|x| x.contains("stack unavailable"))
@@ -434,6 +445,19 @@ pub fn compare_with_oracle(label: &str, summary: &Value, oracle: &Oracle) -> Vec
                 "{what}: state {state:?}, runtime printed {:?}",
                 og.state
             ));
+        }
+        if let Some(gp) = og.gp
+            && hexval(&g["addr"]) != Some(gp)
+        {
+            errors.push(format!(
+                "{what}: g at {}, runtime printed gp={gp:#x}",
+                g["addr"]
+            ));
+        }
+        if let Some(m) = og.m
+            && g["m"].as_i64() != m
+        {
+            errors.push(format!("{what}: m {}, runtime printed m={m:?}", g["m"]));
         }
         let running = og.state.starts_with("running");
         if !og.unavailable {
