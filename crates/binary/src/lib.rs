@@ -204,9 +204,11 @@ impl Binary {
         })
     }
 
-    /// Whether the binary has a symbol table (`-ldflags=-s` and `strip` remove it).
+    /// Whether the binary has a symbol table with its functions in it (`-ldflags=-s` and
+    /// `strip` remove them; Mach-O keeps a table of imports only).
     pub fn has_symbols(&self) -> bool {
-        self.symbols().is_some()
+        self.symbols()
+            .is_some_and(|s| s.iter().any(Symbol::is_text))
     }
 
     /// The symbol table in file order, as `go tool nm` reads it; `None` when stripped.
@@ -428,6 +430,19 @@ impl Binary {
     /// physical function. Empty if `pc` is in no function.
     pub fn frames_at(&self, pc: u64) -> Vec<Frame<'_>> {
         inline::frames_at(self, pc)
+    }
+}
+
+/// A function name as the Go runtime prints it (tracebacks, `runtime.Frame.Function` since Go
+/// 1.21): the type arguments of a generic instantiation become `[...]`
+/// (`main.Sum[go.shape.int]` → `main.Sum[...]`), as `runtime.funcNameForPrint` does.
+pub fn print_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let Some(i) = name.find('[') else {
+        return name.into();
+    };
+    match name.rfind(']') {
+        Some(j) if j > i => format!("{}[...]{}", &name[..i], &name[j + 1..]).into(),
+        _ => name.into(),
     }
 }
 

@@ -29,8 +29,13 @@ pub struct NmListing {
 /// Lists symbols as `go tool nm -sort ORDER` does.
 pub fn list(bin: &Binary, order: NmSort) -> NmListing {
     let (mut syms, recovered) = match bin.symbols() {
-        Some(s) if !s.is_empty() => (s.to_vec(), false),
-        _ => (recover_text_symbols(bin), true),
+        Some(s) if bin.has_symbols() => (s.to_vec(), false),
+        // Stripped: whatever is left of the table (Mach-O keeps its imports) plus the functions.
+        other => {
+            let mut v = other.map(<[Symbol]>::to_vec).unwrap_or_default();
+            v.extend(recover_text_symbols(bin));
+            (v, true)
+        }
     };
     let rng = XorShift::for_go_version(bin.go_version());
     // cmd/internal/objfile sorts by address first; nm then sorts again. Both are Go's unstable
@@ -112,9 +117,10 @@ pub fn recover_text_symbols(bin: &Binary) -> Vec<Symbol> {
     out
 }
 
-/// The name the linker would have written to the symbol table for a function the pclntab calls
-/// `name`: the ABI0 half of a pair gets an `.abi0` suffix (cmd/link `mangleABIName`), and ELF
-/// and Mach-O symbol tables spell `·` as `.` (cmd/link `putelfsym`, `machoShouldExport`).
+/// The name `go tool nm` would have shown for a function the pclntab calls `name`: the ABI0
+/// half of a pair gets an `.abi0` suffix (cmd/link `mangleABIName`), ELF and Mach-O symbol
+/// tables spell `·` as `.` (cmd/link `putelfsym`, `machoShouldExport`), and Mach-O names keep
+/// the underscore prefix when they have no dot.
 fn symtab_name(bin: &Binary, name: &str, abi0: bool) -> String {
     let mut s = if bin.format() == crate::Format::Pe {
         name.to_string()
@@ -123,6 +129,11 @@ fn symtab_name(bin: &Binary, name: &str, abi0: bool) -> String {
     };
     if abi0 {
         s.push_str(".abi0");
+    }
+    // Mach-O symbols carry a leading underscore, which debug/macho strips again only from
+    // names with a dot.
+    if bin.format() == crate::Format::MachO && !s.contains('.') {
+        s.insert(0, '_');
     }
     s
 }

@@ -413,8 +413,11 @@ impl<'a> Pclntab<'a> {
                 if fno < 0 {
                     return None;
                 }
-                let idx = (cu_offset as usize).checked_add(fno as usize)?;
-                let off = u32_at(self.data, self.loc.cutab.checked_add(idx.checked_mul(4)?)?)?;
+                // u32 arithmetic that wraps, as both the runtime (`cutab[cuOffset+fileno]`) and
+                // debug/gosym do: a function without a compilation unit (cuOffset ^0) reads
+                // entry fno-1 of the table.
+                let idx = cu_offset.wrapping_add(fno as u32).wrapping_mul(4) as usize;
+                let off = u32_at(self.data, self.loc.cutab.checked_add(idx)?)?;
                 if off == u32::MAX {
                     return None;
                 }
