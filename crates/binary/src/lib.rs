@@ -10,6 +10,8 @@ pub mod buildinfo;
 mod bytes;
 mod container;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gosort;
 mod inline;
 pub mod moduledata;
@@ -523,4 +525,26 @@ fn locate_pclntab(
         }
     }
     Err(first_err.unwrap_or(Error::NoPclntab))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn binary_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Binary>();
+    }
+
+    #[test]
+    fn print_name_elides_type_arguments_like_the_runtime() {
+        assert_eq!(super::print_name("main.Sum[go.shape.int]"), "main.Sum[...]");
+        assert_eq!(
+            super::print_name("main.(*T[go.shape.int]).M.func1"),
+            "main.(*T[...]).M.func1"
+        );
+        assert_eq!(super::print_name("main.main"), "main.main");
+        assert_eq!(super::print_name("a]b[c"), "a]b[c");
+        assert_eq!(super::go_minor_version("go1.22.3 X:foo"), Some(22));
+        assert_eq!(super::go_minor_version("devel +abc"), None);
+    }
 }
