@@ -209,8 +209,14 @@ impl Binary {
     /// Whether the binary has a symbol table with its functions in it (`-ldflags=-s` and
     /// `strip` remove them; Mach-O keeps a table of imports only).
     pub fn has_symbols(&self) -> bool {
-        self.symbols()
-            .is_some_and(|s| s.iter().any(Symbol::is_text))
+        match self.symbols.get() {
+            Some(cached) => cached
+                .as_ref()
+                .is_some_and(|s| s.iter().any(Symbol::is_text)),
+            None => self
+                .symbol_refs()
+                .is_some_and(|s| s.iter().any(symbols::SymbolRef::is_text)),
+        }
     }
 
     /// The symbol table in file order, as `go tool nm` reads it; `None` when stripped.
@@ -220,9 +226,21 @@ impl Binary {
             .as_deref()
     }
 
+    /// The symbol table in file order with names borrowed from the file (no allocation per
+    /// symbol; not cached); `None` when stripped.
+    pub fn symbol_refs(&self) -> Option<Vec<symbols::SymbolRef<'_>>> {
+        symbols::read_symbol_refs(&self.bytes, &self.container)
+    }
+
     /// Address of the symbol called `name`.
     pub fn symbol_addr(&self, name: &str) -> Option<u64> {
-        symbols::find_symbol(self.symbols(), name)
+        if let Some(cached) = self.symbols.get() {
+            return symbols::find_symbol(cached.as_deref(), name);
+        }
+        self.symbol_refs()?
+            .iter()
+            .find(|s| *s.name == *name.as_bytes())
+            .map(|s| s.addr)
     }
 
     /// The build information; parsed on first use.

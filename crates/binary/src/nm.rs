@@ -1,7 +1,10 @@
 //! The symbol listing of `go tool nm`: the same symbols in the same order. On stripped binaries,
 //! the text symbols are recovered from the pclntab.
 
+use std::borrow::Cow;
+
 use crate::gosort::{self, XorShift};
+use crate::symbols::SymbolRef;
 use crate::{Binary, Symbol};
 
 /// Sort orders of `go tool nm -sort`.
@@ -19,23 +22,28 @@ pub enum NmSort {
 
 /// The symbols to list and where they came from.
 #[derive(Debug, Clone)]
-pub struct NmListing {
+pub struct NmListing<'a> {
     /// The symbols, in output order.
-    pub symbols: Vec<Symbol>,
+    pub symbols: Vec<SymbolRef<'a>>,
     /// Whether they were recovered from the pclntab because the symbol table is gone.
     pub recovered: bool,
 }
 
 /// Lists symbols as `go tool nm -sort ORDER` does.
-pub fn list(bin: &Binary, order: NmSort) -> NmListing {
-    let (mut syms, recovered) = match bin.symbols() {
-        Some(s) if bin.has_symbols() => (s.to_vec(), false),
+pub fn list(bin: &Binary, order: NmSort) -> NmListing<'_> {
+    let table = bin.symbol_refs().unwrap_or_default();
+    let (mut syms, recovered) = if table.iter().any(SymbolRef::is_text) {
+        (table, false)
+    } else {
         // Stripped: whatever is left of the table (Mach-O keeps its imports) plus the functions.
-        other => {
-            let mut v = other.map(<[Symbol]>::to_vec).unwrap_or_default();
-            v.extend(recover_text_symbols(bin));
-            (v, true)
-        }
+        let mut v = table;
+        v.extend(recover_text_symbols(bin).into_iter().map(|s| SymbolRef {
+            name: Cow::Owned(s.name.into_bytes()),
+            addr: s.addr,
+            size: s.size,
+            code: s.code,
+        }));
+        (v, true)
     };
     let rng = XorShift::for_go_version(bin.go_version());
     // cmd/internal/objfile sorts by address first; nm then sorts again. Both are Go's unstable

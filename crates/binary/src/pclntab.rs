@@ -492,28 +492,39 @@ impl<'a> Pclntab<'a> {
     /// `go tool addr2line`: it treats any pair that leaves the pc at the entry as "first", and
     /// returns -1 when the table does not cover `target`.
     pub fn gosym_pcvalue(&self, off: u32, entry: u64, target: u64) -> i32 {
+        let mut out = [-1];
+        self.gosym_pcvalues(off, entry, &[target], &mut out);
+        out[0]
+    }
+
+    /// [`Pclntab::gosym_pcvalue`] for many targets at once, in one pass over the table:
+    /// `targets` must be sorted ascending; `out[i]` receives the value at `targets[i]`.
+    pub fn gosym_pcvalues(&self, off: u32, entry: u64, targets: &[u64], out: &mut [i32]) {
+        out.fill(-1);
         let Some(mut pos) = self.loc.pctab.checked_add(off as usize) else {
-            return -1;
+            return;
         };
         let mut val: i32 = -1;
         let mut pc = entry;
         let q = u64::from(self.loc.quantum);
-        loop {
+        let mut t = 0;
+        while t < targets.len() {
             let first = pc == entry;
             let Some(uv) = uvarint32(self.data, &mut pos) else {
-                return -1;
+                return;
             };
             if uv == 0 && !first {
-                return -1;
+                return;
             }
             let delta = if uv & 1 != 0 { !(uv >> 1) } else { uv >> 1 } as i32;
             let Some(pcd) = uvarint32(self.data, &mut pos) else {
-                return -1;
+                return;
             };
             pc = pc.wrapping_add(u64::from(pcd).wrapping_mul(q));
             val = val.wrapping_add(delta);
-            if target < pc {
-                return val;
+            while t < targets.len() && targets[t] < pc {
+                out[t] = val;
+                t += 1;
             }
         }
     }
@@ -553,7 +564,19 @@ impl<'a> Pclntab<'a> {
 }
 
 /// Reads a varint as `debug/gosym` does, into 32 bits (valid tables never need more).
+#[inline]
 fn uvarint32(data: &[u8], pos: &mut usize) -> Option<u32> {
+    // Most deltas fit in one byte.
+    let b = *data.get(*pos)?;
+    if b < 0x80 {
+        *pos += 1;
+        return Some(u32::from(b));
+    }
+    uvarint32_slow(data, pos)
+}
+
+#[cold]
+fn uvarint32_slow(data: &[u8], pos: &mut usize) -> Option<u32> {
     let mut v: u32 = 0;
     let mut shift = 0u32;
     loop {
@@ -892,18 +915,42 @@ impl<'a> Func<'a> {
     /// The file and line `go tool addr2line` prints for `pc` (`debug/gosym` semantics: an
     /// empty file and line -1 where the tables do not cover `pc`).
     pub fn gosym_file_line(&self, pc: u64) -> (&'a [u8], i32) {
+        let mut out = [(&b""[..], 0)];
+        self.gosym_file_lines(&[pc], &mut out);
+        out[0]
+    }
+
+    /// [`Func::gosym_file_line`] for many pcs of this function at once (one pass over each
+    /// table): `pcs` sorted ascending, results in `out`.
+    pub fn gosym_file_lines(&self, pcs: &[u64], out: &mut [(&'a [u8], i32)]) {
         let entry = self.record_entry();
-        let fno = self.tab.gosym_pcvalue(self.pcfile(), entry, pc);
-        let file = if self.tab.loc.version == PclntabVersion::Go12 {
-            if fno <= 0 {
-                None
-            } else {
-                self.tab.file_name(0, fno)
+        let mut vals = vec![-1i32; pcs.len()];
+        self.tab
+            .gosym_pcvalues(self.pcfile(), entry, pcs, &mut vals);
+        // Neighbouring pcs are almost always in the same file: look each name up once.
+        let mut last: Option<(i32, &'a [u8])> = None;
+        for (o, &fno) in out.iter_mut().zip(&vals) {
+            if let Some((n, name)) = last
+                && n == fno
+            {
+                o.0 = name;
+                continue;
             }
-        } else {
-            self.tab.file_name(self.cu_offset(), fno)
-        };
-        let line = self.tab.gosym_pcvalue(self.pcln(), entry, pc);
-        (file.unwrap_or(b""), line)
+            let file = if self.tab.loc.version == PclntabVersion::Go12 {
+                if fno <= 0 {
+                    None
+                } else {
+                    self.tab.file_name(0, fno)
+                }
+            } else {
+                self.tab.file_name(self.cu_offset(), fno)
+            };
+            o.0 = file.unwrap_or(b"");
+            last = Some((fno, o.0));
+        }
+        self.tab.gosym_pcvalues(self.pcln(), entry, pcs, &mut vals);
+        for (o, &line) in out.iter_mut().zip(&vals) {
+            o.1 = line;
+        }
     }
 }
