@@ -954,3 +954,88 @@ impl<'a> Func<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal Go 1.20 pclntab with two functions whose entry offsets live in two text
+    /// sections, to check the `textsectmap` mapping (the runtime's `textAddr`).
+    fn table() -> Vec<u8> {
+        let mut t = vec![0u8; 0x200];
+        t[0..4].copy_from_slice(&0xffff_fff1u32.to_le_bytes());
+        t[6] = 4; // quantum
+        t[7] = 8; // pointer size
+        let w = |t: &mut Vec<u8>, i: usize, v: u64| {
+            t[8 + i * 8..16 + i * 8].copy_from_slice(&v.to_le_bytes())
+        };
+        w(&mut t, 0, 2); // nfunc
+        w(&mut t, 1, 1); // nfiles
+        w(&mut t, 3, 0x60); // funcnametab
+        w(&mut t, 4, 0x70); // cutab
+        w(&mut t, 5, 0x78); // filetab
+        w(&mut t, 6, 0x80); // pctab
+        w(&mut t, 7, 0x100); // pcln (functab)
+        t[0x60..0x64].copy_from_slice(b"a.f\0");
+        t[0x64..0x68].copy_from_slice(b"a.g\0");
+        // functab: {entryoff, funcoff} x2, end
+        let f = 0x100;
+        for (i, v) in [0u32, 0x20, 0x2000, 0x40, 0x2100].iter().enumerate() {
+            t[f + i * 4..f + i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        // _func records: entryoff then nameoff.
+        t[f + 0x20..f + 0x24].copy_from_slice(&0u32.to_le_bytes());
+        t[f + 0x24..f + 0x28].copy_from_slice(&0u32.to_le_bytes());
+        t[f + 0x40..f + 0x44].copy_from_slice(&0x2000u32.to_le_bytes());
+        t[f + 0x44..f + 0x48].copy_from_slice(&4u32.to_le_bytes());
+        t
+    }
+
+    #[test]
+    fn text_section_map_places_entries_like_the_runtime() {
+        let data = table();
+        let loc = PclntabLocation::parse(&data, 0, 0x9000, 0x1000).expect("valid table");
+        let tab = loc.view(&data);
+        assert_eq!(
+            tab.entry(1),
+            0x3000,
+            "one text section: text start + offset"
+        );
+        let sects = [
+            TextSect {
+                vaddr: 0,
+                end: 0x1000,
+                baseaddr: 0x1000,
+            },
+            TextSect {
+                vaddr: 0x1000,
+                end: 0x2100,
+                baseaddr: 0x10_0000,
+            },
+        ];
+        let tab = tab.with_text_sects(&sects);
+        assert_eq!(tab.entry(0), 0x1000);
+        assert_eq!(
+            tab.entry(1),
+            0x10_1000,
+            "second section: its base + offset past vaddr"
+        );
+        assert_eq!(
+            tab.end_pc(),
+            0x10_1100,
+            "the end offset maps into the last section"
+        );
+        assert_eq!(tab.find_func(0x10_1010).map(|f| f.name()), Some("a.g"));
+        assert_eq!(tab.find_func(0x1010).map(|f| f.name()), Some("a.f"));
+    }
+
+    #[test]
+    fn counts_larger_than_the_table_are_errors() {
+        let mut data = table();
+        data[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(PclntabLocation::parse(&data, 0, 0, 0).is_err());
+        let mut data = table();
+        data[8 + 7 * 8..16 + 7 * 8].copy_from_slice(&0x1_0000u64.to_le_bytes());
+        assert!(PclntabLocation::parse(&data, 0, 0, 0).is_err());
+    }
+}
