@@ -2,9 +2,9 @@
 //! the notes, and the memory) never crashes goscope: it either reports what it could read with
 //! a warning that says the core is truncated, or fails with a one-line error and exit code 2.
 
-mod common;
+mod core_common;
 
-use common::*;
+use core_common::*;
 use goscope_xtask::Variant;
 
 /// Offsets of the program headers and notes of an ELF64 core, for choosing cut points.

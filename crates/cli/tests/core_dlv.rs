@@ -3,13 +3,13 @@
 //! toolchain's crash fixtures. Delve is installed by `.ci/run`
 //! (`go install github.com/go-delve/delve/cmd/dlv@latest`).
 
-mod common;
+mod core_common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use core_common::*;
 use goscope_xtask::Variant;
 use serde_json::Value;
 

@@ -4,9 +4,9 @@
 //! and the same panic or fatal error message — for both toolchains, and for the stripped twins
 //! (no symbols, no DWARF: built-in layouts and code-reference discovery).
 
-mod common;
+mod core_common;
 
-use common::*;
+use core_common::*;
 use goscope_xtask::Variant;
 use serde_json::Value;
 
