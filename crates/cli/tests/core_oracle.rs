@@ -266,6 +266,58 @@ fn wait_time_in_minutes() {
 }
 
 #[test]
+fn nil_pointer_dereference() {
+    scenario("crash", &["nilderef"], false, &failing_is_first);
+}
+
+#[test]
+fn index_out_of_range() {
+    scenario("crash", &["index"], false, &failing_is_first);
+}
+
+#[test]
+fn custom_error_and_panics_in_flight() {
+    // Goroutines blocked inside deferred calls of panics still in progress: their values were
+    // never printed by the runtime; the fixture printed them (ORACLE lines) before panicking.
+    scenario("crash", &["customerr"], false, &|label, s, o, fx, core| {
+        let mut errors = failing_is_first(label, s, o, fx, core);
+        let mut checked = 0;
+        for note in &o.notes {
+            let Some(rest) = note.strip_prefix("goroutine ") else {
+                continue;
+            };
+            let (id, rest) = rest.split_once(" panicking ").unwrap();
+            let (what, text) = rest.split_once(": ").unwrap();
+            let id = id.to_string();
+            let g = core_json(&fx.path, core, &["goroutine", &id]);
+            let panics = g["panics"].as_array().cloned().unwrap_or_default();
+            let Some(p) = panics.last() else {
+                errors.push(format!("{label}: goroutine {id} has no panic"));
+                continue;
+            };
+            // Errors print as Error(); other values as %v.
+            let is_error = matches!(
+                what,
+                "wrapped" | "errorString" | "bounds" | "divide" | "assert"
+            );
+            let got = if is_error { &p["message"] } else { &p["text"] };
+            if got.as_str() != Some(text) {
+                errors.push(format!(
+                    "{label}: goroutine {id} ({what}) panic {got}, expected {text:?}"
+                ));
+            }
+            checked += 1;
+        }
+        if checked != 8 {
+            errors.push(format!(
+                "{label}: {checked} in-flight panics checked, expected 8"
+            ));
+        }
+        errors
+    });
+}
+
+#[test]
 fn named_integer_panic_value() {
     scenario("crash", &["customint"], false, &failing_is_first);
 }

@@ -11,6 +11,7 @@ mod builtin;
 mod cache;
 pub mod codescan;
 pub mod dwarf;
+pub mod fuzzing;
 pub mod globals;
 pub mod goroutine;
 pub mod layouts;

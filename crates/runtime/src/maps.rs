@@ -15,8 +15,9 @@ use crate::values::Typed;
 
 /// Most entries decoded from one map.
 pub const MAX_ENTRIES: usize = 1 << 20;
-/// Most buckets or groups visited.
-const MAX_BUCKETS: u64 = 1 << 24;
+/// Most buckets or groups visited in one map: beyond any map a core holds in practice, and a
+/// bound on the work a corrupt header can cause.
+const MAX_BUCKETS: u64 = 1 << 20;
 
 /// The layout of a map type: what walking its memory needs.
 #[derive(Debug, Clone, Serialize)]
@@ -294,7 +295,7 @@ impl<'a> Process<'a> {
                 let group_slots = |g: u64, out: &mut Vec<(u64, u64)>, w: &mut Vec<String>| {
                     let Ok(ctrl) = self.mem.read_u64(g) else {
                         w.push(format!("group at {g:#x} is not in the core"));
-                        return;
+                        return false;
                     };
                     for j in 0..8u64 {
                         if (ctrl >> (8 * j)) & 0x80 == 0 {
@@ -302,6 +303,7 @@ impl<'a> Process<'a> {
                             out.push((k, k + elem_off));
                         }
                     }
+                    true
                 };
                 if dir_len == 0 {
                     if dir != 0 {
@@ -311,16 +313,19 @@ impl<'a> Process<'a> {
                 }
                 let l = self.layouts.get("internal/runtime/maps.table");
                 let groups = l.and_then(|l| l.field("groups")).unwrap_or(16);
+                let mut budget = MAX_BUCKETS;
                 for t in self.swiss_tables(dir, dir_len) {
                     let data = self.word(t + groups);
                     let mask = self.word(t + groups + 8);
-                    if mask >= MAX_BUCKETS {
+                    if mask >= budget {
                         warnings.push(format!("table at {t:#x} has {mask} groups; skipped"));
-                        continue;
+                        return out;
                     }
+                    budget -= mask + 1;
                     for i in 0..=mask {
-                        group_slots(data + i * group, &mut out, warnings);
-                        if out.len() > MAX_ENTRIES {
+                        if !group_slots(data + i * group, &mut out, warnings)
+                            || out.len() > MAX_ENTRIES
+                        {
                             return out;
                         }
                     }
@@ -338,16 +343,21 @@ impl<'a> Process<'a> {
                     warnings.push(format!("{}: implausible bucket layout", mt.name));
                     return out;
                 }
+                let mut budget = MAX_BUCKETS;
                 let mut bucket = |mut bk: u64, skip_evacuated: bool, out: &mut Vec<(u64, u64)>| {
-                    let mut chain = 0;
-                    while bk != 0 && chain < 1 << 16 {
+                    while bk != 0 {
+                        if budget == 0 {
+                            warnings.push("more buckets than goscope walks; cut".into());
+                            return false;
+                        }
+                        budget -= 1;
                         let Ok(top) = self.mem.read_u64(bk) else {
                             warnings.push(format!("bucket at {bk:#x} is not in the core"));
-                            return;
+                            return false;
                         };
                         let t0 = top & 0xff;
                         if skip_evacuated && (2..=4).contains(&t0) {
-                            return;
+                            return true;
                         }
                         for j in 0..8u64 {
                             if (top >> (8 * j)) & 0xff >= 5 {
@@ -355,20 +365,21 @@ impl<'a> Process<'a> {
                             }
                         }
                         bk = self.word(bk + bs - 8);
-                        chain += 1;
                     }
+                    true
                 };
                 let nb = 1u64 << b;
                 for i in 0..nb {
-                    bucket(buckets + i * bs, false, &mut out);
-                    if out.len() > MAX_ENTRIES {
+                    if !bucket(buckets + i * bs, false, &mut out) || out.len() > MAX_ENTRIES {
                         return out;
                     }
                 }
                 if oldbuckets != 0 {
                     let old = if flags & 8 != 0 { nb } else { nb / 2 };
                     for i in 0..old {
-                        bucket(oldbuckets + i * bs, true, &mut out);
+                        if !bucket(oldbuckets + i * bs, true, &mut out) {
+                            return out;
+                        }
                     }
                 }
             }

@@ -146,6 +146,10 @@ impl std::fmt::Debug for Process<'_> {
     }
 }
 
+/// Most goroutines read: far beyond real programs (which reach millions), and a bound on what
+/// a corrupt `allgs` header can make goscope do.
+const MAX_GOROUTINES: u64 = 1 << 24;
+
 /// Most Ms followed along `m.alllink`: a corrupt list must not loop.
 const MAX_MS: usize = 100_000;
 
@@ -441,12 +445,12 @@ impl<'a> Process<'a> {
         let ptr = self.mem.read_u64(a).map_err(err)?;
         let len = self.mem.read_u64(a + 8).map_err(err)?;
         let cap = self.mem.read_u64(a + 16).map_err(err)?;
-        if len > cap || len > 1 << 28 {
+        if len > cap || len > MAX_GOROUTINES {
             return Err(RuntimeError::NoGoroutines(format!(
                 "implausible slice header (len {len}, cap {cap})"
             )));
         }
-        let mut out = Vec::with_capacity(len as usize);
+        let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
         let mut missing = 0u64;
         const CHUNK: u64 = 4096;
         let mut i = 0;
@@ -458,11 +462,19 @@ impl<'a> Process<'a> {
                         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
                 ),
                 Err(_) => {
-                    for j in i..i + n {
-                        match self.mem.read_u64(ptr + j * 8) {
-                            Ok(g) => out.push(g),
-                            Err(_) => missing += 1,
+                    // Partly present (a truncated core): read entry by entry; wholly absent:
+                    // count it missing at once.
+                    let first = self.mem.read_u64(ptr + i * 8).is_ok();
+                    let last = self.mem.read_u64(ptr + (i + n - 1) * 8).is_ok();
+                    if first || last {
+                        for j in i..i + n {
+                            match self.mem.read_u64(ptr + j * 8) {
+                                Ok(g) => out.push(g),
+                                Err(_) => missing += 1,
+                            }
                         }
+                    } else {
+                        missing += n;
                     }
                 }
             }

@@ -174,6 +174,8 @@ impl<'a> Process<'a> {
         let mut warning = None;
         // The saved Go contexts not yet used, for threads found outside Go code.
         let mut escapes = 0;
+        // Nested signal handlers followed (a corrupt stack must not loop through them).
+        let mut signal_jumps = 0;
 
         if pc == 0 {
             // A call through a nil function value: start in the caller.
@@ -332,7 +334,9 @@ impl<'a> Process<'a> {
             // The signal handler's entry: continue in the interrupted context.
             if let Some(m) = m
                 && let Some(ctx) = sig
+                && signal_jumps < 8
             {
+                signal_jumps += 1;
                 if self.pc_info(ctx.pc).is_none() {
                     // Interrupted in C: show where, then the goroutine's saved context.
                     frames.push(RawFrame {
@@ -378,6 +382,13 @@ impl<'a> Process<'a> {
             }
             if pc == next_lr && sp == fp {
                 warning = Some("unwinding made no progress; stack cut".into());
+                break;
+            }
+            // Within one stack, each caller's frame is above its callee's.
+            if fp < sp || (fp == sp && !innermost && !trap) {
+                warning = Some(format!(
+                    "frame at sp {sp:#x} has its caller below it ({fp:#x}); stack cut"
+                ));
                 break;
             }
             // Go 1.21's unwinder treats asyncPreempt and debugCallV2 like sigpanic; before,

@@ -53,6 +53,9 @@ pub struct Typed {
 
 /// Deepest nesting decoded; panic values are small, corrupt type graphs must not recurse.
 const MAX_DEPTH: usize = 4;
+/// Most values decoded for one value (struct fields count): corrupt type graphs must not
+/// explode.
+const MAX_NODES: usize = 4096;
 /// Longest string decoded.
 const MAX_STRING: usize = 64 * 1024;
 
@@ -64,10 +67,18 @@ fn is_basic(k: u8) -> bool {
 impl<'a> Process<'a> {
     /// Decodes the value of type `t` stored at `addr`.
     pub fn value_at(&self, t: u64, addr: u64) -> Typed {
-        self.value_depth(t, addr, 0)
+        let budget = std::cell::Cell::new(MAX_NODES);
+        self.value_depth(t, addr, 0, &budget)
     }
 
-    fn value_depth(&self, t: u64, addr: u64, depth: usize) -> Typed {
+    fn value_depth(
+        &self,
+        t: u64,
+        addr: u64,
+        depth: usize,
+        budget: &std::cell::Cell<usize>,
+    ) -> Typed {
+        budget.set(budget.get().saturating_sub(1));
         let ty = self.types();
         let type_name = ty.name(t).unwrap_or_else(|| format!("type@{t:#x}"));
         let k = ty.kind(t).unwrap_or(0);
@@ -121,12 +132,18 @@ impl<'a> Process<'a> {
             kind::POINTER | kind::CHAN | kind::FUNC | kind::MAP | kind::UNSAFE_POINTER => {
                 rd(8).map_or(Value::Unreadable, Value::Pointer)
             }
-            kind::STRUCT if depth < MAX_DEPTH => match ty.fields(t) {
+            kind::STRUCT if depth < MAX_DEPTH && budget.get() > 0 => match ty.fields(t) {
                 Some(fields) => Value::Struct(
                     fields
                         .into_iter()
+                        .take_while(|_| budget.get() > 0)
                         .map(|f| {
-                            let v = self.value_depth(f.typ, addr + f.offset, depth + 1);
+                            let v = self.value_depth(
+                                f.typ,
+                                addr.wrapping_add(f.offset),
+                                depth + 1,
+                                budget,
+                            );
                             (f.name, v.value)
                         })
                         .collect(),

@@ -11,6 +11,7 @@
 mod core;
 pub mod elfcore;
 mod error;
+pub mod fuzzing;
 mod memory;
 mod mmap;
 mod regs;

@@ -1,0 +1,43 @@
+//! The fuzz entry point for the runtime readers: a real executable joined with untrusted core
+//! bytes. Every goroutine, stack, panic, thread and map reader runs over hostile memory; none
+//! may panic, hang, or allocate by an unchecked size.
+
+use std::sync::Arc;
+
+use goscope_binary::Binary;
+use goscope_target::CoreFile;
+
+use crate::Process;
+
+/// Opens `core` against `bin` and runs every reader on a bounded number of goroutines.
+pub fn core_with_binary(bin: Arc<Binary>, core: Vec<u8>) {
+    let Ok(mut c) = CoreFile::from_bytes(core) else {
+        return;
+    };
+    c.attach_binary(bin.clone());
+    let threads = c.layout().threads.clone();
+    let Ok(p) = Process::new(&bin, &c, c.bias(), &threads) else {
+        return;
+    };
+    let crash = p.crash(None, None);
+    let _ = Process::panic_message(&crash.panics);
+    if let Ok((addrs, _)) = p.goroutine_addrs() {
+        let mut gs = Vec::new();
+        for a in addrs.into_iter().take(256) {
+            if let Ok(mut g) = p.goroutine(a) {
+                p.fill_stack(&mut g);
+                let _ = p.panics(&g);
+                let _ = g.state();
+                gs.push(g);
+            }
+        }
+        let now = p.now_estimate(&gs);
+        for g in &mut gs {
+            p.set_wait_minutes(g, now);
+        }
+    }
+    for t in threads.iter().take(16) {
+        let _ = p.thread_raw_frames(u64::from(t.tid));
+        let _ = p.read_map(t.regs.sp(), None);
+    }
+}
