@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-20}
 fixtures=${GOSCOPE_FIXTURES_DIR:-../target/fixtures}
-for t in open pclntab buildinfo; do mkdir -p corpus/$t; done
+for t in open pclntab buildinfo core_notes core_runtime; do mkdir -p corpus/$t; done
 # Seeds: small real binaries for `open`, their pclntab sections for `pclntab`.
 if [ -d "$fixtures" ]; then
   find "$fixtures" -type f -size -3M -name 'prog-*' | head -8 | while read -r f; do
@@ -14,6 +14,17 @@ if [ -d "$fixtures" ]; then
   done
 fi
 printf 'path\tx\nmod\tx\t(devel)\t\nbuild\tGOOS=linux\n' > corpus/buildinfo/seed
-for t in open pclntab buildinfo; do
+# Cores: the headers and notes (and the memory after them, up to 4 MB) of cached crash cores;
+# the runtime target reads them against the crash fixture that produced them.
+if [ -d "$fixtures/cores" ]; then
+  for d in $(ls -d "$fixtures"/cores/crash-linux-amd64-default-*--nilmap 2>/dev/null | head -1); do
+    head -c 4000000 "$d/core" > corpus/core_notes/nilmap
+    cp corpus/core_notes/nilmap corpus/core_runtime/nilmap
+    name=$(basename "$d"); name=${name%--nilmap}
+    GOSCOPE_FUZZ_BIN=$(find "$fixtures" -maxdepth 2 -name "$name" | head -1)
+    export GOSCOPE_FUZZ_BIN
+  done
+fi
+for t in open pclntab buildinfo core_notes core_runtime; do
   cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=4000000
 done

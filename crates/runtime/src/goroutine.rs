@@ -552,15 +552,15 @@ impl<'a> Process<'a> {
         let mut out = BTreeMap::new();
         if self.minor >= 24 {
             let ptr = self.word(p);
-            let len = self.word(p + 8);
+            let len = self.word(p.wrapping_add(8));
             if len > 1024 {
                 return out;
             }
             for i in 0..len {
-                let e = ptr + i * 32;
+                let e = ptr.wrapping_add(i * 32);
                 if let (Ok(k), Ok(v)) = (
                     self.mem.read_go_string(e, 4096),
-                    self.mem.read_go_string(e + 16, 4096),
+                    self.mem.read_go_string(e.wrapping_add(16), 4096),
                 ) {
                     out.insert(k, v);
                 }

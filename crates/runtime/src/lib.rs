@@ -55,7 +55,7 @@ impl Process<'_> {
         ) {
             now = now.max(
                 self.memory()
-                    .read_u64(s.addr + self.bias + off)
+                    .read_u64(s.addr.wrapping_add(self.bias).wrapping_add(off))
                     .unwrap_or(0) as i64,
             );
         }

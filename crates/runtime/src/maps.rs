@@ -170,19 +170,23 @@ impl<'a> Process<'a> {
                 .find_map(|n| l.and_then(|l| l.field(n)))
                 .unwrap_or(d)
         };
-        let key = self.word(t + f(&["Key", "key"], 48));
-        let elem = self.word(t + f(&["Elem", "elem"], 56));
+        let key = self.word(t.wrapping_add(f(&["Key", "key"], 48)));
+        let elem = self.word(t.wrapping_add(f(&["Elem", "elem"], 56)));
         let (sizes, flags) = if swiss {
-            let group = self.word(t + f(&["GroupSize"], 80));
-            let slot = self.word(t + f(&["SlotSize"], 88));
-            let elem_off = self.word(t + f(&["ElemOff"], 96));
-            let flags = self.mem.read_u32(t + f(&["Flags"], 104)).ok()?;
+            let group = self.word(t.wrapping_add(f(&["GroupSize"], 80)));
+            let slot = self.word(t.wrapping_add(f(&["SlotSize"], 88)));
+            let elem_off = self.word(t.wrapping_add(f(&["ElemOff"], 96)));
+            let flags = self.mem.read_u32(t.wrapping_add(f(&["Flags"], 104))).ok()?;
             ((slot, elem_off, group), (flags & 4 != 0, flags & 8 != 0))
         } else {
-            let ks = u64::from(self.mem.read_u8(t + f(&["KeySize", "keysize"], 80)).ok()?);
+            let ks = u64::from(
+                self.mem
+                    .read_u8(t.wrapping_add(f(&["KeySize", "keysize"], 80)))
+                    .ok()?,
+            );
             let es = u64::from(
                 self.mem
-                    .read_u8(t + f(&["ValueSize", "elemsize", "valuesize"], 81))
+                    .read_u8(t.wrapping_add(f(&["ValueSize", "elemsize", "valuesize"], 81)))
                     .ok()?,
             );
             let bs = u64::from(
@@ -190,7 +194,10 @@ impl<'a> Process<'a> {
                     .read_u16(t + f(&["BucketSize", "bucketsize"], 82))
                     .ok()?,
             );
-            let flags = self.mem.read_u32(t + f(&["Flags", "flags"], 84)).ok()?;
+            let flags = self
+                .mem
+                .read_u32(t.wrapping_add(f(&["Flags", "flags"], 84)))
+                .ok()?;
             ((ks, es, bs), (flags & 1 != 0, flags & 2 != 0))
         };
         Some(MapType {
@@ -213,10 +220,13 @@ impl<'a> Process<'a> {
         let base = self.types_base;
         let mut out = Vec::new();
         for i in 0..n.min(1 << 20) {
-            let Ok(off) = self.mem.read_u32(addr + self.bias + 4 * i) else {
+            let Ok(off) = self
+                .mem
+                .read_u32(addr.wrapping_add(self.bias).wrapping_add(4 * i))
+            else {
                 break;
             };
-            let t = base + u64::from(off);
+            let t = base.wrapping_add(u64::from(off));
             if self.types().kind(t) == Some(kind::MAP)
                 && let Some(mt) = self.map_type(t)
             {
@@ -231,11 +241,14 @@ impl<'a> Process<'a> {
         if self.swiss_maps() {
             let l = self.layouts.get("internal/runtime/maps.Map");
             let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
-            let used = self.mem.read_u64(addr + f("used", 0)).ok()?;
-            let dir = self.mem.read_u64(addr + f("dirPtr", 16)).ok()?;
-            let dir_len = self.mem.read_u64(addr + f("dirLen", 24)).ok()?;
-            let global_depth = self.mem.read_u8(addr + f("globalDepth", 32)).ok()?;
-            let writing = self.mem.read_u8(addr + f("writing", 34)).ok()? != 0;
+            let used = self.mem.read_u64(addr.wrapping_add(f("used", 0))).ok()?;
+            let dir = self.mem.read_u64(addr.wrapping_add(f("dirPtr", 16))).ok()?;
+            let dir_len = self.mem.read_u64(addr.wrapping_add(f("dirLen", 24))).ok()?;
+            let global_depth = self
+                .mem
+                .read_u8(addr.wrapping_add(f("globalDepth", 32)))
+                .ok()?;
+            let writing = self.mem.read_u8(addr.wrapping_add(f("writing", 34))).ok()? != 0;
             let tables = self.swiss_tables(dir, dir_len).len();
             Some(MapHeader::Swiss {
                 used,
@@ -248,12 +261,21 @@ impl<'a> Process<'a> {
         } else {
             let l = self.layouts.get("runtime.hmap");
             let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
-            let count = self.mem.read_u64(addr + f("count", 0)).ok()?;
-            let flags = self.mem.read_u8(addr + f("flags", 8)).ok()?;
-            let b = self.mem.read_u8(addr + f("B", 9)).ok()?;
-            let noverflow = self.mem.read_u16(addr + f("noverflow", 10)).ok()?;
-            let buckets = self.mem.read_u64(addr + f("buckets", 16)).ok()?;
-            let oldbuckets = self.mem.read_u64(addr + f("oldbuckets", 24)).ok()?;
+            let count = self.mem.read_u64(addr.wrapping_add(f("count", 0))).ok()?;
+            let flags = self.mem.read_u8(addr.wrapping_add(f("flags", 8))).ok()?;
+            let b = self.mem.read_u8(addr.wrapping_add(f("B", 9))).ok()?;
+            let noverflow = self
+                .mem
+                .read_u16(addr.wrapping_add(f("noverflow", 10)))
+                .ok()?;
+            let buckets = self
+                .mem
+                .read_u64(addr.wrapping_add(f("buckets", 16)))
+                .ok()?;
+            let oldbuckets = self
+                .mem
+                .read_u64(addr.wrapping_add(f("oldbuckets", 24)))
+                .ok()?;
             Some(MapHeader::Hashmap {
                 count,
                 flags,
@@ -274,7 +296,7 @@ impl<'a> Process<'a> {
             return out;
         }
         for i in 0..dir_len {
-            let t = self.word(dir + 8 * i);
+            let t = self.word(dir.wrapping_add(8 * i));
             if t != 0 && seen.insert(t) {
                 out.push(t);
             }
@@ -288,7 +310,7 @@ impl<'a> Process<'a> {
         match self.map_header(addr) {
             Some(MapHeader::Swiss { dir, dir_len, .. }) => {
                 let (slot, elem_off, group) = mt.sizes;
-                if slot == 0 || group != 8 + 8 * slot {
+                if slot == 0 || slot > 1 << 16 || group != 8 + 8 * slot {
                     warnings.push(format!("{}: implausible group layout", mt.name));
                     return out;
                 }
@@ -299,8 +321,8 @@ impl<'a> Process<'a> {
                     };
                     for j in 0..8u64 {
                         if (ctrl >> (8 * j)) & 0x80 == 0 {
-                            let k = g + 8 + j * slot;
-                            out.push((k, k + elem_off));
+                            let k = g.wrapping_add(8 + j * slot);
+                            out.push((k, k.wrapping_add(elem_off)));
                         }
                     }
                     true
@@ -315,15 +337,15 @@ impl<'a> Process<'a> {
                 let groups = l.and_then(|l| l.field("groups")).unwrap_or(16);
                 let mut budget = MAX_BUCKETS;
                 for t in self.swiss_tables(dir, dir_len) {
-                    let data = self.word(t + groups);
-                    let mask = self.word(t + groups + 8);
+                    let data = self.word(t.wrapping_add(groups));
+                    let mask = self.word(t.wrapping_add(groups).wrapping_add(8));
                     if mask >= budget {
                         warnings.push(format!("table at {t:#x} has {mask} groups; skipped"));
                         return out;
                     }
                     budget -= mask + 1;
                     for i in 0..=mask {
-                        if !group_slots(data + i * group, &mut out, warnings)
+                        if !group_slots(data.wrapping_add(i * group), &mut out, warnings)
                             || out.len() > MAX_ENTRIES
                         {
                             return out;
@@ -361,7 +383,10 @@ impl<'a> Process<'a> {
                         }
                         for j in 0..8u64 {
                             if (top >> (8 * j)) & 0xff >= 5 {
-                                out.push((bk + 8 + j * ks, bk + 8 + 8 * ks + j * es));
+                                out.push((
+                                    bk.wrapping_add(8 + j * ks),
+                                    bk.wrapping_add(8 + 8 * ks + j * es),
+                                ));
                             }
                         }
                         bk = self.word(bk + bs - 8);
@@ -370,14 +395,16 @@ impl<'a> Process<'a> {
                 };
                 let nb = 1u64 << b;
                 for i in 0..nb {
-                    if !bucket(buckets + i * bs, false, &mut out) || out.len() > MAX_ENTRIES {
+                    if !bucket(buckets.wrapping_add(i * bs), false, &mut out)
+                        || out.len() > MAX_ENTRIES
+                    {
                         return out;
                     }
                 }
                 if oldbuckets != 0 {
                     let old = if flags & 8 != 0 { nb } else { nb / 2 };
                     for i in 0..old {
-                        if !bucket(oldbuckets + i * bs, true, &mut out) {
+                        if !bucket(oldbuckets.wrapping_add(i * bs), true, &mut out) {
                             return out;
                         }
                     }

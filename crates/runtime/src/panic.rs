@@ -109,10 +109,10 @@ impl<'a> Process<'a> {
         let mut p = g.saved.panic;
         let mut seen = std::collections::HashSet::new();
         while p != 0 && out.len() < MAX_PANICS && seen.insert(p) {
-            let t = self.word(p + o.panic_arg);
-            let data = self.word(p + o.panic_arg + 8);
+            let t = self.word(p.wrapping_add(o.panic_arg));
+            let data = self.word(p.wrapping_add(o.panic_arg).wrapping_add(8));
             let flag = |off: Option<u64>| {
-                off.and_then(|x| self.mem.read_u8(p + x).ok())
+                off.and_then(|x| self.mem.read_u8(p.wrapping_add(x)).ok())
                     .is_some_and(|b| b != 0)
             };
             let value = self.eface(t, data);
@@ -131,7 +131,7 @@ impl<'a> Process<'a> {
                 aborted: flag(o.panic_aborted),
                 addr: p,
             });
-            p = self.word(p + o.panic_link);
+            p = self.word(p.wrapping_add(o.panic_link));
         }
         out.reverse();
         out
@@ -168,10 +168,10 @@ impl<'a> Process<'a> {
     fn bounds_error(&self, addr: u64) -> Option<String> {
         let l = self.layouts.get("runtime.boundsError");
         let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
-        let x = self.mem.read_u64(addr + f("x", 0)).ok()? as i64;
-        let y = self.mem.read_u64(addr + f("y", 8)).ok()? as i64;
-        let signed = self.mem.read_u8(addr + f("signed", 16)).ok()? != 0;
-        let code = self.mem.read_u8(addr + f("code", 17)).ok()?;
+        let x = self.mem.read_u64(addr.wrapping_add(f("x", 0))).ok()? as i64;
+        let y = self.mem.read_u64(addr.wrapping_add(f("y", 8))).ok()? as i64;
+        let signed = self.mem.read_u8(addr.wrapping_add(f("signed", 16))).ok()? != 0;
+        let code = self.mem.read_u8(addr.wrapping_add(f("code", 17))).ok()?;
         let convert = if self.minor >= 20 {
             "cannot convert slice with length %y to array or pointer to array with length %x"
         } else {
@@ -218,9 +218,18 @@ impl<'a> Process<'a> {
         let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
         let ty = self.types();
         let name = |t: u64| ty.name(t);
-        let inter_t = self.mem.read_u64(addr + f("_interface", 0)).ok()?;
-        let concrete = self.mem.read_u64(addr + f("concrete", 8)).ok()?;
-        let asserted = self.mem.read_u64(addr + f("asserted", 16)).ok()?;
+        let inter_t = self
+            .mem
+            .read_u64(addr.wrapping_add(f("_interface", 0)))
+            .ok()?;
+        let concrete = self
+            .mem
+            .read_u64(addr.wrapping_add(f("concrete", 8)))
+            .ok()?;
+        let asserted = self
+            .mem
+            .read_u64(addr.wrapping_add(f("asserted", 16)))
+            .ok()?;
         let missing = self
             .mem
             .read_go_string(addr + f("missingMethod", 24), 4096)
@@ -295,8 +304,8 @@ impl<'a> Process<'a> {
             let closure_entry = tab
                 .funcs()
                 .find(|c| c.name() == closure)
-                .map(|c| c.entry() + self.bias);
-            let (lo, hi) = (rf.sp, rf.fp.max(rf.sp).min(rf.sp + 4096));
+                .map(|c| c.entry().wrapping_add(self.bias));
+            let (lo, hi) = (rf.sp, rf.fp.max(rf.sp).min(rf.sp.saturating_add(4096)));
             let mut a = lo;
             let readable = |p: u64, n: u64| -> Option<String> {
                 if n == 0 || n > 1024 {
@@ -307,24 +316,31 @@ impl<'a> Process<'a> {
                     .all(|&c| (0x20..0x7f).contains(&c) || c == b'\n' || c == b'\t')
                     .then(|| String::from_utf8_lossy(&b).into_owned())
             };
-            while a + 24 <= hi + 16 {
+            while a.saturating_add(24) <= hi.saturating_add(16) {
                 if Some(self.word(a)) == closure_entry
-                    && let Some(s) = readable(self.word(a + 8), self.word(a + 16))
+                    && let Some(s) =
+                        readable(self.word(a.wrapping_add(8)), self.word(a.wrapping_add(16)))
                 {
                     return Some(s);
                 }
-                a += 8;
+                a = match a.checked_add(8) {
+                    Some(x) => x,
+                    None => break,
+                };
             }
             // Fallback: a string header in the frame or its argument spill slots.
             let mut a = lo;
-            while a + 16 <= hi + 16 {
+            while a.saturating_add(16) <= hi.saturating_add(16) {
                 let p = self.word(a);
                 if self.bin.read_va(self.unbias(p), 1).is_some()
-                    && let Some(s) = readable(p, self.word(a + 8))
+                    && let Some(s) = readable(p, self.word(a.wrapping_add(8)))
                 {
                     return Some(s);
                 }
-                a += 8;
+                a = match a.checked_add(8) {
+                    Some(x) => x,
+                    None => break,
+                };
             }
         }
         None
@@ -417,14 +433,14 @@ impl<'a> Process<'a> {
                 continue;
             }
             let o = &self.off;
-            let sig = self.mem.read_u32(gaddr + o.g_sig).unwrap_or(0);
+            let sig = self.mem.read_u32(gaddr.wrapping_add(o.g_sig)).unwrap_or(0);
             if sig != 0 {
                 crash.fault = Some(format!(
                     "[signal {} code={:#x} addr={:#x} pc={:#x}]",
                     signal_description(sig as i32),
-                    self.word(gaddr + o.g_sigcode0),
-                    self.word(gaddr + o.g_sigcode1),
-                    self.word(gaddr + o.g_sigpc)
+                    self.word(gaddr.wrapping_add(o.g_sigcode0)),
+                    self.word(gaddr.wrapping_add(o.g_sigcode1)),
+                    self.word(gaddr.wrapping_add(o.g_sigpc))
                 ));
             }
         }

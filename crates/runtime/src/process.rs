@@ -197,7 +197,7 @@ impl<'a> Process<'a> {
                 special.insert(f.entry(), k);
             }
         }
-        let types_base = bin.moduledata().map_or(0, |m| m.types.0) + bias;
+        let types_base = bin.moduledata().map_or(0, |m| m.types.0).wrapping_add(bias);
         let mut p = Process {
             bin,
             mem,
@@ -260,7 +260,7 @@ impl<'a> Process<'a> {
             ("runtime.allp", self.allp),
         ] {
             if let Some(g) = g {
-                v.push((n, g.addr + self.bias, g.found_by));
+                v.push((n, g.addr.wrapping_add(self.bias), g.found_by));
             }
         }
         v
@@ -293,8 +293,8 @@ impl<'a> Process<'a> {
         if m == 0 || m % 8 != 0 {
             return false;
         }
-        let g0 = self.word(m + self.off.m_g0);
-        g0 != 0 && self.word(g0 + self.off.g_m) == m
+        let g0 = self.word(m.wrapping_add(self.off.m_g0));
+        g0 != 0 && self.word(g0.wrapping_add(self.off.g_m)) == m
     }
 
     fn find_globals(&mut self) {
@@ -302,38 +302,41 @@ impl<'a> Process<'a> {
         let bias = self.bias;
         // allgs: a slice whose first element is a g with a plausible goid and a stack.
         self.allgs = cands.allgs.iter().copied().find(|c| {
-            let a = c.addr + bias;
-            let (ptr, len, cap) = (self.word(a), self.word(a + 8), self.word(a + 16));
+            let a = c.addr.wrapping_add(bias);
+            let (ptr, len, cap) = (
+                self.word(a),
+                self.word(a.wrapping_add(8)),
+                self.word(a.wrapping_add(16)),
+            );
             if c.found_by != FoundBy::Code {
                 return true;
             }
             ptr != 0 && len <= cap && len > 0 && {
                 let g = self.word(ptr);
                 let (lo, hi) = (
-                    self.word(g + self.off.g_stack_lo),
-                    self.word(g + self.off.g_stack_hi),
+                    self.word(g.wrapping_add(self.off.g_stack_lo)),
+                    self.word(g.wrapping_add(self.off.g_stack_hi)),
                 );
                 g != 0 && lo < hi && hi - lo <= 1 << 30
             }
         });
-        self.allm =
-            cands.allm.iter().copied().find(|c| {
-                c.found_by != FoundBy::Code || self.looks_like_m(self.word(c.addr + bias))
-            });
+        self.allm = cands.allm.iter().copied().find(|c| {
+            c.found_by != FoundBy::Code || self.looks_like_m(self.word(c.addr.wrapping_add(bias)))
+        });
         self.allp = cands.allp.iter().copied().find(|c| {
             if c.found_by != FoundBy::Code {
                 return true;
             }
-            let a = c.addr + bias;
-            let (ptr, len) = (self.word(a), self.word(a + 8));
+            let a = c.addr.wrapping_add(bias);
+            let (ptr, len) = (self.word(a), self.word(a.wrapping_add(8)));
             let Some(pid) = self.off.p_id else {
                 return false;
             };
             len > 0
                 && len <= 1 << 16
                 && (0..len.min(4)).all(|i| {
-                    let p = self.word(ptr + 8 * i);
-                    p != 0 && self.mem.read_u32(p + pid).ok() == Some(i as u32)
+                    let p = self.word(ptr.wrapping_add(8 * i));
+                    p != 0 && self.mem.read_u32(p.wrapping_add(pid)).ok() == Some(i as u32)
                 })
         });
         if self.allgs.is_none() {
@@ -376,34 +379,34 @@ impl<'a> Process<'a> {
         };
         let o = &self.off;
         let mut out = Vec::new();
-        let mut m = self.word(head.addr + self.bias);
+        let mut m = self.word(head.addr.wrapping_add(self.bias));
         let mut seen = std::collections::HashSet::new();
         while m != 0 && out.len() < MAX_MS && seen.insert(m) {
             let i32_at = |off: Option<u64>| {
-                off.and_then(|o| self.mem.read_u32(m + o).ok())
+                off.and_then(|o| self.mem.read_u32(m.wrapping_add(o)).ok())
                     .map_or(0, |v| v as i32)
             };
             out.push(MInfo {
                 addr: m,
-                id: self.word(m + o.m_id) as i64,
-                tid: self.word(m + o.m_procid),
-                g0: self.word(m + o.m_g0),
-                gsignal: self.word(m + o.m_gsignal),
-                curg: self.word(m + o.m_curg),
-                lockedg: self.word(m + o.m_lockedg),
+                id: self.word(m.wrapping_add(o.m_id)) as i64,
+                tid: self.word(m.wrapping_add(o.m_procid)),
+                g0: self.word(m.wrapping_add(o.m_g0)),
+                gsignal: self.word(m.wrapping_add(o.m_gsignal)),
+                curg: self.word(m.wrapping_add(o.m_curg)),
+                lockedg: self.word(m.wrapping_add(o.m_lockedg)),
                 throwing: i32_at(o.m_throwing),
                 dying: i32_at(o.m_dying),
                 incgo: o
                     .m_incgo
-                    .and_then(|x| self.mem.read_u8(m + x).ok())
+                    .and_then(|x| self.mem.read_u8(m.wrapping_add(x)).ok())
                     .unwrap_or(0)
                     != 0,
                 vdso: (
-                    o.m_vdso_sp.map_or(0, |x| self.word(m + x)),
-                    o.m_vdso_pc.map_or(0, |x| self.word(m + x)),
+                    o.m_vdso_sp.map_or(0, |x| self.word(m.wrapping_add(x))),
+                    o.m_vdso_pc.map_or(0, |x| self.word(m.wrapping_add(x))),
                 ),
             });
-            m = self.word(m + o.m_alllink);
+            m = self.word(m.wrapping_add(o.m_alllink));
         }
         out
     }
@@ -429,8 +432,8 @@ impl<'a> Process<'a> {
             return StackBounds::default();
         }
         StackBounds {
-            lo: self.word(g + self.off.g_stack_lo),
-            hi: self.word(g + self.off.g_stack_hi),
+            lo: self.word(g.wrapping_add(self.off.g_stack_lo)),
+            hi: self.word(g.wrapping_add(self.off.g_stack_hi)),
         }
     }
 
@@ -440,11 +443,11 @@ impl<'a> Process<'a> {
         let g = self
             .allgs
             .ok_or_else(|| RuntimeError::NoGoroutines("not found in the binary".into()))?;
-        let a = g.addr + self.bias;
+        let a = g.addr.wrapping_add(self.bias);
         let err = |e: goscope_target::MemError| RuntimeError::NoGoroutines(e.to_string());
         let ptr = self.mem.read_u64(a).map_err(err)?;
-        let len = self.mem.read_u64(a + 8).map_err(err)?;
-        let cap = self.mem.read_u64(a + 16).map_err(err)?;
+        let len = self.mem.read_u64(a.wrapping_add(8)).map_err(err)?;
+        let cap = self.mem.read_u64(a.wrapping_add(16)).map_err(err)?;
         if len > cap || len > MAX_GOROUTINES {
             return Err(RuntimeError::NoGoroutines(format!(
                 "implausible slice header (len {len}, cap {cap})"
@@ -456,7 +459,7 @@ impl<'a> Process<'a> {
         let mut i = 0;
         while i < len {
             let n = CHUNK.min(len - i);
-            match self.mem.read_vec(ptr + i * 8, (n * 8) as usize) {
+            match self.mem.read_vec(ptr.wrapping_add(i * 8), (n * 8) as usize) {
                 Ok(b) => out.extend(
                     b.chunks_exact(8)
                         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
@@ -464,11 +467,11 @@ impl<'a> Process<'a> {
                 Err(_) => {
                     // Partly present (a truncated core): read entry by entry; wholly absent:
                     // count it missing at once.
-                    let first = self.mem.read_u64(ptr + i * 8).is_ok();
+                    let first = self.mem.read_u64(ptr.wrapping_add(i * 8)).is_ok();
                     let last = self.mem.read_u64(ptr + (i + n - 1) * 8).is_ok();
                     if first || last {
                         for j in i..i + n {
-                            match self.mem.read_u64(ptr + j * 8) {
+                            match self.mem.read_u64(ptr.wrapping_add(j * 8)) {
                                 Ok(g) => out.push(g),
                                 Err(_) => missing += 1,
                             }

@@ -79,19 +79,25 @@ impl<'a> Types<'a> {
 
     /// The kind of type `t`.
     pub fn kind(&self, t: u64) -> Option<u8> {
-        Some(self.mem.read_u8(t + self.off.type_kind).ok()? & KIND_MASK)
+        Some(self.mem.read_u8(t.wrapping_add(self.off.type_kind)).ok()? & KIND_MASK)
     }
 
     /// Whether values of type `t` are stored directly in an interface word.
     pub fn direct_iface(&self, t: u64) -> bool {
-        let k = self.mem.read_u8(t + self.off.type_kind).unwrap_or(0);
-        let tf = self.mem.read_u8(t + self.off.type_tflag).unwrap_or(0);
+        let k = self
+            .mem
+            .read_u8(t.wrapping_add(self.off.type_kind))
+            .unwrap_or(0);
+        let tf = self
+            .mem
+            .read_u8(t.wrapping_add(self.off.type_tflag))
+            .unwrap_or(0);
         k & DIRECT_IFACE != 0 || (self.minor >= 26 && tf & DIRECT_IFACE != 0)
     }
 
     /// The size of values of type `t`.
     pub fn size(&self, t: u64) -> Option<u64> {
-        self.mem.read_u64(t + self.off.type_size).ok()
+        self.mem.read_u64(t.wrapping_add(self.off.type_size)).ok()
     }
 
     /// The name at `addr` in the encoding of `runtime.name` (Go 1.17+): a flag byte, a varint
@@ -101,7 +107,7 @@ impl<'a> Types<'a> {
         let mut shift = 0;
         let mut i = 1u64;
         loop {
-            let b = self.mem.read_u8(addr + i).ok()?;
+            let b = self.mem.read_u8(addr.wrapping_add(i)).ok()?;
             i += 1;
             len |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
@@ -115,14 +121,14 @@ impl<'a> Types<'a> {
         if len > MAX_NAME {
             return None;
         }
-        let v = self.mem.read_vec(addr + i, len as usize).ok()?;
+        let v = self.mem.read_vec(addr.wrapping_add(i), len as usize).ok()?;
         Some(String::from_utf8_lossy(&v).into_owned())
     }
 
     /// The type's name as the runtime prints it (`*main.T`, `map[string]int`).
     pub fn name(&self, t: u64) -> Option<String> {
-        let off = self.mem.read_u32(t + self.off.type_str).ok()?;
-        let tflag = self.mem.read_u8(t + self.off.type_tflag).ok()?;
+        let off = self.mem.read_u32(t.wrapping_add(self.off.type_str)).ok()?;
+        let tflag = self.mem.read_u8(t.wrapping_add(self.off.type_tflag)).ok()?;
         let s = self.name_at(self.types_base.checked_add(u64::from(off))?)?;
         if tflag & TFLAG_EXTRA_STAR != 0 {
             return Some(s.strip_prefix('*').unwrap_or(&s).to_string());
@@ -132,23 +138,34 @@ impl<'a> Types<'a> {
 
     /// The element type of pointer type `t`.
     pub fn elem(&self, t: u64) -> Option<u64> {
-        self.mem.read_u64(t + self.off.ptrtype_elem).ok()
+        self.mem
+            .read_u64(t.wrapping_add(self.off.ptrtype_elem))
+            .ok()
     }
 
     /// The fields of struct type `t`.
     pub fn fields(&self, t: u64) -> Option<Vec<Field>> {
-        let base = t + self.off.structtype_fields?;
+        let base = t.wrapping_add(self.off.structtype_fields?);
         let ptr = self.mem.read_u64(base).ok()?;
-        let n = self.mem.read_u64(base + 8).ok()?;
+        let n = self.mem.read_u64(base.wrapping_add(8)).ok()?;
         if n > 1024 {
             return None;
         }
         let mut out = Vec::with_capacity(n as usize);
         for i in 0..n {
-            let f = ptr + i * self.off.structfield_len;
-            let name_ptr = self.mem.read_u64(f + self.off.structfield_name).ok()?;
-            let typ = self.mem.read_u64(f + self.off.structfield_typ).ok()?;
-            let mut offset = self.mem.read_u64(f + self.off.structfield_offset).ok()?;
+            let f = ptr.wrapping_add(i * self.off.structfield_len);
+            let name_ptr = self
+                .mem
+                .read_u64(f.wrapping_add(self.off.structfield_name))
+                .ok()?;
+            let typ = self
+                .mem
+                .read_u64(f.wrapping_add(self.off.structfield_typ))
+                .ok()?;
+            let mut offset = self
+                .mem
+                .read_u64(f.wrapping_add(self.off.structfield_offset))
+                .ok()?;
             if self.minor < 19 {
                 // offsetAnon: offset << 1 | embedded.
                 offset >>= 1;

@@ -137,21 +137,24 @@ impl<'a> Process<'a> {
     fn sig_context(&self, fp: u64) -> Option<SigContext> {
         match self.bin.arch() {
             Arch::Amd64 => {
-                let mc = fp + 40;
+                let mc = fp.wrapping_add(40);
                 Some(SigContext {
-                    pc: self.mem.read_u64(mc + 128).ok()?,
-                    sp: self.mem.read_u64(mc + 120).ok()?,
+                    pc: self.mem.read_u64(mc.wrapping_add(128)).ok()?,
+                    sp: self.mem.read_u64(mc.wrapping_add(120)).ok()?,
                     lr: 0,
                     // rt_sigframe: {pretcode, ucontext (304 bytes), siginfo}.
-                    info: fp + 304,
+                    info: fp.wrapping_add(304),
                 })
             }
             Arch::Arm64 => {
-                let mc = fp + 128 + 176;
+                let mc = fp.wrapping_add(128 + 176);
                 Some(SigContext {
-                    pc: self.mem.read_u64(mc + 264).ok()?,
-                    sp: self.mem.read_u64(mc + 256).ok()?,
-                    lr: self.mem.read_u64(mc + 8 + 30 * 8).ok()?,
+                    pc: self.mem.read_u64(mc.wrapping_add(264)).ok()?,
+                    sp: self.mem.read_u64(mc.wrapping_add(256)).ok()?,
+                    lr: self
+                        .mem
+                        .read_u64(mc.wrapping_add(8).wrapping_add(30 * 8))
+                        .ok()?,
                     // rt_sigframe: {siginfo, ucontext}.
                     info: fp,
                 })
@@ -213,8 +216,8 @@ impl<'a> Process<'a> {
                     }
                     if m.curg != 0 {
                         // cgo: the goroutine's context saved by entersyscall in cgocall.
-                        let spc = self.word(m.curg + o.g_syscallpc);
-                        let ssp = self.word(m.curg + o.g_syscallsp);
+                        let spc = self.word(m.curg.wrapping_add(o.g_syscallpc));
+                        let ssp = self.word(m.curg.wrapping_add(o.g_syscallsp));
                         if spc != 0 && ssp != 0 {
                             (pc, sp, lr, trap, g) = (spc, ssp, 0, false, m.curg);
                             syscall = true;
@@ -241,7 +244,7 @@ impl<'a> Process<'a> {
             if let Some(m) = m
                 && g == m.g0
                 && m.curg != 0
-                && self.word(m.curg + o.g_m) == m.addr
+                && self.word(m.curg.wrapping_add(o.g_m)) == m.addr
             {
                 match special {
                     Some(Special::Morestack) => {
@@ -259,9 +262,9 @@ impl<'a> Process<'a> {
                             signal: None,
                         });
                         g = m.curg;
-                        pc = self.word(g + o.g_sched_pc);
-                        sp = self.word(g + o.g_sched_sp);
-                        lr = self.word(g + o.g_sched_lr);
+                        pc = self.word(g.wrapping_add(o.g_sched_pc));
+                        sp = self.word(g.wrapping_add(o.g_sched_sp));
+                        lr = self.word(g.wrapping_add(o.g_sched_lr));
                         match self.pc_info(pc) {
                             Some(nf) => f = nf,
                             None => {
@@ -278,7 +281,7 @@ impl<'a> Process<'a> {
                         let at_edge = uses_lr && f.spdelta == Some(0);
                         if !at_edge {
                             g = m.curg;
-                            sp = self.word(g + o.g_sched_sp);
+                            sp = self.word(g.wrapping_add(o.g_sched_sp));
                         }
                         flag &= !funcflag::SP_WRITE;
                     }
@@ -326,8 +329,8 @@ impl<'a> Process<'a> {
                 foreign: false,
                 signal: sig.as_ref().map(|c| SignalFrame {
                     signo: self.mem.read_u32(c.info).unwrap_or(0) as i32,
-                    code: self.mem.read_u32(c.info + 8).unwrap_or(0) as i32,
-                    addr: self.word(c.info + 16),
+                    code: self.mem.read_u32(c.info.wrapping_add(8)).unwrap_or(0) as i32,
+                    addr: self.word(c.info.wrapping_add(16)),
                     pc: c.pc,
                 }),
             });
@@ -348,8 +351,8 @@ impl<'a> Process<'a> {
                         foreign: true,
                         signal: None,
                     });
-                    let spc = self.word(m.curg + o.g_syscallpc);
-                    let ssp = self.word(m.curg + o.g_syscallsp);
+                    let spc = self.word(m.curg.wrapping_add(o.g_syscallpc));
+                    let ssp = self.word(m.curg.wrapping_add(o.g_syscallsp));
                     if m.curg == 0 || spc == 0 || ssp == 0 {
                         break;
                     }
@@ -406,7 +409,7 @@ impl<'a> Process<'a> {
             syscall = false;
             if uses_lr && injected {
                 let x = self.word(sp);
-                sp += 16;
+                sp = sp.wrapping_add(16);
                 match self.pc_info(pc) {
                     None => pc = x,
                     Some(nf) => {

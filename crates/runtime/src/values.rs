@@ -116,13 +116,13 @@ impl<'a> Process<'a> {
                 Value::Float(f64::from(f32::from_bits(v as u32)))
             }),
             kind::FLOAT64 => rd(8).map_or(Value::Unreadable, |v| Value::Float(f64::from_bits(v))),
-            kind::COMPLEX64 => match (m.read_u32(addr), m.read_u32(addr + 4)) {
+            kind::COMPLEX64 => match (m.read_u32(addr), m.read_u32(addr.wrapping_add(4))) {
                 (Ok(r), Ok(i)) => {
                     Value::Complex(f64::from(f32::from_bits(r)), f64::from(f32::from_bits(i)))
                 }
                 _ => Value::Unreadable,
             },
-            kind::COMPLEX128 => match (m.read_u64(addr), m.read_u64(addr + 8)) {
+            kind::COMPLEX128 => match (m.read_u64(addr), m.read_u64(addr.wrapping_add(8))) {
                 (Ok(r), Ok(i)) => Value::Complex(f64::from_bits(r), f64::from_bits(i)),
                 _ => Value::Unreadable,
             },

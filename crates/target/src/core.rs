@@ -84,8 +84,8 @@ impl CoreFile {
         if n < 64 {
             return None;
         }
-        let start = usize::try_from(seg.offset + off).ok()?;
-        let dumped = self.bytes.get(start..start + n)?;
+        let start = usize::try_from(seg.offset.checked_add(off)?).ok()?;
+        let dumped = self.bytes.get(start..start.checked_add(n)?)?;
         let file = bin.data().get(..n)?;
         if dumped != file {
             return Some(format!(
@@ -177,15 +177,19 @@ impl CoreFile {
                 let off = addr - s.vaddr;
                 if off < s.present {
                     let n = (s.present - off).min(want as u64) as usize;
-                    let start = (s.offset + off) as usize;
-                    return self.bytes.get(start..start + n).ok_or(missing);
+                    let start = usize::try_from(s.offset.checked_add(off).ok_or(missing)?)
+                        .map_err(|_| missing)?;
+                    return self
+                        .bytes
+                        .get(start..start.checked_add(n).ok_or(missing)?)
+                        .ok_or(missing);
                 }
                 if off < s.filesz {
                     // Dumped, but cut off by truncation.
                     return Err(missing);
                 }
                 // Not dumped: file-backed, clean.
-                from_binary(s.end() - addr).ok_or(missing)
+                from_binary(s.end().saturating_sub(addr)).ok_or(missing)
             }
             None => from_binary(u64::MAX).ok_or(MemError {
                 addr,

@@ -244,7 +244,9 @@ pub fn parse(data: &[u8]) -> Result<CoreLayout, CoreError> {
         }
     }
     segments.sort_by_key(|s| s.vaddr);
-    let missing: u64 = segments.iter().map(|s| s.filesz - s.present).sum();
+    let missing: u64 = segments
+        .iter()
+        .fold(0u64, |n, s| n.saturating_add(s.filesz - s.present));
     if missing > 0 {
         let n = segments.iter().filter(|s| s.present < s.filesz).count();
         warnings.push(format!(
