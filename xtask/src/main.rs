@@ -8,6 +8,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   fixtures    build the fixture matrix (cached under target/fixtures) and list it
+  crash-core PROGRAM ARGS…
+              build testdata/PROGRAM with the system Go, crash it under GOTRACEBACK=crash
+              (cached) and print the binary and core paths, tab-separated
   layouts     regenerate crates/runtime/src/builtin.rs (runtime layouts per Go release) from the
               DWARF of fixture builds with every toolchain on the machine";
 
@@ -23,6 +26,27 @@ fn main() -> Result<()> {
             for f in goscope_xtask::cgo_matrix("cgoprog")? {
                 println!("{}\t{}", f.label(), f.path.display());
             }
+            Ok(())
+        }
+        Some("crash-core") => {
+            let Some(program) = args.get(1) else {
+                bail!("{USAGE}");
+            };
+            let tc = goscope_xtask::toolchains()?
+                .into_iter()
+                .find(|t| t.go == std::path::Path::new("go"))
+                .ok_or_else(|| anyhow::anyhow!("no system Go toolchain"))?;
+            let fx = goscope_xtask::build(
+                program,
+                &tc,
+                "linux",
+                "amd64",
+                goscope_xtask::Variant::Default,
+                false,
+            )?;
+            let rest: Vec<&str> = args[2..].iter().map(String::as_str).collect();
+            let run = goscope_xtask::crash_core(&fx, &rest)?;
+            println!("{}\t{}", fx.path.display(), run.core.display());
             Ok(())
         }
         Some("layouts") => {
