@@ -45,9 +45,12 @@ fn dlv_run(dlv: &Path, bin: &Path, core: &Path, commands: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What `dlv goroutines` says of one goroutine: user location, function, thread.
+type DlvGoroutine = (String, String, Option<u64>);
+
 /// `Goroutine N - User: FILE:LINE FUNC (0x…) [(thread T)]` lines: id → (file:line, function,
 /// thread).
-fn dlv_goroutines(out: &str) -> (HashMap<u64, (String, String, Option<u64>)>, Option<usize>) {
+fn dlv_goroutines(out: &str) -> (HashMap<u64, DlvGoroutine>, Option<usize>) {
     let mut m = HashMap::new();
     let mut total = None;
     for l in out.lines() {

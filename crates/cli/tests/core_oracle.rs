@@ -10,14 +10,13 @@ use core_common::*;
 use goscope_xtask::Variant;
 use serde_json::Value;
 
+/// A scenario-specific check: (label, summary JSON, oracle, fixture, core) → mismatches.
+type Extra =
+    dyn Fn(&str, &Value, &Oracle, &goscope_xtask::Fixture, &std::path::Path) -> Vec<String>;
+
 /// Crashes `program args` built with every toolchain (default and stripped), analyses each core
 /// and compares with what the runtime printed; `extra` adds scenario-specific checks.
-fn scenario(
-    program: &str,
-    args: &[&str],
-    cgo: bool,
-    extra: &dyn Fn(&str, &Value, &Oracle, &goscope_xtask::Fixture, &std::path::Path) -> Vec<String>,
-) {
+fn scenario(program: &str, args: &[&str], cgo: bool, extra: &Extra) {
     scenario_in(
         program,
         args,
@@ -35,7 +34,7 @@ fn scenario_in(
     cgo: bool,
     variants: &[Variant],
     system_go_only: bool,
-    extra: &dyn Fn(&str, &Value, &Oracle, &goscope_xtask::Fixture, &std::path::Path) -> Vec<String>,
+    extra: &Extra,
 ) {
     if !cores_possible() {
         return;

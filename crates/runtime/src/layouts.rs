@@ -88,6 +88,9 @@ impl StructLayout {
     }
 }
 
+/// One struct of a built-in table: name, size, and `(field, offset)` pairs.
+pub type BuiltinStruct = (&'static str, u64, &'static [(&'static str, u64)]);
+
 /// A built-in table, generated from the DWARF of one toolchain's fixture build.
 #[derive(Debug)]
 pub struct BuiltinTable {
@@ -96,7 +99,7 @@ pub struct BuiltinTable {
     /// `amd64`, `arm64`.
     pub goarch: &'static str,
     /// `(struct, size, [(field, offset)])`.
-    pub structs: &'static [(&'static str, u64, &'static [(&'static str, u64)])],
+    pub structs: &'static [BuiltinStruct],
     /// `runtime.waitReasonStrings` of that release.
     pub wait_reasons: &'static [&'static str],
 }

@@ -19,6 +19,9 @@ pub const MAX_ENTRIES: usize = 1 << 20;
 /// bound on the work a corrupt header can cause.
 const MAX_BUCKETS: u64 = 1 << 20;
 
+/// A candidate map type with its plausibility (score, bytes explained) and decoded entries.
+type Scored = ((i64, u64), MapType, Vec<(Typed, Typed)>);
+
 /// The layout of a map type: what walking its memory needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct MapType {
@@ -469,7 +472,7 @@ impl<'a> Process<'a> {
                 })
                 .collect()
         };
-        let mut scored: Vec<((i64, u64), MapType, Vec<(Typed, Typed)>)> = fits
+        let mut scored: Vec<Scored> = fits
             .into_iter()
             .map(|(mt, slots)| {
                 let es = decode(&mt, &slots);
@@ -483,7 +486,7 @@ impl<'a> Process<'a> {
                 ((score, covered), mt, es)
             })
             .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
         let best = scored.first().map(|x| x.0);
         let also_fits: Vec<String> = scored
             .iter()

@@ -546,13 +546,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
         match (&crash.message, crash.kind) {
             (Some(m), "fatal error") => writeln!(w, "fatal error: {m}")?,
             (Some(m), "signal") => writeln!(w, "{m}")?,
-            (Some(m), _) => {
-                if crash.panics.last().is_some_and(|x| x.recovered) {
-                    writeln!(w, "{m}")?;
-                } else {
-                    writeln!(w, "{m}")?;
-                }
-            }
+            (Some(m), _) => writeln!(w, "{m}")?,
             (None, _) => writeln!(w, "no panic or fatal error found; the process was stopped")?,
         }
         if let Some(f) = &crash.fault {
