@@ -132,18 +132,31 @@ fn open(files: &[PathBuf]) -> Result<(Arc<Binary>, CoreFile, PathBuf, PathBuf)> 
         [bin, core] => (bin.clone(), core.clone()),
         _ => bail!("expected BIN CORE or CORE"),
     };
-    let bin = Arc::new(output::open_binary(&bin_path).with_context(|| {
-        if files.len() == 1 {
-            format!(
+    let is_core = |p: &Path| {
+        std::fs::File::open(p).is_ok_and(|mut f| {
+            use std::io::Read;
+            let mut h = [0u8; 18];
+            f.read_exact(&mut h).is_ok() && &h[..4] == b"\x7fELF" && h[16] == 4
+        })
+    };
+    if files.len() == 2 && is_core(&bin_path) {
+        bail!(
+            "{} is a core file: the order is BIN CORE (goscope core ./server core.1234)",
+            bin_path.display()
+        );
+    }
+    let bin = match output::open_binary(&bin_path) {
+        Ok(b) => Arc::new(b),
+        Err(e) if files.len() == 1 => {
+            return Err(e).context(format!(
                 "the executable named by the core ({}); pass it explicitly: goscope core BIN CORE",
                 bin_path.display()
-            )
-        } else {
-            String::new()
+            ));
         }
-    })?);
+        Err(e) => return Err(e),
+    };
     let mut core = CoreFile::open(&core_path).with_context(|| {
-        if core_path.extension().is_none() && Binary::open(&core_path).is_ok() {
+        if !is_core(&core_path) && Binary::open(&core_path).is_ok() {
             format!(
                 "{}: this is an executable; the order is BIN CORE",
                 core_path.display()

@@ -1,0 +1,185 @@
+//! The `goscope core` subcommands against gdb reading the same core: the threads (`info
+//! threads`), the registers of the thread that received the fatal signal (`info registers`),
+//! and memory (`x/…xb`) both dumped in the core and supplied by the executable (text the kernel
+//! did not dump). And the binary found through the core when it is not given.
+
+mod core_common;
+
+use std::process::Command;
+
+use core_common::*;
+use goscope_xtask::Variant;
+use serde_json::Value;
+
+fn gdb(bin: &std::path::Path, core: &std::path::Path, cmds: &[&str]) -> Option<String> {
+    let mut c = Command::new("gdb");
+    c.arg("-batch").arg("-nx");
+    for x in cmds {
+        c.arg("-ex").arg(x);
+    }
+    let out = c.arg(bin).arg(core).output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn have_gdb() -> bool {
+    let ok = Command::new("gdb")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            !goscope_xtask::required(),
+            "gdb is required (apt-get install gdb)"
+        );
+        eprintln!("skipping: no gdb");
+    }
+    ok
+}
+
+#[test]
+fn threads_registers_and_memory_match_gdb() {
+    if !cores_possible() || !have_gdb() {
+        return;
+    }
+    let mut errors = Vec::new();
+    for tc in toolchains() {
+        for variant in [Variant::Default, Variant::Stripped] {
+            let fx = fixture("crash", &tc, variant, false);
+            let run = crash(&fx, &["nilmap"]);
+            let label = fx.label();
+            let (bin, core) = (&fx.path, &run.core);
+            // Threads: the same LWPs.
+            let out = gdb(bin, core, &["info threads"]).unwrap();
+            let mut theirs: Vec<u64> = out
+                .split("LWP ")
+                .skip(1)
+                .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+                .collect();
+            let threads = core_json(bin, core, &["threads"]);
+            let mut ours: Vec<u64> = threads
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|t| t["tid"].as_u64())
+                .collect();
+            theirs.sort_unstable();
+            theirs.dedup();
+            ours.sort_unstable();
+            if theirs != ours || ours.is_empty() {
+                errors.push(format!("{label}: threads gdb {theirs:?}, goscope {ours:?}"));
+            }
+            // Registers of the first thread (gdb's thread 1).
+            let out = gdb(bin, core, &["info registers"]).unwrap();
+            let regs = core_json(bin, core, &["regs"]);
+            let mut compared = 0;
+            for line in out.lines() {
+                let mut it = line.split_whitespace();
+                let (Some(name), Some(val)) = (it.next(), it.next()) else {
+                    continue;
+                };
+                let Some(ours) = regs["registers"][name].as_str() else {
+                    continue;
+                };
+                let want = u64::from_str_radix(val.trim_start_matches("0x"), 16).ok();
+                let got = u64::from_str_radix(ours.trim_start_matches("0x"), 16).ok();
+                if want != got {
+                    errors.push(format!(
+                        "{label}: register {name} gdb {val}, goscope {ours}"
+                    ));
+                }
+                compared += 1;
+            }
+            if compared < 17 {
+                errors.push(format!("{label}: only {compared} registers compared"));
+            }
+            // Memory: the failing goroutine's g (dumped heap) and the start of the text (not
+            // dumped; read from the executable).
+            let summary = core_json(bin, core, &[]);
+            let g1 = summary["goroutines"][0]["addr"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let text = format!("{:#x}", 0x401000);
+            for addr in [g1.as_str(), text.as_str()] {
+                let out = gdb(bin, core, &[&format!("x/32xb {addr}")]).unwrap();
+                let theirs: Vec<u8> = out
+                    .lines()
+                    .flat_map(|l| l.split(':').nth(1).unwrap_or("").split_whitespace())
+                    .filter_map(|b| u8::from_str_radix(b.trim_start_matches("0x"), 16).ok())
+                    .collect();
+                let x: Value = core_json(bin, core, &["x", addr, "32"]);
+                let ours: Vec<u8> = x["bytes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|b| b.as_u64().map(|b| b as u8))
+                    .collect();
+                if theirs.len() != 32 || theirs != ours {
+                    errors.push(format!(
+                        "{label}: x {addr}: gdb {theirs:02x?}, goscope {ours:02x?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn binary_found_through_the_core() {
+    if !cores_possible() {
+        return;
+    }
+    let Some(tc) = toolchains().into_iter().next() else {
+        return;
+    };
+    let fx = fixture("crash", &tc, Variant::Default, false);
+    let run = crash(&fx, &["index"]);
+    let (code, with_bin, err) = goscope(&[
+        "core",
+        "--json",
+        fx.path.to_str().unwrap(),
+        run.core.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, without, err) = goscope(&["core", "--json", run.core.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let a: Value = serde_json::from_str(&with_bin).unwrap();
+    let b: Value = serde_json::from_str(&without).unwrap();
+    assert_eq!(
+        b["binary"].as_str(),
+        fx.path.to_str(),
+        "the core names the executable"
+    );
+    assert_eq!(a["goroutines"], b["goroutines"]);
+    assert_eq!(a["panic"], b["panic"]);
+}
+
+#[test]
+fn usage_errors_say_what_to_do() {
+    if !cores_possible() {
+        return;
+    }
+    let Some(tc) = toolchains().into_iter().next() else {
+        return;
+    };
+    let fx = fixture("crash", &tc, Variant::Default, false);
+    let run = crash(&fx, &["index"]);
+    let (bin, core) = (fx.path.to_str().unwrap(), run.core.to_str().unwrap());
+    // Swapped arguments.
+    let (code, _, err) = goscope(&["core", core, bin]);
+    assert_eq!(code, 2);
+    assert!(err.contains("BIN CORE"), "{err}");
+    // An unknown goroutine, thread, address.
+    for args in [
+        vec!["core", bin, core, "goroutine", "999999"],
+        vec!["core", bin, core, "regs", "--thread", "1"],
+        vec!["core", bin, core, "x", "0x10", "8"],
+        vec!["core", bin, core, "x", "nonsense"],
+    ] {
+        let (code, out, err) = goscope(&args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("goscope: "), "{args:?}: {err}");
+    }
+}
