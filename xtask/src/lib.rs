@@ -423,6 +423,33 @@ pub fn core_dump_problem() -> Option<String> {
     None
 }
 
+/// The user-mode emulator that runs linux/arm64 fixtures on another machine (it writes the
+/// guest's own core, `qemu_*.core`), if installed.
+pub fn qemu_arm64() -> Option<PathBuf> {
+    if std::env::consts::ARCH == "aarch64" {
+        return None;
+    }
+    ["qemu-aarch64-static", "qemu-aarch64"]
+        .iter()
+        .find(|q| {
+            Command::new(q)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(PathBuf::from)
+}
+
+/// Whether cores of `goarch` fixtures can be produced here: natively, or arm64 under qemu-user.
+pub fn can_crash(goarch: &str) -> bool {
+    let native = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    goarch == native || (goarch == "arm64" && qemu_arm64().is_some())
+}
+
 /// Serializes core production: crashes are heavy (cores of hundreds of MB).
 static CORE_LOCK: Mutex<()> = Mutex::new(());
 
@@ -459,9 +486,17 @@ pub fn crash_core(fx: &Fixture, args: &[&str]) -> Result<CrashRun> {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
     let stderr_file = std::fs::File::create(tmp.join("stderr"))?;
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -c unlimited && exec \"$0\" \"$@\"")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -c unlimited && exec \"$0\" \"$@\"");
+    let native = can_crash(&fx.goarch) && (fx.goarch != "arm64" || qemu_arm64().is_none());
+    if !native {
+        // Emulated: qemu-user dumps the guest's core as qemu_<name>_<time>_<pid>.core.
+        let q = qemu_arm64()
+            .with_context(|| format!("{}: no way to run {} here", fx.label(), fx.goarch))?;
+        cmd.arg(q);
+    }
+    let mut child = cmd
         .arg(&fx.path)
         .args(args)
         .current_dir(&tmp)
@@ -482,13 +517,30 @@ pub fn crash_core(fx: &Fixture, args: &[&str]) -> Result<CrashRun> {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let core = std::fs::read_dir(&tmp)?
+    let files: Vec<PathBuf> = std::fs::read_dir(&tmp)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("core"))
-        });
+        .collect();
+    let name_of = |p: &PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let core = if native {
+        files
+            .iter()
+            .find(|p| name_of(p).starts_with("core"))
+            .cloned()
+    } else {
+        // The emulator's own core (a host process killed by the guest's signal) is not wanted.
+        for p in files.iter().filter(|p| name_of(p).starts_with("core")) {
+            let _ = std::fs::remove_file(p);
+        }
+        files
+            .iter()
+            .find(|p| name_of(p).starts_with("qemu_") && name_of(p).ends_with(".core"))
+            .cloned()
+    };
     let Some(core) = core else {
         let err = std::fs::read_to_string(tmp.join("stderr")).unwrap_or_default();
         bail!(

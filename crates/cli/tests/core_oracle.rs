@@ -46,13 +46,24 @@ fn scenario_in(
         );
         return;
     }
+    // arm64 cores come from qemu-user: not for cgo (no cross C compiler), PIE (dynamically
+    // linked, no arm64 loader here) or the largest cores.
+    let arches: Vec<&str> =
+        if cgo || args == ["many"] || args == ["waitlong"] || variants.contains(&Variant::Pie) {
+            vec!["amd64"]
+        } else {
+            crash_arches()
+        };
     let mut errors = Vec::new();
     for tc in toolchains() {
         if system_go_only && tc.go != std::path::Path::new("go") {
             continue;
         }
-        for &variant in variants {
-            let fx = fixture(program, &tc, variant, cgo);
+        for (goarch, &variant) in arches
+            .iter()
+            .flat_map(|a| variants.iter().map(move |v| (*a, v)))
+        {
+            let fx = fixture_for(program, &tc, goarch, variant, cgo);
             let run = crash(&fx, args);
             let label = format!("{} {args:?}", fx.label());
             let oracle = parse_oracle(&run.stderr);

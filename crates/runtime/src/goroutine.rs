@@ -167,8 +167,9 @@ pub struct Goroutine<'a> {
     pub scan: bool,
     /// Why it waits (`chan receive`), for waiting goroutines.
     pub wait_reason: Option<String>,
-    /// `g.waitsince` (nanoseconds, monotonic), 0 if unknown.
-    #[serde(skip)]
+    /// `g.waitsince`: when it blocked, in the runtime's monotonic nanoseconds (`nanotime`); 0
+    /// when unknown (the runtime records it only when a GC finds the goroutine blocked).
+    #[serde(rename = "wait_since_ns")]
     pub wait_since: i64,
     /// How long it has waited, in whole minutes, as the runtime computes it. `None` when the
     /// runtime would not print it. The core has no clock: "now" is the newest runtime timestamp

@@ -262,6 +262,9 @@ impl<'a> Process<'a> {
                             signal: None,
                         });
                         g = m.curg;
+                        // The goroutine's context is innermost on its own stack (on arm64 its
+                        // frame may not exist yet: morestack runs in the prologue).
+                        innermost = true;
                         pc = self.word(g.wrapping_add(o.g_sched_pc));
                         sp = self.word(g.wrapping_add(o.g_sched_sp));
                         lr = self.word(g.wrapping_add(o.g_sched_lr));

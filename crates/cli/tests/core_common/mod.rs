@@ -67,8 +67,33 @@ pub fn cores_possible() -> bool {
 
 /// Builds `program` for linux/amd64.
 pub fn fixture(program: &str, tc: &Toolchain, variant: Variant, cgo: bool) -> Fixture {
-    goscope_xtask::build(program, tc, "linux", "amd64", variant, cgo)
-        .unwrap_or_else(|e| panic!("building {program}: {e:#}"))
+    fixture_for(program, tc, "amd64", variant, cgo)
+}
+
+/// Builds `program` for linux/`goarch`.
+pub fn fixture_for(
+    program: &str,
+    tc: &Toolchain,
+    goarch: &str,
+    variant: Variant,
+    cgo: bool,
+) -> Fixture {
+    goscope_xtask::build(program, tc, "linux", goarch, variant, cgo)
+        .unwrap_or_else(|e| panic!("building {program} for {goarch}: {e:#}"))
+}
+
+/// The architectures whose cores this machine can produce: amd64 natively, arm64 under
+/// qemu-user (`apt-get install qemu-user-static`; required when CI requires toolchains).
+pub fn crash_arches() -> Vec<&'static str> {
+    let mut v = vec!["amd64"];
+    if goscope_xtask::can_crash("arm64") {
+        v.push("arm64");
+    } else if goscope_xtask::required() {
+        panic!("cannot produce linux/arm64 cores: install qemu-user-static");
+    } else {
+        eprintln!("note: no qemu-user: arm64 cores not tested");
+    }
+    v
 }
 
 /// The core and stderr of `fx` run with `args`.
