@@ -120,8 +120,20 @@ impl<'a> Process<'a> {
                 None => "nil".to_string(),
                 Some(v) => self.panic_text(v, data),
             };
+            // `%#v`, following one pointer to a struct (`&main.E{Code:42}`) as fmt does.
+            let go_syntax = value.as_ref().map(|v| match v.value {
+                Value::Pointer(ptr) if v.kind == crate::types::kind::POINTER && ptr != 0 => {
+                    let elem = self.types().elem(t).unwrap_or(0);
+                    if self.types().kind(elem) == Some(crate::types::kind::STRUCT) {
+                        format!("&{}", self.value_at(elem, ptr).go_syntax())
+                    } else {
+                        v.go_syntax()
+                    }
+                }
+                _ => v.go_syntax(),
+            });
             out.push(PanicInfo {
-                go_syntax: value.as_ref().map(Typed::go_syntax),
+                go_syntax,
                 text: value.as_ref().map(|v| v.value.display()),
                 message,
                 value,

@@ -348,6 +348,24 @@ fn write_goroutine(w: &mut impl Write, g: &Goroutine<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The decoded panic values the runtime's text does not show (composite values print as
+/// `(T) 0xADDR`; values still in flight were never turned into text).
+fn write_panic_values(
+    w: &mut impl Write,
+    panics: &[goscope_runtime::PanicInfo],
+    indent: &str,
+) -> Result<()> {
+    for p in panics {
+        if let (Some(v), Some(gs)) = (&p.value, &p.go_syntax)
+            && gs != &p.message
+            && !matches!(v.value, goscope_runtime::Value::String(_))
+        {
+            writeln!(w, "{indent}value: {gs} ({})", v.type_name)?;
+        }
+    }
+    Ok(())
+}
+
 /// How many innermost frames are the runtime's own crash handling: those above the first
 /// `gopanic`, `throw`, `fatal` or `sigpanic`, when all of them are runtime frames.
 fn crash_machinery(frames: &[Frame<'_>]) -> usize {
@@ -561,6 +579,9 @@ impl<'a, 'p> Ctx<'a, 'p> {
             (Some(m), "signal") => writeln!(w, "{m}")?,
             (Some(m), _) => writeln!(w, "{m}")?,
             (None, _) => writeln!(w, "no panic or fatal error found; the process was stopped")?,
+        }
+        if crash.kind == "panic" {
+            write_panic_values(w, &crash.panics, "  ")?;
         }
         if let Some(f) = &crash.fault {
             writeln!(w, "{f}")?;
@@ -798,6 +819,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 "  {}",
                 Process::panic_message(&panics).replace('\n', "\n  ")
             )?;
+            write_panic_values(w, &panics, "    ")?;
         }
         writeln!(w)?;
         for f in &g.frames {
