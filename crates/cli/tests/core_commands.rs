@@ -183,3 +183,73 @@ fn usage_errors_say_what_to_do() {
         assert!(err.starts_with("goscope: "), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn filter_and_group_agree_with_the_runtime() {
+    if !cores_possible() {
+        return;
+    }
+    let Some(tc) = toolchains().into_iter().next() else {
+        return;
+    };
+    let fx = fixture("crash", &tc, Variant::Default, false);
+    let run = crash(&fx, &["many"]);
+    let oracle = parse_oracle(&run.stderr);
+    let (bin, core) = (&fx.path, &run.core);
+    // --filter by state: exactly the goroutines the runtime printed in that state.
+    let filtered = core_json(bin, core, &["goroutines", "--filter", "chan receive"]);
+    let mut ours: Vec<u64> = filtered
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["id"].as_u64())
+        .collect();
+    let mut theirs: Vec<u64> = oracle
+        .goroutines
+        .iter()
+        .filter(|g| g.state == "chan receive")
+        .map(|g| g.id)
+        .collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours.len(), theirs.len());
+    assert!(
+        ours == theirs,
+        "--filter 'chan receive' differs from the runtime's list"
+    );
+    // --filter by function.
+    let by_func = core_json(bin, core, &["goroutines", "--filter", "func=main.inner"]);
+    let want = oracle
+        .goroutines
+        .iter()
+        .filter(|g| g.frames.iter().any(|f| f.func.contains("main.inner")))
+        .count();
+    assert_eq!(by_func.as_array().unwrap().len(), want);
+    // --group: the runtime's goroutines grouped by state and printed stack give the same
+    // group sizes.
+    let groups = core_json(bin, core, &["goroutines", "--group"]);
+    let mut ours: Vec<u64> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["count"].as_u64())
+        .collect();
+    let mut by_stack: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for g in &oracle.goroutines {
+        let key: Vec<String> = g
+            .frames
+            .iter()
+            .map(|f| format!("{} {}:{}", f.func, f.file, f.line))
+            .collect();
+        // The failing goroutine's stack differs from goscope's by the crash frames; it is
+        // alone in its group either way.
+        *by_stack
+            .entry(format!("{} {}", g.state, key.join("|")))
+            .or_default() += 1;
+    }
+    let mut theirs: Vec<u64> = by_stack.into_values().collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours, theirs, "group sizes differ from the runtime's stacks");
+    assert_eq!(ours.iter().sum::<u64>(), oracle.goroutines.len() as u64);
+}
