@@ -30,9 +30,12 @@ impl X86 {
         X86 { bitness }
     }
 
-    fn decode_one(&self, code: &[u8], pc: u64) -> Instruction {
+    /// Decodes one instruction; also returns the size of its displacement as encoded.
+    fn decode_one(&self, code: &[u8], pc: u64) -> (Instruction, usize) {
         let mut d = Decoder::with_ip(self.bitness, code, pc, DecoderOptions::NONE);
-        d.decode()
+        let ins = d.decode();
+        let disp = d.get_constant_offsets(&ins).displacement_size();
+        (ins, disp)
     }
 }
 
@@ -84,6 +87,8 @@ pub(crate) struct Prefixes {
     pub shown: Option<&'static str>,
     /// After a VEX prefix x86asm prints no prefix at all (its prefix loop stops at VEX).
     pub none_shown: bool,
+    /// Size in bytes of the encoded displacement (x86asm sign-extends only an 8-bit one).
+    pub disp_size: usize,
 }
 
 fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
@@ -125,7 +130,33 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
         data_size,
         shown,
         none_shown: false,
+        disp_size: 0,
     }
+}
+
+/// Whether a REX byte is followed by another prefix: x86asm reads one REX right before the
+/// opcode and takes anything else for the opcode, which then fails to decode.
+fn rex_misplaced(code: &[u8], bitness: u32) -> bool {
+    if bitness != 64 {
+        return false;
+    }
+    let Some(i) = code.iter().position(|b| {
+        !matches!(
+            b,
+            0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67
+        )
+    }) else {
+        return false;
+    };
+    let is_rex = |b: Option<&u8>| b.is_some_and(|b| (0x40..=0x4F).contains(b));
+    is_rex(code.get(i))
+        && code.get(i + 1).is_some_and(|b| {
+            (0x40..=0x4F).contains(b)
+                || matches!(
+                    b,
+                    0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67
+                )
+        })
 }
 
 thread_local! {
@@ -170,7 +201,7 @@ impl Disassembler for X86 {
         syms: &dyn Symbolizer,
         out: &mut String,
     ) -> InsnInfo {
-        let ins = self.decode_one(code, pc);
+        let (ins, disp_size) = self.decode_one(code, pc);
         if syntax != Syntax::Go {
             if ins.is_invalid() {
                 out.push_str("(bad)");
@@ -194,7 +225,7 @@ impl Disassembler for X86 {
             }
             return info;
         }
-        if go_decodes(&ins) {
+        if go_decodes(&ins) && !rex_misplaced(code, self.bitness) {
             let uses_segment = (0..ins.op_count()).any(|i| {
                 !matches!(
                     ins.op_kind(i),
@@ -215,7 +246,8 @@ impl Disassembler for X86 {
                         | OpKind::Immediate32to64
                 )
             }) || ins.mnemonic() == Mnemonic::Xlatb;
-            let p = scan_prefixes(code, self.bitness, uses_segment);
+            let mut p = scan_prefixes(code, self.bitness, uses_segment);
+            p.disp_size = disp_size;
             plan9::format(&ins, p, self.bitness, pc, syms, out);
             return facts(&ins, code, self.bitness, true);
         }
@@ -223,7 +255,7 @@ impl Disassembler for X86 {
         // opcode after it (so C5 FD D7 is "XLATB" with two prefix bytes).
         if let Some(vex_len) = vex_prefix_len(code, self.bitness) {
             let rest = &code[vex_len..];
-            let legacy = self.decode_one(rest, pc.wrapping_add(vex_len as u64));
+            let (legacy, disp_size) = self.decode_one(rest, pc.wrapping_add(vex_len as u64));
             // Legacy prefixes may follow the VEX prefix; a REX may not.
             let opcode_at = rest
                 .iter()
@@ -246,6 +278,7 @@ impl Disassembler for X86 {
                 full.set_ip(pc);
                 full.set_next_ip(pc.wrapping_add(full.len() as u64));
                 let mut p = scan_prefixes(rest, self.bitness, true);
+                p.disp_size = disp_size;
                 p.shown = None;
                 p.none_shown = true;
                 plan9::format(&full, p, self.bitness, pc, syms, out);

@@ -203,7 +203,7 @@ pub(super) fn format(
         args.push(format!("{}:0(BX)", reg_name(ins.memory_segment())));
     } else {
         for i in (0..ins.op_count()).rev() {
-            let a = operand(ins, i, bitness, pc, syms, &mut mem_bytes);
+            let a = operand(ins, p.disp_size, i, bitness, pc, syms, &mut mem_bytes);
             args.push(a);
         }
     }
@@ -262,6 +262,7 @@ fn hex_signed(out: &mut String, v: i64) {
 /// One operand in Go syntax.
 fn operand(
     ins: &Instruction,
+    disp_size: usize,
     i: u32,
     bitness: u32,
     pc: u64,
@@ -340,7 +341,7 @@ fn operand(
         }
         OpKind::Memory => {
             *mem_bytes = go_mem_bytes(ins);
-            memory(ins, pc, syms, &mut s);
+            memory(ins, disp_size, pc, syms, &mut s);
         }
         OpKind::MemorySegSI
         | OpKind::MemorySegESI
@@ -368,7 +369,7 @@ fn operand(
 }
 
 /// A memory operand: `sym+off(SB)` when it names a symbol, else `seg:disp(base)(index*scale)`.
-fn memory(ins: &Instruction, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
+fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
     let seg = ins.segment_prefix();
     let base = ins.memory_base();
     let index = ins.memory_index();
@@ -382,11 +383,11 @@ fn memory(ins: &Instruction, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
     } else {
         raw
     };
-    let disp: i64 = match ins.memory_displ_size() {
+    let disp: i64 = match disp_size {
         0 => 0,
-        1 => value as i64,
+        1 => i64::from(value as u8 as i8),
         // A 64-bit absolute address (MOV AL, moffs64) is kept whole.
-        8 if base == Register::None
+        _ if base == Register::None
             && index == Register::None
             && format!("{:?}", ins.code()).contains("moffs") =>
         {
