@@ -223,11 +223,13 @@ impl<'b> Program<'b> {
     pub fn list(&self, f: &FuncSym, end: u64, opts: &Options) -> FunctionListing {
         let (ts, te) = self.text_range();
         let end = end.min(te);
+        let sym_end = f.addr.wrapping_add(f.size).min(end);
+        // The Go tool decodes each function from bytes that end with it: an instruction
+        // running past the end does not decode.
         let code = self
             .text
-            .get(..end.saturating_sub(ts) as usize)
+            .get(..sym_end.saturating_sub(ts) as usize)
             .unwrap_or(self.text);
-        let sym_end = f.addr.wrapping_add(f.size).min(end);
         let mut lines = LineCursor::new(self.bin);
         let header_file = lines.at(f.addr).0;
         let mut lines = LineCursor::new(self.bin);
