@@ -31,12 +31,15 @@ pub struct FuncSym {
 #[derive(Debug, Default)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
+    /// The start addresses alone, for a cache-friendly binary search.
+    starts: Vec<u64>,
 }
 
 impl SymbolTable {
     /// A table over `syms`, already in address order.
     pub fn new(syms: Vec<Symbol>) -> SymbolTable {
-        SymbolTable { syms }
+        let starts = syms.iter().map(|s| s.addr).collect();
+        SymbolTable { syms, starts }
     }
 }
 
@@ -44,7 +47,7 @@ impl Symbolizer for SymbolTable {
     /// `cmd/internal/disasm`'s lookup: the last symbol starting at or below `addr`, if `addr`
     /// is inside it.
     fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
-        let i = self.syms.partition_point(|s| s.addr <= addr);
+        let i = self.starts.partition_point(|&a| a <= addr);
         let s = self.syms.get(i.checked_sub(1)?)?;
         (s.addr != 0 && s.addr <= addr && addr < s.addr.wrapping_add(s.size))
             .then_some((s.name.as_str(), s.addr))

@@ -109,7 +109,7 @@ pub fn run(args: Args) -> Result<u8> {
     });
     let sources = SourceCache::new(args.source_root.clone());
     let render = |f: &FuncSym| -> Vec<u8> {
-        let mut buf = Vec::with_capacity(f.size as usize * 12 + 64);
+        let mut buf = Vec::with_capacity(f.size as usize * 24 + 64);
         if args.json {
             let listing = prog.list(f, end, &opts);
             render_json(&mut buf, &prog, &listing);
@@ -238,6 +238,8 @@ fn push_dec(out: &mut Vec<u8>, v: i32) {
 #[derive(Default)]
 struct Rows {
     buf: Vec<u8>,
+    /// The last file seen and its base name (computing it per instruction shows in profiles).
+    base: Option<(Arc<str>, usize)>,
     /// Per row: `Ok(cell ends)` for an instruction, `Err(source line)`.
     rows: Vec<Result<[u32; 4], String>>,
 }
@@ -250,7 +252,15 @@ fn push_insn(rows: &mut Rows, bytes: &[u8], insn: &Insn, source: bool, words: bo
     let mut k = 0;
     if !source {
         b.extend_from_slice(b"  ");
-        b.extend_from_slice(base(&insn.file).as_bytes());
+        let cut = match &rows.base {
+            Some((f, cut)) if Arc::ptr_eq(f, &insn.file) => *cut,
+            _ => {
+                let cut = insn.file.len() - base(&insn.file).len();
+                rows.base = Some((insn.file.clone(), cut));
+                cut
+            }
+        };
+        b.extend_from_slice(&insn.file.as_bytes()[cut..]);
         b.push(b':');
         push_dec(b, insn.line);
         ends[k] = b.len() as u32;
@@ -308,7 +318,8 @@ fn render_text(
     let words = prog.disassembler().prints_words();
     let source = sources.is_some();
     let mut rows = Rows {
-        buf: Vec::with_capacity(f.size as usize * 12),
+        buf: Vec::with_capacity(f.size as usize * 16),
+        base: None,
         rows: Vec::with_capacity(f.size as usize / 3),
     };
     let mut last: Option<(Arc<str>, i32)> = None;

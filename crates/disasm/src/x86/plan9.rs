@@ -272,10 +272,9 @@ fn is_non_memory(k: OpKind) -> bool {
 
 fn hex_signed(out: &mut String, v: i64) {
     if v < 0 {
-        let _ = write!(out, "-{:#x}", (v as i128).unsigned_abs());
-    } else {
-        let _ = write!(out, "{v:#x}");
+        out.push('-');
     }
+    crate::push_hex(out, v.unsigned_abs());
 }
 
 /// One operand in Go syntax.
@@ -294,11 +293,10 @@ fn operand(
             let addr = ins.near_branch_target();
             match syms.lookup(addr) {
                 Some((name, base)) if base == addr => {
-                    let _ = write!(s, "{name}(SB)");
+                    s.push_str(name);
+                    s.push_str("(SB)");
                 }
-                _ => {
-                    let _ = write!(s, "{addr:#x}");
-                }
+                _ => crate::push_hex(s, addr),
             }
         }
         OpKind::FarBranch16 | OpKind::FarBranch32 => {
@@ -352,11 +350,11 @@ fn operand(
             }
             s.push('$');
             if bitness == 32 {
-                let _ = write!(s, "{:#x}", value as u32);
+                crate::push_hex(s, u64::from(value as u32));
             } else if i64::from(value as i32) == value {
                 hex_signed(s, value);
             } else {
-                let _ = write!(s, "{:#x}", value as u64);
+                crate::push_hex(s, value as u64);
             }
         }
         OpKind::Memory => {
@@ -432,7 +430,8 @@ fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s
             if off != 0 {
                 let _ = write!(s, "{name}{off:+}(SB)");
             } else {
-                let _ = write!(s, "{name}(SB)");
+                s.push_str(name);
+                s.push_str("(SB)");
             }
             return;
         }
@@ -447,10 +446,16 @@ fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s
         s.push('0');
     }
     if base != Register::None {
-        let _ = write!(s, "({})", reg_name(base));
+        s.push('(');
+        s.push_str(reg_name(base));
+        s.push(')');
     }
     if index != Register::None && scale != 0 {
-        let _ = write!(s, "({}*{scale})", reg_name(index));
+        s.push('(');
+        s.push_str(reg_name(index));
+        s.push('*');
+        s.push(char::from(b'0' + scale as u8));
+        s.push(')');
     }
 }
 
