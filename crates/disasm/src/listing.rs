@@ -278,7 +278,8 @@ impl<'b> Program<'b> {
             let mut info = self
                 .dis
                 .decode(bytes, pc, opts.syntax, &self.symbols, &mut insn.text);
-            info.len = info.len.clamp(1, bytes.len().max(1));
+            // Go steps 4 bytes on arm64 even where fewer remain, and prints all 4.
+            info.len = info.len.max(1);
             let (file, line) = lines.at(pc);
             if opts.inline || opts.annotate {
                 insn.inline = inl.chain(self.bin, pc, &file, line);
