@@ -717,6 +717,15 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         LD2R => "LD2R",
         LD3R => "LD3R",
         LD4R => "LD4R",
+        USHLL | SSHLL | USHLL2 | SSHLL2 if matches!(args.get(2), Some(Arg::Imm(0))) => {
+            args.truncate(2);
+            match inst.opcode {
+                USHLL => "UXTL",
+                SSHLL => "SXTL",
+                USHLL2 => "UXTL2",
+                _ => "SXTL2",
+            }
+        }
         other => return simd_name(other).map(|op| Inst { op, args }),
     };
     Some(Inst { op, args })
@@ -891,9 +900,6 @@ fn sys(word: u32) -> Option<Inst> {
         (7, 3, 11, 1) => ("DC", "CVAU"),
         (7, 3, 14, 1) => ("DC", "CIVAC"),
         (7, 0, 14, 2) => ("DC", "CISW"),
-        (7, 0, 5, 0) => ("IC", "IALLU"),
-        (7, 0, 1, 0) => ("IC", "IALLUIS"),
-        (7, 3, 5, 1) => ("IC", "IVAU"),
         _ => return None,
     };
     let mut text = name.to_string();

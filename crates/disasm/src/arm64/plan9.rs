@@ -25,10 +25,11 @@ const NO_SUFFIX: &[&str] = &[
     "SHA256SU0", "SHA256SU1",
 ];
 
+/// arm64asm's condition names (both encodings of "always" print as AL).
 fn cond_name(c: u8) -> &'static str {
     [
         "EQ", "NE", "CS", "CC", "MI", "PL", "VS", "VC", "HI", "LS", "GE", "LT", "GT", "LE", "AL",
-        "NV",
+        "AL",
     ][(c & 15) as usize]
 }
 

@@ -110,13 +110,24 @@ pub(crate) struct Prefixes {
     pub disp_size: usize,
 }
 
-fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
+fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) -> Prefixes {
     let mut data_size = if bitness == 64 { 32 } else { bitness };
     let mut opsize = false;
     let mut shown = None;
     let mut i = 0;
     while let Some(&b) = code.get(i) {
+        // In 64-bit mode CS, DS, ES and SS overrides do nothing; x86asm shows them as prefixes
+        // (branch hints PN and PT on conditional branches). FS and GS go into the operand.
         let seg = |name| if uses_segment { None } else { Some(name) };
+        let legacy_seg = |name, hint| {
+            if branch {
+                Some(hint)
+            } else if bitness == 64 || !uses_segment {
+                Some(name)
+            } else {
+                None
+            }
+        };
         match b {
             0x66 => {
                 opsize = true;
@@ -125,10 +136,10 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
             0x67 => shown = None,
             0xF2 | 0xF3 => {}
             0xF0 => shown = Some("LOCK"),
-            0x2E => shown = seg("CS"),
-            0x36 => shown = seg("SS"),
-            0x3E => shown = seg("DS"),
-            0x26 => shown = seg("ES"),
+            0x2E => shown = legacy_seg("CS", "PN"),
+            0x36 => shown = legacy_seg("SS", "SS"),
+            0x3E => shown = legacy_seg("DS", "PT"),
+            0x26 => shown = legacy_seg("ES", "ES"),
             0x64 => shown = seg("FS"),
             0x65 => shown = seg("GS"),
             _ => break,
@@ -151,6 +162,21 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
         none_shown: false,
         disp_size: 0,
     }
+}
+
+/// x86asm has no `F6 /1` and `F7 /1` (iced reads them as TEST, as some manuals allow).
+fn test_alias(code: &[u8], bitness: u32) -> bool {
+    let mut i = 0;
+    while let Some(&b) = code.get(i) {
+        if matches!(b, 0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67)
+            || (bitness == 64 && (0x40..=0x4F).contains(&b))
+        {
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    matches!(code.get(i), Some(0xF6 | 0xF7)) && code.get(i + 1).is_some_and(|m| (m >> 3) & 7 == 1)
 }
 
 /// Whether a REX byte is followed by another prefix: x86asm reads one REX right before the
@@ -246,7 +272,11 @@ impl Disassembler for X86 {
         }
         // x86asm accepts a VEX prefix only as the first byte.
         let vex_first = ins.encoding() != EncodingKind::VEX || matches!(code[0], 0xC4 | 0xC5);
-        if go_decodes(&ins) && vex_first && !rex_misplaced(code, self.bitness) {
+        if go_decodes(&ins)
+            && vex_first
+            && !rex_misplaced(code, self.bitness)
+            && !test_alias(code, self.bitness)
+        {
             let uses_segment = (0..ins.op_count()).any(|i| {
                 !matches!(
                     ins.op_kind(i),
@@ -267,7 +297,17 @@ impl Disassembler for X86 {
                         | OpKind::Immediate32to64
                 )
             }) || ins.mnemonic() == Mnemonic::Xlatb;
-            let mut p = scan_prefixes(code, self.bitness, uses_segment);
+            let branch = matches!(ins.flow_control(), FlowControl::ConditionalBranch)
+                || matches!(
+                    ins.mnemonic(),
+                    Mnemonic::Loop
+                        | Mnemonic::Loope
+                        | Mnemonic::Loopne
+                        | Mnemonic::Jcxz
+                        | Mnemonic::Jecxz
+                        | Mnemonic::Jrcxz
+                );
+            let mut p = scan_prefixes(code, self.bitness, uses_segment, branch);
             p.disp_size = disp_size;
             plan9::format(&ins, p, self.bitness, pc, syms, out);
             return facts(&ins, code, self.bitness, true);
@@ -313,7 +353,7 @@ impl Disassembler for X86 {
                 full.set_len(legacy.len() + vex_len);
                 full.set_ip(pc);
                 full.set_next_ip(pc.wrapping_add(full.len() as u64));
-                let mut p = scan_prefixes(rest_all, self.bitness, true);
+                let mut p = scan_prefixes(rest_all, self.bitness, true, false);
                 p.disp_size = disp_size;
                 p.shown = None;
                 p.none_shown = true;

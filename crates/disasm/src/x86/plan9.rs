@@ -231,6 +231,12 @@ pub(super) fn format(
     }
     match ins.mnemonic() {
         Mnemonic::Int3 => out.push_str(" $0x3"),
+        // x86asm prints RDRAND without its operand, and FXCH without the implied F0.
+        Mnemonic::Rdrand => {}
+        Mnemonic::Fxch if n == 2 => {
+            out.push(' ');
+            operand(ins, p, 1, bitness, pc, syms, out);
+        }
         Mnemonic::Xlatb => {
             out.push(' ');
             out.push_str(reg_name(ins.memory_segment()));
@@ -385,7 +391,13 @@ fn operand(
 
 /// A memory operand: `sym+off(SB)` when it names a symbol, else `seg:disp(base)(index*scale)`.
 fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
-    let seg = ins.segment_prefix();
+    let seg = match ins.segment_prefix() {
+        // Meaningless in 64-bit mode: x86asm prints them as prefixes instead.
+        Register::CS | Register::DS | Register::ES | Register::SS if ins.code_size() == iced_x86::CodeSize::Code64 => {
+            Register::None
+        }
+        r => r,
+    };
     let base = ins.memory_base();
     let index = ins.memory_index();
     let scale = ins.memory_index_scale();
