@@ -238,7 +238,7 @@ fn bfx_preferred(sf: bool, unsigned: bool, imms: u32, immr: u32) -> bool {
 }
 
 /// ARM's `MoveWidePreferred` for a logical immediate.
-fn move_wide_preferred(sf: bool, n: u32, imms: u32, immr: u32) -> bool {
+pub(super) fn move_wide_preferred(sf: bool, n: u32, imms: u32, immr: u32) -> bool {
     let width = if sf { 64 } else { 32 };
     if sf && n != 1 {
         return false;

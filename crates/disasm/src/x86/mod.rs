@@ -221,6 +221,7 @@ thread_local! {
         f.options_mut().set_branch_leading_zeros(false);
         f.options_mut().set_rip_relative_addresses(true);
         f.options_mut().set_first_operand_char_index(7);
+        f.options_mut().set_show_branch_size(false);
         f
     });
 }
