@@ -53,8 +53,9 @@ pub fn list(bin: &Binary, order: NmSort) -> NmListing {
 /// with Go's own unstable sort (as the current Go release runs it), so that symbols sharing an
 /// address come out in Go's order.
 pub fn objfile_order(bin: &Binary) -> NmListing {
+    // A stripped Mach-O keeps a few dynamic symbols but no text ones: recover those too.
     let (mut syms, recovered) = match bin.symbols() {
-        Some(s) if !s.is_empty() => (s.to_vec(), false),
+        Some(s) if s.iter().any(Symbol::is_text) => (s.to_vec(), false),
         _ => (recover_text_symbols(bin), true),
     };
     gosort::sort(&mut syms, XorShift::for_go_version(None), |a, b| {

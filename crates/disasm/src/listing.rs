@@ -163,7 +163,15 @@ impl<'b> Program<'b> {
             .map(|s| FuncSym {
                 name: s.name.clone(),
                 addr: s.addr,
-                size: s.size,
+                // The linker's FIPS boundary markers are one-byte symbols; the pclntab, which
+                // has no sizes, would stretch them to the next function.
+                size: if listing.recovered
+                    && matches!(s.name.as_str(), "go:textfipsstart" | "go:textfipsend")
+                {
+                    1
+                } else {
+                    s.size
+                },
             })
             .collect();
         Ok(Program {
