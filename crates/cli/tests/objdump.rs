@@ -14,7 +14,10 @@ use goscope_xtask::{Fixture, Toolchain, Variant};
 const GOSCOPE: &str = env!("CARGO_BIN_EXE_goscope");
 
 fn goscope(args: &[&str]) -> String {
-    let out = Command::new(GOSCOPE).args(args).output().expect("run goscope");
+    let out = Command::new(GOSCOPE)
+        .args(args)
+        .output()
+        .expect("run goscope");
     assert!(
         out.status.success(),
         "goscope {args:?} failed: {}",
@@ -37,7 +40,10 @@ fn toolchains() -> Option<Vec<Toolchain>> {
 
 /// The newest toolchain: its `go tool objdump` is the oracle for every fixture.
 fn oracle(tcs: &[Toolchain]) -> Toolchain {
-    tcs.iter().max_by_key(|t| t.minor).cloned().expect("a toolchain")
+    tcs.iter()
+        .max_by_key(|t| t.minor)
+        .cloned()
+        .expect("a toolchain")
 }
 
 fn go_objdump(tc: &Toolchain, args: &[&str]) -> String {
@@ -78,7 +84,8 @@ fn row(line: &str) -> Option<Row<'_>> {
 /// Known differences between goscope and `go tool objdump`: `arch<TAB>bytes<TAB>go
 /// text<TAB>goscope text<TAB>reason`.
 fn known_differences() -> HashSet<(String, String, String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/objdump-known-differences.tsv");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/objdump-known-differences.tsv");
     let text = std::fs::read_to_string(&path).expect("known-differences file");
     let mut set = HashSet::new();
     for line in text.lines() {
@@ -86,7 +93,11 @@ fn known_differences() -> HashSet<(String, String, String, String)> {
             continue;
         }
         let f: Vec<&str> = line.split('\t').collect();
-        assert!(f.len() == 5 && !f[4].trim().is_empty(), "{}: malformed line {line:?} (5 tab-separated fields, the last the reason)", path.display());
+        assert!(
+            f.len() == 5 && !f[4].trim().is_empty(),
+            "{}: malformed line {line:?} (5 tab-separated fields, the last the reason)",
+            path.display()
+        );
         set.insert((f[0].into(), f[1].into(), f[2].into(), f[3].into()));
     }
     set
@@ -120,7 +131,12 @@ fn compare(label: &str, arch: &str, go: &str, ours: &str) -> (usize, usize) {
             (or.pos, or.addr, or.bytes),
             "{label}: file:line, address or bytes differ"
         );
-        let key = (arch.to_string(), gr.bytes.to_string(), gr.text.to_string(), or.text.to_string());
+        let key = (
+            arch.to_string(),
+            gr.bytes.to_string(),
+            gr.text.to_string(),
+            or.text.to_string(),
+        );
         if !known.contains(&key) {
             unknown.push(format!("{arch}\t{}\t{}\t{}", gr.bytes, gr.text, or.text));
         }
@@ -129,7 +145,12 @@ fn compare(label: &str, arch: &str, go: &str, ours: &str) -> (usize, usize) {
         unknown.is_empty(),
         "{label}: {} differences not in tests/data/objdump-known-differences.tsv:\n{}",
         unknown.len(),
-        unknown.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+        unknown
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     (same, go_lines.len())
 }
@@ -163,14 +184,29 @@ fn whole_binary_matches_go_tool_objdump() {
         let ours = goscope(&["objdump", path]);
         let (same, total) = compare(&f.label(), &f.goarch, &theirs, &ours);
         let ratio = same as f64 / total as f64;
-        eprintln!("{}: {same}/{total} lines identical ({:.4}%)", f.label(), ratio * 100.0);
-        assert!(ratio >= 0.999, "{}: only {:.4}% of lines identical", f.label(), ratio * 100.0);
+        eprintln!(
+            "{}: {same}/{total} lines identical ({:.4}%)",
+            f.label(),
+            ratio * 100.0
+        );
+        assert!(
+            ratio >= 0.999,
+            "{}: only {:.4}% of lines identical",
+            f.label(),
+            ratio * 100.0
+        );
         minors.insert(f.toolchain.minor);
         arches.insert(f.goarch.clone());
     }
-    assert!(arches.contains("amd64") && arches.contains("arm64"), "no amd64/arm64 fixtures");
+    assert!(
+        arches.contains("amd64") && arches.contains("arm64"),
+        "no amd64/arm64 fixtures"
+    );
     if goscope_xtask::required() {
-        assert!(minors.contains(&19) && minors.len() >= 2, "need Go 1.19 and a current Go");
+        assert!(
+            minors.contains(&19) && minors.len() >= 2,
+            "need Go 1.19 and a current Go"
+        );
     }
 }
 
@@ -181,7 +217,12 @@ fn symbol_filter_and_address_range_match_go_tool_objdump() {
     for arch in ["amd64", "arm64"] {
         let f = build("prog", &go, arch, Variant::Default);
         let path = f.path.to_str().unwrap();
-        for re in ["main\\.", "^runtime\\.mallocgc$", "sort\\.|strings\\.Builder", "nomatch_at_all"] {
+        for re in [
+            "main\\.",
+            "^runtime\\.mallocgc$",
+            "sort\\.|strings\\.Builder",
+            "nomatch_at_all",
+        ] {
             let theirs = go_objdump(&go, &["-s", re, path]);
             let ours = goscope(&["objdump", "-s", re, path]);
             compare(&format!("{} -s {re}", f.label()), arch, &theirs, &ours);
@@ -194,10 +235,20 @@ fn symbol_filter_and_address_range_match_go_tool_objdump() {
         let (start, end) = (addrs[3], addrs[addrs.len() / 2]);
         let theirs = go_objdump(&go, &[path, start, end]);
         let ours = goscope(&["objdump", path, start, end]);
-        compare(&format!("{} {start} {end}", f.label()), arch, &theirs, &ours);
+        compare(
+            &format!("{} {start} {end}", f.label()),
+            arch,
+            &theirs,
+            &ours,
+        );
         let theirs = go_objdump(&go, &["-s", "main\\.", path, start, "0xffffffffff"]);
         let ours = goscope(&["objdump", "-s", "main\\.", path, start, "0xffffffffff"]);
-        compare(&format!("{} -s main. {start}", f.label()), arch, &theirs, &ours);
+        compare(
+            &format!("{} -s main. {start}", f.label()),
+            arch,
+            &theirs,
+            &ours,
+        );
     }
 }
 
@@ -225,7 +276,10 @@ fn source_root_finds_trimmed_paths() {
     let path = f.path.to_str().unwrap();
     let root = goscope_xtask::repo_root().join("testdata/prog");
     let without = goscope(&["objdump", "-S", "-s", "^main\\.main$", path]);
-    assert!(!without.contains("func main()"), "trimmed paths should not resolve by themselves");
+    assert!(
+        !without.contains("func main()"),
+        "trimmed paths should not resolve by themselves"
+    );
     let with = goscope(&[
         "objdump",
         "-S",
@@ -235,7 +289,10 @@ fn source_root_finds_trimmed_paths() {
         "^main\\.main$",
         path,
     ]);
-    assert!(with.contains("func main()"), "--source-root did not find main.go:\n{with}");
+    assert!(
+        with.contains("func main()"),
+        "--source-root did not find main.go:\n{with}"
+    );
 }
 
 #[test]
@@ -250,7 +307,11 @@ fn decoder_coverage_matches_go_tool_objdump() {
             let ours = goscope(&["objdump", "-s", "^main\\.cover", path]);
             let (same, total) = compare(&f.label(), arch, &theirs, &ours);
             let min = if arch == "amd64" { 600 } else { 2300 };
-            assert!(total > min, "{}: only {total} lines: is cover() still there?", f.label());
+            assert!(
+                total > min,
+                "{}: only {total} lines: is cover() still there?",
+                f.label()
+            );
             eprintln!("{}: {same}/{total} identical", f.label());
         }
     }
@@ -284,7 +345,9 @@ fn gnu_syntax_matches_binutils_objdump() {
     let Some(tcs) = toolchains() else { return };
     for tc in &tcs {
         for arch in ["amd64", "arm64"] {
-            let Some(objdump) = binutils_objdump(arch) else { continue };
+            let Some(objdump) = binutils_objdump(arch) else {
+                continue;
+            };
             let f = build("prog", tc, arch, Variant::Default);
             let path = f.path.to_str().unwrap();
             let out = Command::new(objdump)
@@ -295,8 +358,12 @@ fn gnu_syntax_matches_binutils_objdump() {
             let theirs = String::from_utf8_lossy(&out.stdout);
             let mut bfd: HashMap<u64, String> = HashMap::new();
             for line in theirs.lines() {
-                let Some((addr, rest)) = line.trim_start().split_once(":\t") else { continue };
-                let Ok(a) = u64::from_str_radix(addr, 16) else { continue };
+                let Some((addr, rest)) = line.trim_start().split_once(":\t") else {
+                    continue;
+                };
+                let Ok(a) = u64::from_str_radix(addr, 16) else {
+                    continue;
+                };
                 let m = rest.split_whitespace().next().unwrap_or("").to_string();
                 bfd.insert(a, m);
             }
@@ -308,9 +375,9 @@ fn gnu_syntax_matches_binutils_objdump() {
                 total += 1;
                 // Instruction boundaries: binutils decodes an instruction at every address
                 // goscope does.
-                let theirs = bfd
-                    .get(&a)
-                    .unwrap_or_else(|| panic!("{}: binutils has no instruction at {a:#x}", f.label()));
+                let theirs = bfd.get(&a).unwrap_or_else(|| {
+                    panic!("{}: binutils has no instruction at {a:#x}", f.label())
+                });
                 if theirs == m {
                     same += 1;
                 } else {
@@ -318,8 +385,18 @@ fn gnu_syntax_matches_binutils_objdump() {
                 }
             }
             let ratio = same as f64 / total as f64;
-            eprintln!("{} GNU mnemonics: {same}/{total}; first differences: {:?}", f.label(), &diffs[..diffs.len().min(5)]);
-            assert!(ratio >= 0.999, "{}: mnemonics agree on only {:.3}%: {:?}", f.label(), ratio * 100.0, &diffs[..diffs.len().min(20)]);
+            eprintln!(
+                "{} GNU mnemonics: {same}/{total}; first differences: {:?}",
+                f.label(),
+                &diffs[..diffs.len().min(5)]
+            );
+            assert!(
+                ratio >= 0.999,
+                "{}: mnemonics agree on only {:.3}%: {:?}",
+                f.label(),
+                ratio * 100.0,
+                &diffs[..diffs.len().min(20)]
+            );
         }
     }
 }
@@ -347,6 +424,13 @@ fn norm(s: &str) -> String {
     out
 }
 
+/// A function as the twin comparison sees it: its TEXT line and per instruction the source
+/// position and either the call target or the mnemonic with the length.
+type FuncShape = (String, Vec<(String, String)>);
+
+/// Lines expected to carry annotation classes, and functions that must carry none of some.
+type Expectations = (Vec<(u32, Vec<String>)>, Vec<(u32, String, Vec<String>)>);
+
 #[test]
 fn stripped_twin_lists_what_unstripped_lists() {
     let Some(_) = toolchains() else { return };
@@ -362,8 +446,8 @@ fn stripped_twin_lists_what_unstripped_lists() {
         // The two builds differ in layout (no symbol table), so compare function by function:
         // the same functions in the same order, the same instructions (mnemonic, length) at
         // the same source lines, the same call targets.
-        let funcs = |l: &str| -> Vec<(String, Vec<(String, String, String)>)> {
-            let mut out: Vec<(String, Vec<(String, String, String)>)> = Vec::new();
+        let funcs = |l: &str| -> Vec<FuncShape> {
+            let mut out: Vec<FuncShape> = Vec::new();
             for line in l.lines() {
                 if let Some(rest) = line.strip_prefix("TEXT ") {
                     out.push((norm(rest), Vec::new()));
@@ -374,7 +458,7 @@ fn stripped_twin_lists_what_unstripped_lists() {
                     } else {
                         format!("{mnemonic}/{}", r.bytes.len())
                     };
-                    last.1.push((r.pos.to_string(), call, String::new()));
+                    last.1.push((r.pos.to_string(), call));
                 }
             }
             out
@@ -383,7 +467,13 @@ fn stripped_twin_lists_what_unstripped_lists() {
         assert_eq!(fs.len(), fu.len(), "{}: function count", s.label());
         for (a, b) in fs.iter().zip(&fu) {
             assert_eq!(a.0, b.0, "{}: function order", s.label());
-            assert_eq!(a.1.len(), b.1.len(), "{}: instruction count of {}", s.label(), a.0);
+            assert_eq!(
+                a.1.len(),
+                b.1.len(),
+                "{}: instruction count of {}",
+                s.label(),
+                a.0
+            );
             if let Some(i) = (0..a.1.len()).find(|&i| a.1[i] != b.1[i]) {
                 panic!(
                     "{}: instruction {i} of {}: stripped {:?}, unstripped {:?}",
@@ -408,9 +498,17 @@ fn strip_all_copy_lists_the_same_instructions() {
     for arch in ["amd64", "arm64"] {
         let f = build("prog", &go, arch, Variant::Default);
         let copy = dir.path().join(format!("prog-{arch}-stripped"));
-        let objcopy = if arch == "amd64" { "objcopy" } else { "aarch64-linux-gnu-objcopy" };
+        let objcopy = if arch == "amd64" {
+            "objcopy"
+        } else {
+            "aarch64-linux-gnu-objcopy"
+        };
         let ok = Command::new(objcopy)
-            .args(["--strip-all", f.path.to_str().unwrap(), copy.to_str().unwrap()])
+            .args([
+                "--strip-all",
+                f.path.to_str().unwrap(),
+                copy.to_str().unwrap(),
+            ])
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
@@ -441,11 +539,16 @@ fn strip_all_copy_lists_the_same_instructions() {
 
 /// The expectations written in testdata/annot/main.go: `// want: a, b` on a line, `// none:
 /// a, b` on a function's first line.
-fn annot_expectations() -> (Vec<(u32, Vec<String>)>, Vec<(u32, String, Vec<String>)>) {
-    let src = std::fs::read_to_string(goscope_xtask::repo_root().join("testdata/annot/main.go")).unwrap();
+fn annot_expectations() -> Expectations {
+    let src =
+        std::fs::read_to_string(goscope_xtask::repo_root().join("testdata/annot/main.go")).unwrap();
     let mut want = Vec::new();
     let mut none = Vec::new();
-    let split = |s: &str| s.split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>();
+    let split = |s: &str| {
+        s.split(',')
+            .map(|c| c.trim().to_string())
+            .collect::<Vec<_>>()
+    };
     for (i, line) in src.lines().enumerate() {
         let n = i as u32 + 1;
         if line.trim_start().starts_with("//") {
@@ -475,7 +578,14 @@ fn annotations_mark_the_expected_source_lines() {
     for tc in &tcs {
         for arch in ["amd64", "arm64"] {
             let f = build("annot", tc, arch, Variant::Default);
-            let json = goscope(&["objdump", "--json", "--annotate", "-s", "^main\\.", f.path.to_str().unwrap()]);
+            let json = goscope(&[
+                "objdump",
+                "--json",
+                "--annotate",
+                "-s",
+                "^main\\.",
+                f.path.to_str().unwrap(),
+            ]);
             // line → labels seen there (by the innermost frame's line in main.go);
             // function → labels.
             let mut at: HashMap<u32, HashSet<String>> = HashMap::new();
@@ -487,7 +597,10 @@ fn annotations_mark_the_expected_source_lines() {
                     .map(|a| a.iter().map(|x| label(&x["kind"])).collect())
                     .unwrap_or_default();
                 let func = v["function"].as_str().unwrap().to_string();
-                in_func.entry(func).or_default().extend(labels.iter().cloned());
+                in_func
+                    .entry(func)
+                    .or_default()
+                    .extend(labels.iter().cloned());
                 let frames = v["inline"].as_array().cloned().unwrap_or_default();
                 for fr in frames {
                     if fr["file"].as_str().unwrap_or("").ends_with("annot/main.go") {
@@ -508,9 +621,17 @@ fn annotations_mark_the_expected_source_lines() {
             }
             for (line, func, classes) in &none {
                 let seen = in_func.get(func).cloned().unwrap_or_default();
-                assert!(!seen.is_empty() || in_func.contains_key(func), "{}: {func} (line {line}) not listed", f.label());
+                assert!(
+                    !seen.is_empty() || in_func.contains_key(func),
+                    "{}: {func} (line {line}) not listed",
+                    f.label()
+                );
                 for c in classes {
-                    assert!(!seen.contains(c), "{}: {func} must have no {c:?} annotation; has {seen:?}", f.label());
+                    assert!(
+                        !seen.contains(c),
+                        "{}: {func} must have no {c:?} annotation; has {seen:?}",
+                        f.label()
+                    );
                 }
             }
         }
@@ -541,7 +662,10 @@ fn json_lines_carry_function_address_source_and_inline_chain() {
     let json = goscope(&["objdump", "--json", "-s", "^main\\.main$", path]);
     let text = goscope(&["objdump", "-s", "^main\\.main$", path]);
     let rows: Vec<Row> = text.lines().filter_map(row).collect();
-    let objs: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let objs: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), objs.len());
     let mut inlined = 0;
     for (r, o) in rows.iter().zip(&objs) {
@@ -550,14 +674,20 @@ fn json_lines_carry_function_address_source_and_inline_chain() {
         assert_eq!(o["bytes"].as_str().unwrap(), r.bytes);
         assert_eq!(o["text"].as_str().unwrap(), r.text);
         let file = o["file"].as_str().unwrap();
-        assert_eq!(format!("{}:{}", file.rsplit('/').next().unwrap(), o["line"]), r.pos);
+        assert_eq!(
+            format!("{}:{}", file.rsplit('/').next().unwrap(), o["line"]),
+            r.pos
+        );
         let chain = o["inline"].as_array().unwrap();
         assert_eq!(chain.last().unwrap()["function"], "main.main");
         if chain.len() > 1 {
             inlined += 1;
         }
     }
-    assert!(inlined > 0, "main.main inlines calls; no instruction carried a chain");
+    assert!(
+        inlined > 0,
+        "main.main inlines calls; no instruction carried a chain"
+    );
 }
 
 #[test]
@@ -565,9 +695,15 @@ fn broken_binaries_are_input_errors() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage");
     std::fs::write(&garbage, b"\x7fELF\x02\x01\x01 definitely not a binary").unwrap();
-    let out = Command::new(GOSCOPE).args(["objdump", garbage.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(GOSCOPE)
+        .args(["objdump", garbage.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("goscope:"));
-    let out = Command::new(GOSCOPE).args(["objdump", "-s", "(", garbage.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(GOSCOPE)
+        .args(["objdump", "-s", "(", garbage.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

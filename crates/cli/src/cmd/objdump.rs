@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use goscope_disasm::listing::{FuncSym, FunctionListing, Insn, Options, Program};
 use goscope_disasm::Syntax;
+use goscope_disasm::listing::{FuncSym, FunctionListing, Insn, Options, Program};
 use rayon::prelude::*;
 use regex::Regex;
 
@@ -367,14 +367,12 @@ fn render_text(
             s = ends[ncols - 1];
             j += 1;
         }
-        for row in &rows.rows[i..j] {
-            if let Ok(ends) = row {
-                for (k, &w) in widths.iter().enumerate().take(ncols) {
-                    pad_cell(out, &rows.buf[cell(start, ends, k)], w);
-                }
-                out.push(b'\n');
-                start = ends[ncols - 1];
+        for ends in rows.rows[i..j].iter().flatten() {
+            for (k, &w) in widths.iter().enumerate().take(ncols) {
+                pad_cell(out, &rows.buf[cell(start, ends, k)], w);
             }
+            out.push(b'\n');
+            start = ends[ncols - 1];
         }
         i = j;
     }
@@ -442,11 +440,7 @@ impl SourceCache {
                 .clone()
         }?;
         let idx = usize::try_from(line - 1).ok();
-        Some(
-            idx.and_then(|i| lines.get(i))
-                .cloned()
-                .unwrap_or_default(),
-        )
+        Some(idx.and_then(|i| lines.get(i)).cloned().unwrap_or_default())
     }
 
     fn read(&self, name: &str) -> Option<Vec<String>> {

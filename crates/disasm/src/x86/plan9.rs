@@ -196,10 +196,11 @@ pub(super) fn format(
 ) {
     let name = op_name(ins);
     let n = ins.op_count();
-    let mem_bytes = (0..n)
-        .any(|i| !is_non_memory(ins.op_kind(i)))
-        .then(|| go_mem_bytes(ins))
-        .unwrap_or(0);
+    let mem_bytes = if (0..n).any(|i| !is_non_memory(ins.op_kind(i))) {
+        go_mem_bytes(ins)
+    } else {
+        0
+    };
     if p.none_shown {
     } else if ins.has_rep_prefix() {
         out.push_str("REP; ");
@@ -215,10 +216,7 @@ pub(super) fn format(
         let mut size = p.data_size;
         if mem_bytes != 0 {
             size = mem_bytes as u32 * 8;
-        } else if n == 1
-            && ins.op0_kind() == OpKind::Register
-            && is_64bit_gpr(ins.op0_register())
-        {
+        } else if n == 1 && ins.op0_kind() == OpKind::Register && is_64bit_gpr(ins.op0_register()) {
             size = 64;
         }
         match size {
@@ -327,8 +325,10 @@ fn operand(
             let value: i64 = match kind {
                 OpKind::Immediate8 | OpKind::Immediate8_2nd => i64::from(raw as u8),
                 OpKind::Immediate16 => {
-                    if matches!(ins.mnemonic(), Mnemonic::Enter | Mnemonic::Ret | Mnemonic::Retf)
-                    {
+                    if matches!(
+                        ins.mnemonic(),
+                        Mnemonic::Enter | Mnemonic::Ret | Mnemonic::Retf
+                    ) {
                         i64::from(raw as u16)
                     } else {
                         i64::from(raw as u16 as i16)
@@ -393,7 +393,9 @@ fn operand(
 fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
     let seg = match ins.segment_prefix() {
         // Meaningless in 64-bit mode: x86asm prints them as prefixes instead.
-        Register::CS | Register::DS | Register::ES | Register::SS if ins.code_size() == iced_x86::CodeSize::Code64 => {
+        Register::CS | Register::DS | Register::ES | Register::SS
+            if ins.code_size() == iced_x86::CodeSize::Code64 =>
+        {
             Register::None
         }
         r => r,
@@ -429,9 +431,11 @@ fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s
     };
     if seg == Register::None && disp != 0 && index == Register::None {
         let target = match base {
-            Register::RIP | Register::EIP => {
-                Some((disp as u64).wrapping_add(pc).wrapping_add(ins.len() as u64))
-            }
+            Register::RIP | Register::EIP => Some(
+                (disp as u64)
+                    .wrapping_add(pc)
+                    .wrapping_add(ins.len() as u64),
+            ),
             Register::None => Some(disp as u64),
             _ => None,
         };
