@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -164,6 +165,11 @@ func main() {
 	total := work()
 	if len(os.Args) > 1 && os.Args[1] == "callers" {
 		enc := json.NewEncoder(os.Stdout)
+		// The run-time address of main.main's entry, so that a reader can undo the load
+		// offset of a position-independent executable.
+		if err := enc.Encode(Site{Tag: "main.main", PC: uint64(reflect.ValueOf(main).Pointer())}); err != nil {
+			panic(err)
+		}
 		for _, s := range sites {
 			if err := enc.Encode(s); err != nil {
 				panic(err)

@@ -202,18 +202,19 @@ impl Variant {
 }
 
 /// The targets of the matrix.
-pub const TARGETS: [(&str, &str); 5] = [
+pub const TARGETS: [(&str, &str); 6] = [
     ("linux", "amd64"),
     ("linux", "arm64"),
     ("linux", "386"),
+    ("linux", "arm"),
     ("darwin", "arm64"),
     ("windows", "amd64"),
 ];
 
 /// Whether `variant` can be built for the target without a C cross toolchain.
 pub fn supported(goos: &str, goarch: &str, variant: Variant) -> bool {
-    // PIE on linux/386 needs external linking (a 32-bit C toolchain).
-    !(variant == Variant::Pie && goos == "linux" && goarch == "386")
+    // PIE on linux/386 and linux/arm needs external linking (a 32-bit C toolchain).
+    !(variant == Variant::Pie && goos == "linux" && (goarch == "386" || goarch == "arm"))
 }
 
 /// One built fixture.

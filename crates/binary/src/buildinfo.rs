@@ -313,6 +313,12 @@ fn parse_modinfo(data: &str, bi: &mut BuildInfo) -> Result<()> {
     Ok(())
 }
 
+/// [`parse_modinfo`] for the fuzz targets.
+#[doc(hidden)]
+pub fn parse_modinfo_for_fuzz(data: &str, bi: &mut BuildInfo) -> Result<()> {
+    parse_modinfo(data, bi)
+}
+
 /// The file bytes at virtual address `addr`, up to `len` bytes (fewer where its mapping ends).
 fn read_upto<'a>(data: &'a [u8], c: &Container, addr: u64, len: u64) -> Option<&'a [u8]> {
     let (off, avail) = c.va_to_file(addr)?;

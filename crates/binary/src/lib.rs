@@ -10,6 +10,8 @@ pub mod buildinfo;
 mod bytes;
 mod container;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gosort;
 mod inline;
 pub mod moduledata;
@@ -69,6 +71,8 @@ pub struct Binary {
     buildinfo: OnceLock<std::result::Result<BuildInfo, String>>,
     relative_relocs: OnceLock<HashMap<u64, u64>>,
     wrapper_func_id: OnceLock<Option<u8>>,
+    /// Data symbols sorted by address: indexes into `symbols`.
+    data_index: OnceLock<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Binary {
@@ -116,6 +120,7 @@ impl Binary {
             buildinfo: OnceLock::new(),
             relative_relocs: OnceLock::new(),
             wrapper_func_id: OnceLock::new(),
+            data_index: OnceLock::new(),
         };
         bin.moduledata = bin.find_moduledata();
         // Function entries (1.18+) are offsets from runtime.text. Take it from moduledata, the
@@ -204,9 +209,17 @@ impl Binary {
         })
     }
 
-    /// Whether the binary has a symbol table (`-ldflags=-s` and `strip` remove it).
+    /// Whether the binary has a symbol table with its functions in it (`-ldflags=-s` and
+    /// `strip` remove them; Mach-O keeps a table of imports only).
     pub fn has_symbols(&self) -> bool {
-        self.symbols().is_some()
+        match self.symbols.get() {
+            Some(cached) => cached
+                .as_ref()
+                .is_some_and(|s| s.iter().any(Symbol::is_text)),
+            None => self
+                .symbol_refs()
+                .is_some_and(|s| s.iter().any(symbols::SymbolRef::is_text)),
+        }
     }
 
     /// The symbol table in file order, as `go tool nm` reads it; `None` when stripped.
@@ -216,9 +229,45 @@ impl Binary {
             .as_deref()
     }
 
+    /// The symbol table in file order with names borrowed from the file (no allocation per
+    /// symbol; not cached); `None` when stripped.
+    pub fn symbol_refs(&self) -> Option<Vec<symbols::SymbolRef<'_>>> {
+        symbols::read_symbol_refs(&self.bytes, &self.container)
+    }
+
     /// Address of the symbol called `name`.
     pub fn symbol_addr(&self, name: &str) -> Option<u64> {
-        symbols::find_symbol(self.symbols(), name)
+        if let Some(cached) = self.symbols.get() {
+            return symbols::find_symbol(cached.as_deref(), name);
+        }
+        self.symbol_refs()?
+            .iter()
+            .find(|s| *s.name == *name.as_bytes())
+            .map(|s| s.addr)
+    }
+
+    /// Names what is at `addr`: the function containing it (from the pclntab, so this works on
+    /// stripped binaries) or else the data symbol containing it (from the symbol table, when
+    /// present). Returns the name and the start address of the function or symbol.
+    pub fn symbolize(&self, addr: u64) -> Option<(&str, u64)> {
+        if let Some(f) = self.func_at(addr) {
+            return Some((f.name(), f.entry()));
+        }
+        let syms = self.symbols()?;
+        let index = self.data_index.get_or_init(|| {
+            let mut v: Vec<u32> = syms
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_text() && s.code != 'U' && s.addr != 0)
+                .map(|(i, _)| i as u32)
+                .collect();
+            v.sort_by_key(|&i| syms[i as usize].addr);
+            v
+        });
+        let pos = index.partition_point(|&i| syms[i as usize].addr <= addr);
+        let s = &syms[*index.get(pos.checked_sub(1)?)? as usize];
+        // A symbol covers [addr, addr+size); zero-sized markers only their own address.
+        (addr < s.addr.saturating_add(s.size.max(1))).then_some((s.name.as_str(), s.addr))
     }
 
     /// The build information; parsed on first use.
@@ -431,6 +480,19 @@ impl Binary {
     }
 }
 
+/// A function name as the Go runtime prints it (tracebacks, `runtime.Frame.Function` since Go
+/// 1.21): the type arguments of a generic instantiation become `[...]`
+/// (`main.Sum[go.shape.int]` → `main.Sum[...]`), as `runtime.funcNameForPrint` does.
+pub fn print_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let Some(i) = name.find('[') else {
+        return name.into();
+    };
+    match name.rfind(']') {
+        Some(j) if j > i => format!("{}[...]{}", &name[..i], &name[j + 1..]).into(),
+        _ => name.into(),
+    }
+}
+
 /// The minor version of a Go version string: 22 for `go1.22.3`, `go1.22rc1` or
 /// `go1.22.3 X:nocoverageredesign`; `None` for `devel` builds and non-Go strings.
 pub fn go_minor_version(v: &str) -> Option<u32> {
@@ -508,4 +570,26 @@ fn locate_pclntab(
         }
     }
     Err(first_err.unwrap_or(Error::NoPclntab))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn binary_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Binary>();
+    }
+
+    #[test]
+    fn print_name_elides_type_arguments_like_the_runtime() {
+        assert_eq!(super::print_name("main.Sum[go.shape.int]"), "main.Sum[...]");
+        assert_eq!(
+            super::print_name("main.(*T[go.shape.int]).M.func1"),
+            "main.(*T[...]).M.func1"
+        );
+        assert_eq!(super::print_name("main.main"), "main.main");
+        assert_eq!(super::print_name("a]b[c"), "a]b[c");
+        assert_eq!(super::go_minor_version("go1.22.3 X:foo"), Some(22));
+        assert_eq!(super::go_minor_version("devel +abc"), None);
+    }
 }

@@ -1,7 +1,10 @@
 //! The symbol listing of `go tool nm`: the same symbols in the same order. On stripped binaries,
 //! the text symbols are recovered from the pclntab.
 
+use std::borrow::Cow;
+
 use crate::gosort::{self, XorShift};
+use crate::symbols::SymbolRef;
 use crate::{Binary, Symbol};
 
 /// Sort orders of `go tool nm -sort`.
@@ -19,18 +22,28 @@ pub enum NmSort {
 
 /// The symbols to list and where they came from.
 #[derive(Debug, Clone)]
-pub struct NmListing {
+pub struct NmListing<'a> {
     /// The symbols, in output order.
-    pub symbols: Vec<Symbol>,
+    pub symbols: Vec<SymbolRef<'a>>,
     /// Whether they were recovered from the pclntab because the symbol table is gone.
     pub recovered: bool,
 }
 
 /// Lists symbols as `go tool nm -sort ORDER` does.
-pub fn list(bin: &Binary, order: NmSort) -> NmListing {
-    let (mut syms, recovered) = match bin.symbols() {
-        Some(s) if !s.is_empty() => (s.to_vec(), false),
-        _ => (recover_text_symbols(bin), true),
+pub fn list(bin: &Binary, order: NmSort) -> NmListing<'_> {
+    let table = bin.symbol_refs().unwrap_or_default();
+    let (mut syms, recovered) = if table.iter().any(SymbolRef::is_text) {
+        (table, false)
+    } else {
+        // Stripped: whatever is left of the table (Mach-O keeps its imports) plus the functions.
+        let mut v = table;
+        v.extend(recover_text_symbols(bin).into_iter().map(|s| SymbolRef {
+            name: Cow::Owned(s.name.into_bytes()),
+            addr: s.addr,
+            size: s.size,
+            code: s.code,
+        }));
+        (v, true)
     };
     let rng = XorShift::for_go_version(bin.go_version());
     // cmd/internal/objfile sorts by address first; nm then sorts again. Both are Go's unstable
@@ -131,9 +144,10 @@ pub fn recover_text_symbols(bin: &Binary) -> Vec<Symbol> {
     out
 }
 
-/// The name the linker would have written to the symbol table for a function the pclntab calls
-/// `name`: the ABI0 half of a pair gets an `.abi0` suffix (cmd/link `mangleABIName`), and ELF
-/// and Mach-O symbol tables spell `·` as `.` (cmd/link `putelfsym`, `machoShouldExport`).
+/// The name `go tool nm` would have shown for a function the pclntab calls `name`: the ABI0
+/// half of a pair gets an `.abi0` suffix (cmd/link `mangleABIName`), ELF and Mach-O symbol
+/// tables spell `·` as `.` (cmd/link `putelfsym`, `machoShouldExport`), and Mach-O names keep
+/// the underscore prefix when they have no dot.
 fn symtab_name(bin: &Binary, name: &str, abi0: bool) -> String {
     let mut s = if bin.format() == crate::Format::Pe {
         name.to_string()
@@ -142,6 +156,11 @@ fn symtab_name(bin: &Binary, name: &str, abi0: bool) -> String {
     };
     if abi0 {
         s.push_str(".abi0");
+    }
+    // Mach-O symbols carry a leading underscore, which debug/macho strips again only from
+    // names with a dot.
+    if bin.format() == crate::Format::MachO && !s.contains('.') {
+        s.insert(0, '_');
     }
     s
 }

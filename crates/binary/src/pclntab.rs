@@ -413,8 +413,11 @@ impl<'a> Pclntab<'a> {
                 if fno < 0 {
                     return None;
                 }
-                let idx = (cu_offset as usize).checked_add(fno as usize)?;
-                let off = u32_at(self.data, self.loc.cutab.checked_add(idx.checked_mul(4)?)?)?;
+                // u32 arithmetic that wraps, as both the runtime (`cutab[cuOffset+fileno]`) and
+                // debug/gosym do: a function without a compilation unit (cuOffset ^0) reads
+                // entry fno-1 of the table.
+                let idx = cu_offset.wrapping_add(fno as u32).wrapping_mul(4) as usize;
+                let off = u32_at(self.data, self.loc.cutab.checked_add(idx)?)?;
                 if off == u32::MAX {
                     return None;
                 }
@@ -489,28 +492,39 @@ impl<'a> Pclntab<'a> {
     /// `go tool addr2line`: it treats any pair that leaves the pc at the entry as "first", and
     /// returns -1 when the table does not cover `target`.
     pub fn gosym_pcvalue(&self, off: u32, entry: u64, target: u64) -> i32 {
+        let mut out = [-1];
+        self.gosym_pcvalues(off, entry, &[target], &mut out);
+        out[0]
+    }
+
+    /// [`Pclntab::gosym_pcvalue`] for many targets at once, in one pass over the table:
+    /// `targets` must be sorted ascending; `out[i]` receives the value at `targets[i]`.
+    pub fn gosym_pcvalues(&self, off: u32, entry: u64, targets: &[u64], out: &mut [i32]) {
+        out.fill(-1);
         let Some(mut pos) = self.loc.pctab.checked_add(off as usize) else {
-            return -1;
+            return;
         };
         let mut val: i32 = -1;
         let mut pc = entry;
         let q = u64::from(self.loc.quantum);
-        loop {
+        let mut t = 0;
+        while t < targets.len() {
             let first = pc == entry;
             let Some(uv) = uvarint32(self.data, &mut pos) else {
-                return -1;
+                return;
             };
             if uv == 0 && !first {
-                return -1;
+                return;
             }
             let delta = if uv & 1 != 0 { !(uv >> 1) } else { uv >> 1 } as i32;
             let Some(pcd) = uvarint32(self.data, &mut pos) else {
-                return -1;
+                return;
             };
             pc = pc.wrapping_add(u64::from(pcd).wrapping_mul(q));
             val = val.wrapping_add(delta);
-            if target < pc {
-                return val;
+            while t < targets.len() && targets[t] < pc {
+                out[t] = val;
+                t += 1;
             }
         }
     }
@@ -550,7 +564,19 @@ impl<'a> Pclntab<'a> {
 }
 
 /// Reads a varint as `debug/gosym` does, into 32 bits (valid tables never need more).
+#[inline]
 fn uvarint32(data: &[u8], pos: &mut usize) -> Option<u32> {
+    // Most deltas fit in one byte.
+    let b = *data.get(*pos)?;
+    if b < 0x80 {
+        *pos += 1;
+        return Some(u32::from(b));
+    }
+    uvarint32_slow(data, pos)
+}
+
+#[cold]
+fn uvarint32_slow(data: &[u8], pos: &mut usize) -> Option<u32> {
     let mut v: u32 = 0;
     let mut shift = 0u32;
     loop {
@@ -903,19 +929,128 @@ impl<'a> Func<'a> {
     /// The file and line `go tool addr2line` prints for `pc` (`debug/gosym` semantics: an
     /// empty file and line -1 where the tables do not cover `pc`).
     pub fn gosym_file_line(&self, pc: u64) -> (&'a [u8], i32) {
+        let mut out = [(&b""[..], 0)];
+        self.gosym_file_lines(&[pc], &mut out);
+        out[0]
+    }
+
+    /// [`Func::gosym_file_line`] for many pcs of this function at once (one pass over each
+    /// table): `pcs` sorted ascending, results in `out`.
+    pub fn gosym_file_lines(&self, pcs: &[u64], out: &mut [(&'a [u8], i32)]) {
         let entry = self.record_entry();
-        let fno = self.tab.gosym_pcvalue(self.pcfile(), entry, pc);
-        let file = if self.tab.loc.version == PclntabVersion::Go12 {
-            if fno <= 0 {
-                None
-            } else {
-                self.tab.file_name(0, fno)
+        let mut vals = vec![-1i32; pcs.len()];
+        self.tab
+            .gosym_pcvalues(self.pcfile(), entry, pcs, &mut vals);
+        // Neighbouring pcs are almost always in the same file: look each name up once.
+        let mut last: Option<(i32, &'a [u8])> = None;
+        for (o, &fno) in out.iter_mut().zip(&vals) {
+            if let Some((n, name)) = last
+                && n == fno
+            {
+                o.0 = name;
+                continue;
             }
-        } else {
-            self.tab.file_name(self.cu_offset(), fno)
+            let file = if self.tab.loc.version == PclntabVersion::Go12 {
+                if fno <= 0 {
+                    None
+                } else {
+                    self.tab.file_name(0, fno)
+                }
+            } else {
+                self.tab.file_name(self.cu_offset(), fno)
+            };
+            o.0 = file.unwrap_or(b"");
+            last = Some((fno, o.0));
+        }
+        self.tab.gosym_pcvalues(self.pcln(), entry, pcs, &mut vals);
+        for (o, &line) in out.iter_mut().zip(&vals) {
+            o.1 = line;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal Go 1.20 pclntab with two functions whose entry offsets live in two text
+    /// sections, to check the `textsectmap` mapping (the runtime's `textAddr`).
+    fn table() -> Vec<u8> {
+        let mut t = vec![0u8; 0x200];
+        t[0..4].copy_from_slice(&0xffff_fff1u32.to_le_bytes());
+        t[6] = 4; // quantum
+        t[7] = 8; // pointer size
+        let w = |t: &mut Vec<u8>, i: usize, v: u64| {
+            t[8 + i * 8..16 + i * 8].copy_from_slice(&v.to_le_bytes())
         };
-        let line = self.tab.gosym_pcvalue(self.pcln(), entry, pc);
-        (file.unwrap_or(b""), line)
+        w(&mut t, 0, 2); // nfunc
+        w(&mut t, 1, 1); // nfiles
+        w(&mut t, 3, 0x60); // funcnametab
+        w(&mut t, 4, 0x70); // cutab
+        w(&mut t, 5, 0x78); // filetab
+        w(&mut t, 6, 0x80); // pctab
+        w(&mut t, 7, 0x100); // pcln (functab)
+        t[0x60..0x64].copy_from_slice(b"a.f\0");
+        t[0x64..0x68].copy_from_slice(b"a.g\0");
+        // functab: {entryoff, funcoff} x2, end
+        let f = 0x100;
+        for (i, v) in [0u32, 0x20, 0x2000, 0x40, 0x2100].iter().enumerate() {
+            t[f + i * 4..f + i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        // _func records: entryoff then nameoff.
+        t[f + 0x20..f + 0x24].copy_from_slice(&0u32.to_le_bytes());
+        t[f + 0x24..f + 0x28].copy_from_slice(&0u32.to_le_bytes());
+        t[f + 0x40..f + 0x44].copy_from_slice(&0x2000u32.to_le_bytes());
+        t[f + 0x44..f + 0x48].copy_from_slice(&4u32.to_le_bytes());
+        t
+    }
+
+    #[test]
+    fn text_section_map_places_entries_like_the_runtime() {
+        let data = table();
+        let loc = PclntabLocation::parse(&data, 0, 0x9000, 0x1000).expect("valid table");
+        let tab = loc.view(&data);
+        assert_eq!(
+            tab.entry(1),
+            0x3000,
+            "one text section: text start + offset"
+        );
+        let sects = [
+            TextSect {
+                vaddr: 0,
+                end: 0x1000,
+                baseaddr: 0x1000,
+            },
+            TextSect {
+                vaddr: 0x1000,
+                end: 0x2100,
+                baseaddr: 0x10_0000,
+            },
+        ];
+        let tab = tab.with_text_sects(&sects);
+        assert_eq!(tab.entry(0), 0x1000);
+        assert_eq!(
+            tab.entry(1),
+            0x10_1000,
+            "second section: its base + offset past vaddr"
+        );
+        assert_eq!(
+            tab.end_pc(),
+            0x10_1100,
+            "the end offset maps into the last section"
+        );
+        assert_eq!(tab.find_func(0x10_1010).map(|f| f.name()), Some("a.g"));
+        assert_eq!(tab.find_func(0x1010).map(|f| f.name()), Some("a.f"));
+    }
+
+    #[test]
+    fn counts_larger_than_the_table_are_errors() {
+        let mut data = table();
+        data[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(PclntabLocation::parse(&data, 0, 0, 0).is_err());
+        let mut data = table();
+        data[8 + 7 * 8..16 + 7 * 8].copy_from_slice(&0x1_0000u64.to_le_bytes());
+        assert!(PclntabLocation::parse(&data, 0, 0, 0).is_err());
     }
 }
 

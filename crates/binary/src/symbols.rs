@@ -31,9 +31,50 @@ impl Symbol {
     }
 }
 
+/// A symbol whose name is borrowed from the file: what whole-table work (`nm`) uses, without an
+/// allocation per symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolRef<'a> {
+    /// Name bytes as `go tool nm` prints them.
+    pub name: std::borrow::Cow<'a, [u8]>,
+    /// Virtual address.
+    pub addr: u64,
+    /// Size in bytes (see [`Symbol::size`]).
+    pub size: u64,
+    /// `go tool nm`'s one-letter code.
+    pub code: char,
+}
+
+impl SymbolRef<'_> {
+    /// Whether the symbol is in text (`T` or `t`).
+    pub fn is_text(&self) -> bool {
+        matches!(self.code, 'T' | 't')
+    }
+
+    /// An owned copy.
+    pub fn to_owned_symbol(&self) -> Symbol {
+        Symbol {
+            name: String::from_utf8_lossy(&self.name).into_owned(),
+            addr: self.addr,
+            size: self.size,
+            code: self.code,
+        }
+    }
+}
+
 /// Reads the symbol table in file order, as `cmd/internal/objfile`'s `symbols()` does. Returns
 /// `None` when the file has no symbol table at all (stripped).
 pub(crate) fn read_symbols(data: &[u8], c: &Container) -> Option<Vec<Symbol>> {
+    Some(
+        read_symbol_refs(data, c)?
+            .iter()
+            .map(SymbolRef::to_owned_symbol)
+            .collect(),
+    )
+}
+
+/// [`read_symbols`] with names borrowed from `data`.
+pub(crate) fn read_symbol_refs<'d>(data: &'d [u8], c: &Container) -> Option<Vec<SymbolRef<'d>>> {
     let file = object::File::parse(data).ok()?;
     match &file {
         object::File::Elf64(f) => elf_symbols(f),
@@ -46,13 +87,9 @@ pub(crate) fn read_symbols(data: &[u8], c: &Container) -> Option<Vec<Symbol>> {
     }
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn elf_symbols<'data, Elf: FileHeader<Endian = object::Endianness>>(
     f: &object::read::elf::ElfFile<'data, Elf>,
-) -> Option<Vec<Symbol>> {
+) -> Option<Vec<SymbolRef<'data>>> {
     let endian = f.endian();
     let table = f.elf_symbol_table();
     if table.is_empty() {
@@ -63,7 +100,7 @@ fn elf_symbols<'data, Elf: FileHeader<Endian = object::Endianness>>(
     let mut out = Vec::with_capacity(table.len());
     // debug/elf drops the reserved null symbol at index 0.
     for sym in table.iter().skip(1) {
-        let name = sym.name(endian, strings).map(lossy).unwrap_or_default();
+        let name = sym.name(endian, strings).unwrap_or_default();
         let shndx = sym.st_shndx(endian).0;
         let mut code = '?';
         match shndx {
@@ -88,8 +125,8 @@ fn elf_symbols<'data, Elf: FileHeader<Endian = object::Endianness>>(
             // STB_LOCAL: Go adds 'a' - 'A' to whatever the code is ('?' becomes '_').
             code = char::from((code as u8).wrapping_add(b'a' - b'A'));
         }
-        out.push(Symbol {
-            name,
+        out.push(SymbolRef {
+            name: name.into(),
             addr: sym.st_value(endian).into(),
             size: sym.st_size(endian).into(),
             code,
@@ -101,7 +138,7 @@ fn elf_symbols<'data, Elf: FileHeader<Endian = object::Endianness>>(
 fn macho_symbols<'data, Mach: MachHeader<Endian = object::Endianness>>(
     f: &object::read::macho::MachOFile<'data, Mach>,
     c: &Container,
-) -> Option<Vec<Symbol>> {
+) -> Option<Vec<SymbolRef<'data>>> {
     const STAB_MASK: u8 = 0xe0;
     let endian = f.endian();
     let table = f.macho_symbol_table();
@@ -115,11 +152,11 @@ fn macho_symbols<'data, Mach: MachHeader<Endian = object::Endianness>>(
     let mut out = Vec::with_capacity(addrs.len());
     for s in live() {
         let addr: u64 = s.n_value(endian).into();
-        let mut name = strings.get(s.n_strx(endian)).map(lossy).unwrap_or_default();
+        let mut name: &[u8] = strings.get(s.n_strx(endian)).unwrap_or_default();
         // The Go linker prefixes Go symbols with "_" on Mach-O; debug/macho strips it again
         // from any name with a dot (golang.org/issue/33808).
-        if name.contains('.') && name.starts_with('_') {
-            name.remove(0);
+        if name.contains(&b'.') && name.first() == Some(&b'_') {
+            name = &name[1..];
         }
         let next = addrs.partition_point(|&a| a <= addr);
         let size = addrs.get(next).map_or(0, |&n| n - addr);
@@ -140,8 +177,8 @@ fn macho_symbols<'data, Mach: MachHeader<Endian = object::Endianness>>(
                 _ => {}
             }
         }
-        out.push(Symbol {
-            name,
+        out.push(SymbolRef {
+            name: name.into(),
             addr,
             size,
             code,
@@ -153,7 +190,7 @@ fn macho_symbols<'data, Mach: MachHeader<Endian = object::Endianness>>(
 fn pe_symbols<'data, 'file>(
     symbols: object::read::coff::CoffSymbolIterator<'data, 'file>,
     c: &Container,
-) -> Option<Vec<Symbol>> {
+) -> Option<Vec<SymbolRef<'data>>> {
     use object::LittleEndian as LE;
     use object::ObjectSymbol;
     let mut out = Vec::new();
@@ -161,9 +198,9 @@ fn pe_symbols<'data, 'file>(
     for sym in symbols {
         let raw = sym.coff_symbol();
         let number = raw.section_number.get(LE) as i16;
-        let name = sym.name_bytes().map(lossy).unwrap_or_default();
-        let mut s = Symbol {
-            name,
+        let name = sym.name_bytes().unwrap_or_default();
+        let mut s = SymbolRef {
+            name: name.into(),
             addr: u64::from(raw.value.get(LE)),
             size: 0,
             code: '?',

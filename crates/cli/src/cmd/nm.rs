@@ -89,13 +89,14 @@ pub fn run(args: Args) -> Result<u8> {
             );
         }
         let name = path.display().to_string();
+        let mut line = Vec::with_capacity(256);
         for s in &listing.symbols {
             if args.json {
                 output::json_line(
                     &mut out,
                     &JsonSym {
                         file: &name,
-                        name: &s.name,
+                        name: &String::from_utf8_lossy(&s.name),
                         address: format!("{:#x}", s.addr),
                         size: s.size,
                         code: s.code.to_string(),
@@ -104,20 +105,63 @@ pub fn run(args: Args) -> Result<u8> {
                 )?;
                 continue;
             }
+            // The format of `go tool nm`: "%8x" (or 8 spaces when undefined), " %10d" with
+            // -size, " %c %s". Written by hand: this loop prints every symbol of the binary.
+            line.clear();
             if prefix {
-                write!(out, "{name}:\t")?;
+                line.extend_from_slice(name.as_bytes());
+                line.extend_from_slice(b":\t");
             }
             if s.code == 'U' {
-                write!(out, "{:8}", "")?;
+                line.extend_from_slice(b"        ");
             } else {
-                write!(out, "{:8x}", s.addr)?;
+                push_padded(&mut line, s.addr, 16, 8);
             }
             if args.size {
-                write!(out, " {:10}", s.size)?;
+                line.push(b' ');
+                push_padded(&mut line, s.size, 10, 10);
             }
-            writeln!(out, " {} {}", s.code, s.name)?;
+            line.push(b' ');
+            let mut code = [0u8; 4];
+            line.extend_from_slice(s.code.encode_utf8(&mut code).as_bytes());
+            line.push(b' ');
+            line.extend_from_slice(&s.name);
+            line.push(b'\n');
+            out.write_all(&line)?;
         }
     }
     out.flush()?;
     Ok(status)
+}
+
+/// Appends `v` in `radix` (10 or 16, lower case), right-aligned in `width` columns.
+fn push_padded(buf: &mut Vec<u8>, mut v: u64, radix: u64, width: usize) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b"0123456789abcdef"[(v % radix) as usize];
+        v /= radix;
+        if v == 0 {
+            break;
+        }
+    }
+    let digits = tmp.len() - i;
+    buf.extend(std::iter::repeat_n(b' ', width.saturating_sub(digits)));
+    buf.extend_from_slice(&tmp[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn padded_numbers_match_format() {
+        for v in [0u64, 1, 0xabc, 0x401000, u64::MAX] {
+            let mut b = Vec::new();
+            super::push_padded(&mut b, v, 16, 8);
+            assert_eq!(String::from_utf8(b).unwrap(), format!("{v:8x}"));
+            let mut b = Vec::new();
+            super::push_padded(&mut b, v, 10, 10);
+            assert_eq!(String::from_utf8(b).unwrap(), format!("{v:10}"));
+        }
+    }
 }
