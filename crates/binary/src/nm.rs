@@ -61,11 +61,20 @@ pub fn list(bin: &Binary, order: NmSort) -> NmListing<'_> {
     }
 }
 
+/// The symbols of [`objfile_order`].
+#[derive(Debug, Clone)]
+pub struct ObjfileSymbols {
+    /// The symbols, by address.
+    pub symbols: Vec<Symbol>,
+    /// Whether they were recovered from the pclntab because the symbol table is gone.
+    pub recovered: bool,
+}
+
 /// The symbols `cmd/internal/objfile` hands its users (`go tool objdump` among them): the symbol
 /// table, or the text symbols recovered from the pclntab when it is stripped, sorted by address
 /// with Go's own unstable sort (as the current Go release runs it), so that symbols sharing an
 /// address come out in Go's order.
-pub fn objfile_order(bin: &Binary) -> NmListing {
+pub fn objfile_order(bin: &Binary) -> ObjfileSymbols {
     // A stripped Mach-O keeps a few dynamic symbols but no text ones: recover those too.
     let (mut syms, recovered) = match bin.symbols() {
         Some(s) if s.iter().any(Symbol::is_text) => (s.to_vec(), false),
@@ -74,7 +83,7 @@ pub fn objfile_order(bin: &Binary) -> NmListing {
     gosort::sort(&mut syms, XorShift::for_go_version(None), |a, b| {
         a.addr < b.addr
     });
-    NmListing {
+    ObjfileSymbols {
         symbols: syms,
         recovered,
     }
