@@ -21,6 +21,7 @@
 pub mod annotate;
 mod arm64;
 pub mod classes;
+pub mod fuzzing;
 pub mod listing;
 mod x86;
 
