@@ -54,6 +54,24 @@ impl Symbolizer for SymbolTable {
     }
 }
 
+/// [`SymbolTable`] with the current function's range answered without a search.
+struct Scoped<'s> {
+    table: &'s SymbolTable,
+    func: Option<(&'s str, u64, u64)>,
+}
+
+impl Symbolizer for Scoped<'_> {
+    fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
+        if let Some((name, start, end)) = self.func
+            && start <= addr
+            && addr < end
+        {
+            return Some((name, start));
+        }
+        self.table.lookup(addr)
+    }
+}
+
 /// What a listing includes beyond the Go tool's columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -279,13 +297,17 @@ impl<'b> Program<'b> {
             info: InsnInfo::default(),
         };
         let mut pc = f.addr.max(ts);
+        let func_code = code.get((pc - ts) as usize..).unwrap_or(&[]);
+        let mut stream = self.dis.stream(func_code, pc);
+        let syms = self.scoped(f);
         while pc < sym_end {
             let i = (pc - ts) as usize;
-            let Some(bytes) = code.get(i..) else { break };
+            if i >= code.len() {
+                break;
+            }
             insn.text.clear();
-            let mut info = self
-                .dis
-                .decode(bytes, pc, opts.syntax, &self.symbols, &mut insn.text);
+            let offset = (pc - f.addr.max(ts)) as usize;
+            let mut info = stream.decode_at(offset, opts.syntax, &syms, &mut insn.text);
             // Go steps 4 bytes on arm64 even where fewer remain, and prints all 4.
             info.len = info.len.max(1);
             let (file, line) = lines.at(pc);
@@ -304,6 +326,18 @@ impl<'b> Program<'b> {
             pc += insn.len as u64;
         }
         (header_file, sym_end)
+    }
+
+    /// The symbol table with a shortcut for addresses inside `f` (most branch targets), used
+    /// when no other symbol starts inside it, so the answer is the table's own.
+    fn scoped<'s>(&'s self, f: &'s FuncSym) -> Scoped<'s> {
+        let end = f.addr.wrapping_add(f.size);
+        let i = self.symbols.starts.partition_point(|&a| a <= f.addr);
+        let alone = self.symbols.starts.get(i).is_none_or(|&next| next >= end);
+        Scoped {
+            table: &self.symbols,
+            func: (alone && f.size > 0).then_some((f.name.as_str(), f.addr, end)),
+        }
     }
 
     /// The instruction bytes of `insn`.

@@ -37,6 +37,10 @@ impl Disassembler for Arm64 {
         true
     }
 
+    fn as_dyn(&self) -> &dyn Disassembler {
+        self
+    }
+
     fn decode(
         &self,
         code: &[u8],
