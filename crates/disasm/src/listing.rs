@@ -33,13 +33,52 @@ pub struct SymbolTable {
     syms: Vec<Symbol>,
     /// The start addresses alone, for a cache-friendly binary search.
     starts: Vec<u64>,
+    /// For each 4 KiB page from `base`, the index of the first symbol starting at or after it:
+    /// a search then only looks at the symbols of one page.
+    pages: Vec<u32>,
+    base: u64,
 }
+
+/// Pages indexed at most (a 4 KiB page each: 256 MiB of address space); beyond, plain search.
+const MAX_PAGES: u64 = 1 << 16;
 
 impl SymbolTable {
     /// A table over `syms`, already in address order.
     pub fn new(syms: Vec<Symbol>) -> SymbolTable {
-        let starts = syms.iter().map(|s| s.addr).collect();
-        SymbolTable { syms, starts }
+        let starts: Vec<u64> = syms.iter().map(|s| s.addr).collect();
+        let base = starts.iter().copied().find(|&a| a != 0).unwrap_or(0) & !0xfff;
+        let last = starts.last().copied().unwrap_or(0);
+        let npages = (last.saturating_sub(base) >> 12) + 2;
+        let mut pages = Vec::new();
+        if npages <= MAX_PAGES {
+            pages.reserve(npages as usize);
+            let mut i = 0usize;
+            for p in 0..npages {
+                let at = base + (p << 12);
+                while i < starts.len() && starts[i] < at {
+                    i += 1;
+                }
+                pages.push(i as u32);
+            }
+        }
+        SymbolTable {
+            syms,
+            starts,
+            pages,
+            base,
+        }
+    }
+
+    /// The number of symbols starting at or below `addr`.
+    fn count_at_or_below(&self, addr: u64) -> usize {
+        let page = addr.wrapping_sub(self.base) >> 12;
+        if addr >= self.base && page + 1 < self.pages.len() as u64 {
+            let lo = self.pages[page as usize] as usize;
+            let hi = self.pages[page as usize + 1] as usize;
+            lo + self.starts[lo..hi].partition_point(|&a| a <= addr)
+        } else {
+            self.starts.partition_point(|&a| a <= addr)
+        }
     }
 }
 
@@ -47,7 +86,7 @@ impl Symbolizer for SymbolTable {
     /// `cmd/internal/disasm`'s lookup: the last symbol starting at or below `addr`, if `addr`
     /// is inside it.
     fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
-        let i = self.starts.partition_point(|&a| a <= addr);
+        let i = self.count_at_or_below(addr);
         let s = self.syms.get(i.checked_sub(1)?)?;
         (s.addr != 0 && s.addr <= addr && addr < s.addr.wrapping_add(s.size))
             .then_some((s.name.as_str(), s.addr))
