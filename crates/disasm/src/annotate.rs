@@ -86,14 +86,18 @@ impl<'s> Annotator<'s> {
             }
         }
         let mut data_addr = info.mem_addr;
-        if let Some((reg, page)) = info.adrp {
-            if let Some(slot) = self.adrp.get_mut(reg as usize) {
-                *slot = Some(page);
+        match info.reg {
+            Some(crate::RegRef::Adrp(reg, page)) => {
+                if let Some(slot) = self.adrp.get_mut(reg as usize) {
+                    *slot = Some(page);
+                }
             }
-        } else if let Some((reg, off)) = info.base_offset
-            && let Some(Some(page)) = self.adrp.get(reg as usize)
-        {
-            data_addr = Some(page.wrapping_add(off as u64));
+            Some(crate::RegRef::BaseOffset(reg, off)) => {
+                if let Some(Some(page)) = self.adrp.get(reg as usize) {
+                    data_addr = Some(page.wrapping_add(off as u64));
+                }
+            }
+            None => {}
         }
         if let Some(a) = data_addr
             && let Some((name, _)) = self.syms.lookup(a)
@@ -119,7 +123,7 @@ impl<'s> Annotator<'s> {
         if let Some(a) = &info.atomic {
             out.push(Annotation {
                 kind: Kind::Atomic,
-                detail: a.clone(),
+                detail: a.to_string(),
             });
         }
         if inline.len() > 1 {

@@ -88,7 +88,7 @@ pub struct InsnInfo {
     pub target: Option<u64>,
     /// The atomic operation this instruction performs, if any: `"LOCK XADD"`,
     /// `"XCHG (implicit LOCK)"`, `"LDADDAL (atomic add)"`, `"LDAXR (load-exclusive)"`.
-    pub atomic: Option<String>,
+    pub atomic: Option<Box<str>>,
     /// An absolute address the instruction reads, writes or takes (RIP-relative or absolute
     /// memory operands; the arm64 ADRP page is reported through [`InsnInfo::adrp`]).
     pub mem_addr: Option<u64>,
@@ -98,10 +98,17 @@ pub struct InsnInfo {
     /// A compiler nil check: a load from a pointer whose value is discarded
     /// (`TESTB AL, 0(AX)` on amd64, `MOVD (R0), ZR` on arm64).
     pub nil_check: bool,
-    /// arm64 `ADRP Xd, page`: the register and the page address.
-    pub adrp: Option<(u8, u64)>,
-    /// arm64 memory operand or `ADD` immediate on a base register: `(register, offset)`.
-    pub base_offset: Option<(u8, i64)>,
+    /// arm64 register arithmetic annotations follow (ADRP pages and offsets from them).
+    pub reg: Option<RegRef>,
+}
+
+/// What an arm64 instruction does with an address register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegRef {
+    /// `ADRP Xd, page`: the register and the page address.
+    Adrp(u8, u64),
+    /// A memory operand or `ADD` immediate on a base register: register and offset.
+    BaseOffset(u8, i64),
 }
 
 /// A disassembler for one instruction set.
@@ -142,13 +149,15 @@ pub trait Disassembler: Send + Sync {
 /// Decodes instructions of one stretch of code by offset; see [`Disassembler::stream`].
 pub trait Stream {
     /// Decodes the instruction at `offset` from the start of the stretch, as
-    /// [`Disassembler::decode`] does.
+    /// [`Disassembler::decode`] does. Without `facts`, only [`InsnInfo::len`] and
+    /// [`InsnInfo::known`] are filled in (a listing without annotations needs no more).
     fn decode_at(
         &mut self,
         offset: usize,
         syntax: Syntax,
         syms: &dyn Symbolizer,
         out: &mut String,
+        facts: bool,
     ) -> InsnInfo;
 }
 
@@ -166,6 +175,7 @@ impl Stream for PerInsn<'_> {
         syntax: Syntax,
         syms: &dyn Symbolizer,
         out: &mut String,
+        _facts: bool,
     ) -> InsnInfo {
         let code = self.code.get(offset..).unwrap_or(&[]);
         self.dis

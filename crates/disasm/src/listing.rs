@@ -346,7 +346,8 @@ impl<'b> Program<'b> {
             }
             insn.text.clear();
             let offset = (pc - f.addr.max(ts)) as usize;
-            let mut info = stream.decode_at(offset, opts.syntax, &syms, &mut insn.text);
+            let mut info =
+                stream.decode_at(offset, opts.syntax, &syms, &mut insn.text, opts.annotate);
             // Go steps 4 bytes on arm64 even where fewer remain, and prints all 4.
             info.len = info.len.max(1);
             let (file, line) = lines.at(pc);

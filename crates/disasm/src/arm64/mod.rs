@@ -337,7 +337,10 @@ fn facts(inst: &Instruction, word: u32, pc: u64) -> InsnInfo {
             if let (Operand::Register(_, rd), Operand::PCOffset(off)) =
                 (inst.operands[0], inst.operands[1])
             {
-                info.adrp = Some((rd as u8, (pc & !0xfff).wrapping_add(off as u64)));
+                info.reg = Some(crate::RegRef::Adrp(
+                    rd as u8,
+                    (pc & !0xfff).wrapping_add(off as u64),
+                ));
             }
         }
         LDR | LDRB | LDRH | LDRSB | LDRSH | LDRSW => {
@@ -359,7 +362,7 @@ fn facts(inst: &Instruction, word: u32, pc: u64) -> InsnInfo {
             1 => "H",
             _ => "",
         };
-        info.atomic = Some(format!("{name}{}{size} ({what})", suffix(o)));
+        info.atomic = Some(format!("{name}{}{size} ({what})", suffix(o)).into());
     } else {
         let exclusive = match inst.opcode {
             LDAXR | LDAXRB | LDAXRH | LDXR | LDXRB | LDXRH | LDAXP | LDXP => {
@@ -373,14 +376,14 @@ fn facts(inst: &Instruction, word: u32, pc: u64) -> InsnInfo {
             _ => None,
         };
         if let Some(what) = exclusive {
-            info.atomic = Some(format!("{:?} ({what})", inst.opcode));
+            info.atomic = Some(format!("{:?} ({what})", inst.opcode).into());
         }
     }
     // Memory operands and immediate adds on a base register: the goroutine register (R28)
     // and ADRP pairs.
     for op in inst.operands.iter() {
         if let Operand::RegPreIndex(n, imm, false) = *op {
-            info.base_offset = Some((n as u8, i64::from(imm)));
+            info.reg = Some(crate::RegRef::BaseOffset(n as u8, i64::from(imm)));
             if n == 28 {
                 info.g_offset = Some(i64::from(imm));
             }
@@ -390,7 +393,7 @@ fn facts(inst: &Instruction, word: u32, pc: u64) -> InsnInfo {
         && let (Operand::RegisterOrSP(_, _), Operand::RegisterOrSP(_, n), Operand::Immediate(imm)) =
             (inst.operands[0], inst.operands[1], inst.operands[2])
     {
-        info.base_offset = Some((n as u8, i64::from(imm)));
+        info.reg = Some(crate::RegRef::BaseOffset(n as u8, i64::from(imm)));
     }
     // The nil check: a load into the zero register.
     if matches!(

@@ -250,7 +250,7 @@ impl Disassembler for X86 {
         out: &mut String,
     ) -> InsnInfo {
         let (ins, disp_size) = self.decode_one(code, pc);
-        self.finish(ins, disp_size, code, pc, syntax, syms, out)
+        self.finish(ins, disp_size, code, pc, syntax, syms, out, true)
     }
 
     fn as_dyn(&self) -> &dyn Disassembler {
@@ -282,6 +282,7 @@ impl crate::Stream for X86Stream<'_> {
         syntax: Syntax,
         syms: &dyn Symbolizer,
         out: &mut String,
+        facts: bool,
     ) -> InsnInfo {
         let code = self.code.get(offset..).unwrap_or(&[]);
         let pc = self.pc.wrapping_add(offset as u64);
@@ -292,7 +293,8 @@ impl crate::Stream for X86Stream<'_> {
         self.decoder.set_ip(pc);
         let ins = self.decoder.decode();
         let disp = self.decoder.get_constant_offsets(&ins).displacement_size();
-        self.x86.finish(ins, disp, code, pc, syntax, syms, out)
+        self.x86
+            .finish(ins, disp, code, pc, syntax, syms, out, facts)
     }
 }
 
@@ -308,7 +310,19 @@ impl X86 {
         syntax: Syntax,
         syms: &dyn Symbolizer,
         out: &mut String,
+        want_facts: bool,
     ) -> InsnInfo {
+        let facts = |ins: &Instruction, code: &[u8], bitness: u32, known: bool| {
+            if want_facts {
+                facts(ins, code, bitness, known)
+            } else {
+                InsnInfo {
+                    len: ins.len(),
+                    known,
+                    ..InsnInfo::default()
+                }
+            }
+        };
         if syntax != Syntax::Go {
             if ins.is_invalid() {
                 out.push_str("(bad)");
@@ -498,9 +512,9 @@ fn facts(ins: &Instruction, code: &[u8], bitness: u32, known: bool) -> InsnInfo 
     }
     let m = ins.mnemonic();
     if ins.has_lock_prefix() {
-        info.atomic = Some(format!("LOCK {}", mnemonic_name(m)));
+        info.atomic = Some(format!("LOCK {}", mnemonic_name(m)).into());
     } else if m == Mnemonic::Xchg && has_mem {
-        info.atomic = Some("XCHG (implicitly LOCKed)".to_string());
+        info.atomic = Some("XCHG (implicitly LOCKed)".into());
     }
     // The compiler's nil check: TESTB AL, 0(reg) (or the 32-bit CMP/TEST forms of older
     // releases) reads memory only to fault.
