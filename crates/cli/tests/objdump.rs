@@ -707,3 +707,69 @@ fn broken_binaries_are_input_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn intel_and_gnu_syntax_name_targets() {
+    let Some(tcs) = toolchains() else { return };
+    let go = oracle(&tcs);
+    let amd64 = build("annot", &go, "amd64", Variant::Default);
+    let p = amd64.path.to_str().unwrap();
+    let intel = goscope(&[
+        "objdump",
+        "--syntax",
+        "intel",
+        "-s",
+        "^main\\.(atomics|allocate)$",
+        p,
+    ]);
+    assert!(intel.contains("lock xadd"), "{intel}");
+    assert!(
+        intel.contains("<main.counter>"),
+        "RIP-relative operands name their symbol:\n{intel}"
+    );
+    assert!(
+        intel
+            .lines()
+            .any(|l| l.contains("call ") && l.contains("<runtime.newobject>"))
+    );
+    let gnu = goscope(&["objdump", "--syntax", "gnu", "-s", "^main\\.atomics$", p]);
+    assert!(
+        gnu.contains("(%rip)") && gnu.contains("<main.counter>"),
+        "{gnu}"
+    );
+    let arm64 = build("annot", &go, "arm64", Variant::Default);
+    let gnu = goscope(&[
+        "objdump",
+        "--syntax",
+        "gnu",
+        "-s",
+        "^main\\.allocate$",
+        arm64.path.to_str().unwrap(),
+    ]);
+    assert!(
+        gnu.lines()
+            .any(|l| l.contains("\tbl\t") && l.contains("<runtime.newobject>")),
+        "{gnu}"
+    );
+}
+
+#[test]
+fn annotated_text_names_arm64_atomic_loops() {
+    let Some(tcs) = toolchains() else { return };
+    let go = oracle(&tcs);
+    let f = build("annot", &go, "arm64", Variant::Default);
+    let out = goscope(&[
+        "objdump",
+        "--annotate",
+        "-s",
+        "^main\\.(atomics|cas)$",
+        f.path.to_str().unwrap(),
+    ]);
+    assert!(out.contains("LDADDAL (atomic add)"), "{out}");
+    assert!(out.contains("end of an atomic add loop"), "{out}");
+    assert!(out.contains("CASAL (atomic compare-and-swap)"), "{out}");
+    assert!(
+        out.contains("end of an atomic compare-and-swap loop"),
+        "{out}"
+    );
+}

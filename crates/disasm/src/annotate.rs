@@ -54,6 +54,26 @@ pub struct Annotator<'s> {
     syms: &'s dyn Symbolizer,
     stackguard_offset: i64,
     adrp: [Option<u64>; 32],
+    /// Inside an arm64 load-exclusive/store-exclusive loop: the operation seen so far.
+    exclusive: Option<Option<&'static str>>,
+}
+
+/// The atomic operation an arm64 LL/SC loop performs, from the first instruction between its
+/// load-exclusive and store-exclusive (Go syntax mnemonic).
+fn loop_operation(text: &str) -> Option<&'static str> {
+    let op = text.split(' ').next().unwrap_or("");
+    let op = op.strip_suffix('W').unwrap_or(op);
+    Some(match op {
+        "ADD" => "add",
+        "SUB" => "sub",
+        "AND" => "and",
+        "ORR" => "or",
+        "EOR" => "xor",
+        "BIC" => "and-not",
+        "CMP" => "compare-and-swap",
+        "MOVD" | "MOV" => "swap",
+        _ => return None,
+    })
 }
 
 impl<'s> Annotator<'s> {
@@ -64,11 +84,17 @@ impl<'s> Annotator<'s> {
             // g.stackguard0 follows g.stack (two pointers).
             stackguard_offset: 2 * i64::from(ptr_size),
             adrp: [None; 32],
+            exclusive: None,
         }
     }
 
-    /// The annotations of the next instruction.
-    pub fn annotate(&mut self, info: &InsnInfo, inline: &[InlineFrame]) -> Vec<Annotation> {
+    /// The annotations of the next instruction (`text` is its Go-syntax text).
+    pub fn annotate(
+        &mut self,
+        info: &InsnInfo,
+        text: &str,
+        inline: &[InlineFrame],
+    ) -> Vec<Annotation> {
         let mut out = Vec::new();
         if matches!(info.flow, Flow::Call | Flow::Jump)
             && let Some(t) = info.target
@@ -121,10 +147,23 @@ impl<'s> Annotator<'s> {
             });
         }
         if let Some(a) = &info.atomic {
+            let mut detail = a.to_string();
+            if a.contains("load-exclusive") {
+                self.exclusive = Some(None);
+            } else if a.contains("store-exclusive") {
+                if let Some(op) = self.exclusive.take().flatten() {
+                    let name = a.split(' ').next().unwrap_or("");
+                    detail = format!("{name} (end of an atomic {op} loop)");
+                }
+            }
             out.push(Annotation {
                 kind: Kind::Atomic,
-                detail: a.to_string(),
+                detail,
             });
+        } else if let Some(None) = self.exclusive {
+            if let Some(op) = loop_operation(text) {
+                self.exclusive = Some(Some(op));
+            }
         }
         if inline.len() > 1 {
             let chain: Vec<&str> = inline[..inline.len() - 1]

@@ -355,7 +355,7 @@ impl<'b> Program<'b> {
                 insn.inline = inl.chain(self.bin, pc, &file, line);
             }
             if let Some(a) = annotator.as_mut() {
-                insn.annotations = a.annotate(&info, &insn.inline);
+                insn.annotations = a.annotate(&info, &insn.text, &insn.inline);
             }
             insn.address = pc;
             insn.len = info.len as u8;

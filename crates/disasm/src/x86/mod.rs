@@ -314,7 +314,7 @@ impl X86 {
     ) -> InsnInfo {
         let facts = |ins: &Instruction, code: &[u8], bitness: u32, known: bool| {
             if want_facts {
-                facts(ins, code, bitness, known)
+                compute_facts(ins, code, bitness, known)
             } else {
                 InsnInfo {
                     len: ins.len(),
@@ -324,6 +324,8 @@ impl X86 {
             }
         };
         if syntax != Syntax::Go {
+            // The symbol names need the facts (targets, memory addresses) whatever the caller asked.
+            let facts = compute_facts;
             if ins.is_invalid() {
                 out.push_str("(bad)");
                 return unknown(1);
@@ -470,7 +472,7 @@ fn is_g_reg(r: Register, bitness: u32) -> bool {
 }
 
 /// The facts annotations need about `ins`.
-fn facts(ins: &Instruction, code: &[u8], bitness: u32, known: bool) -> InsnInfo {
+fn compute_facts(ins: &Instruction, code: &[u8], bitness: u32, known: bool) -> InsnInfo {
     let mut info = InsnInfo {
         len: ins.len(),
         known,
