@@ -67,6 +67,15 @@ fn check_all_commands(path: &Path, what: &str) {
         vec!["addr2line", pth],
         vec!["addr2line", "--inlines", pth],
         vec!["addr2line", "--json", pth],
+        vec!["objdump", "-s", "^main\\.", pth],
+        vec![
+            "objdump",
+            "--annotate",
+            "--json",
+            "-s",
+            "^main\\.main$",
+            pth,
+        ],
     ] {
         let out = run_bounded(&args, b"0x401000\n0x11000\n0\nffffffffffffffff\n");
         assert_no_panic(&out, what);
