@@ -292,7 +292,12 @@ impl crate::Stream for X86Stream<'_> {
         }
         self.decoder.set_ip(pc);
         let ins = self.decoder.decode();
-        let disp = self.decoder.get_constant_offsets(&ins).displacement_size();
+        // Only memory operands have a displacement; skip the lookup for the rest.
+        let disp = if (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory) {
+            self.decoder.get_constant_offsets(&ins).displacement_size()
+        } else {
+            0
+        };
         self.x86
             .finish(ins, disp, code, pc, syntax, syms, out, facts)
     }
