@@ -8,7 +8,7 @@
 #   RUNS=5 benches/objdump.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 FUNC=${FUNC:-'^cmd/compile/internal/ssagen\.buildssa$'}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -28,8 +28,12 @@ best_of() {
   local name=$1; shift
   local best_t="" best_m=""
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o "$out/time" "$@" > "$out/$name.txt"
-    read -r t m < "$out/time"
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -f "%M" -o "$out/time" "$@" > "$out/$name.txt"
+    local t1=$EPOCHREALTIME
+    local t m
+    t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+    read -r m < "$out/time"
     if [ -z "$best_t" ] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; best_m=$m; fi
   done
   echo "$best_t $best_m"
@@ -38,9 +42,8 @@ best_of() {
 report() {
   local what=$1 go_t=$2 go_m=$3 gs_t=$4 gs_m=$5
   awk -v w="$what" -v gt="$go_t" -v gm="$go_m" -v st="$gs_t" -v sm="$gs_m" 'BEGIN {
-    st2 = (st < 0.005) ? 0.005 : st
-    printf "%-34s go tool objdump %7.2fs %7.1f MB | goscope %6.3fs %7.1f MB | %5.1fx faster, memory %.2fx\n",
-      w, gt, gm/1024, st, sm/1024, gt/st2, sm/gm }'
+    printf "%-34s go tool objdump %7.3fs %7.1f MB | goscope %6.3fs %7.1f MB | %5.1fx faster, memory %.2fx\n",
+      w, gt, gm/1024, st, sm/1024, gt/st, sm/gm }'
 }
 
 echo "binary: $compile ($(du -h "$compile" | cut -f1)), $(nproc) cores, runs: $RUNS"

@@ -210,6 +210,8 @@ pub(crate) fn push_hex(out: &mut String, v: u64) {
     out.push_str("0x");
     let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
     for i in (0..digits).rev() {
-        out.push(char::from(b"0123456789abcdef"[((v >> (i * 4)) & 15) as usize]));
+        out.push(char::from(
+            b"0123456789abcdef"[((v >> (i * 4)) & 15) as usize],
+        ));
     }
 }

@@ -350,16 +350,18 @@ impl<'b> Program<'b> {
                 stream.decode_at(offset, opts.syntax, &syms, &mut insn.text, opts.annotate);
             // Go steps 4 bytes on arm64 even where fewer remain, and prints all 4.
             info.len = info.len.max(1);
-            let (file, line) = lines.at(pc);
+            let (file, line) = lines.at_ref(pc);
+            if !Arc::ptr_eq(file, &insn.file) {
+                insn.file = file.clone();
+            }
             if opts.inline || opts.annotate {
-                insn.inline = inl.chain(self.bin, pc, &file, line);
+                insn.inline = inl.chain(self.bin, pc, &insn.file, line);
             }
             if let Some(a) = annotator.as_mut() {
                 insn.annotations = a.annotate(&info, &insn.text, &insn.inline);
             }
             insn.address = pc;
             insn.len = info.len as u8;
-            insn.file = file;
             insn.line = line;
             insn.info = info;
             visit(&insn);
@@ -408,6 +410,12 @@ impl<'b> LineCursor<'b> {
     }
 
     fn at(&mut self, pc: u64) -> (Arc<str>, i32) {
+        let (file, line) = self.at_ref(pc);
+        (file.clone(), line)
+    }
+
+    /// [`LineCursor::at`] without the reference count: the caller clones only on change.
+    fn at_ref(&mut self, pc: u64) -> (&Arc<str>, i32) {
         let stale = match &self.cur {
             Some((start, end, _)) => pc < *start || pc >= *end,
             None => true,
@@ -419,25 +427,26 @@ impl<'b> LineCursor<'b> {
                 .map(|f| (f.entry(), f.end(), f.gosym_lines()));
         }
         let Some((_, _, lines)) = self.cur.as_mut() else {
-            return (self.empty.clone(), 0);
+            return (&self.empty, 0);
         };
         let (file, line) = lines.at(pc);
         if file.is_empty() {
-            return (self.empty.clone(), line);
+            return (&self.empty, line);
         }
         let key = file.as_ptr() as usize;
-        if let Some((k, name)) = &self.last
-            && *k == key
-        {
-            return (name.clone(), line);
+        let hit = matches!(&self.last, Some((k, _)) if *k == key);
+        if !hit {
+            let name = self
+                .names
+                .entry(key)
+                .or_insert_with(|| Arc::from(String::from_utf8_lossy(file).as_ref()))
+                .clone();
+            self.last = Some((key, name));
         }
-        let name = self
-            .names
-            .entry(key)
-            .or_insert_with(|| Arc::from(String::from_utf8_lossy(file).as_ref()))
-            .clone();
-        self.last = Some((key, name.clone()));
-        (name, line)
+        match &self.last {
+            Some((_, name)) => (name, line),
+            None => (&self.empty, line),
+        }
     }
 }
 

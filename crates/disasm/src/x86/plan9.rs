@@ -44,6 +44,19 @@ pub(super) fn op_name(ins: &Instruction) -> &'static str {
     }
 }
 
+/// Whether the mnemonic can take a size suffix under any of its names: a table, so the string
+/// comparisons of [`takes_suffix`] run only for those.
+fn suffix_mnemonic(m: Mnemonic) -> bool {
+    use std::sync::OnceLock;
+    static TABLE: OnceLock<Vec<bool>> = OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        Mnemonic::values()
+            .map(|m| takes_suffix(mnemonic_name(m)))
+            .collect()
+    });
+    t.get(m as usize).copied().unwrap_or(false)
+}
+
 /// The mnemonics that take a size suffix in Go syntax (x86asm's `plan9Suffix`).
 fn takes_suffix(name: &str) -> bool {
     matches!(
@@ -212,7 +225,7 @@ pub(super) fn format(
         out.push(' ');
     }
     out.push_str(name);
-    if takes_suffix(name) {
+    if suffix_mnemonic(ins.mnemonic()) && takes_suffix(name) {
         let mut size = p.data_size;
         if mem_bytes != 0 {
             size = mem_bytes as u32 * 8;
