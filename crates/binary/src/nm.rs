@@ -61,6 +61,24 @@ pub fn list(bin: &Binary, order: NmSort) -> NmListing<'_> {
     }
 }
 
+/// The symbols `cmd/internal/objfile` hands its users (`go tool objdump` among them): the symbol
+/// table, or the text symbols recovered from the pclntab when it is stripped, sorted by address
+/// with Go's own unstable sort (as the current Go release runs it), so that symbols sharing an
+/// address come out in Go's order.
+pub fn objfile_order(bin: &Binary) -> NmListing {
+    let (mut syms, recovered) = match bin.symbols() {
+        Some(s) if !s.is_empty() => (s.to_vec(), false),
+        _ => (recover_text_symbols(bin), true),
+    };
+    gosort::sort(&mut syms, XorShift::for_go_version(None), |a, b| {
+        a.addr < b.addr
+    });
+    NmListing {
+        symbols: syms,
+        recovered,
+    }
+}
+
 /// Text symbols rebuilt from the pclntab: every function, with the size its pc tables cover,
 /// plus `runtime.text`/`runtime.etext` from moduledata.
 pub fn recover_text_symbols(bin: &Binary) -> Vec<Symbol> {

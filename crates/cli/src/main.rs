@@ -29,6 +29,8 @@ const AFTER_HELP: &str = "Examples:
   goscope nm -n ./server                  symbols by address (also on stripped binaries)
   echo 0x4a1b20 | goscope addr2line --inlines ./server
                                           function and file:line, with every inlined call
+  goscope objdump --annotate -s 'main\\.main$' ./server
+                                          disassembly with allocations, LOCKs, inlining marked
 
 Every command takes --json. Exit status: 0 ok, 1 findings, 2 usage or input error.";
 
@@ -45,6 +47,7 @@ enum Command {
     Info(cmd::info::Args),
     Nm(cmd::nm::Args),
     Addr2line(cmd::addr2line::Args),
+    Objdump(cmd::objdump::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(a),
         Command::Nm(a) => cmd::nm::run(a),
         Command::Addr2line(a) => cmd::addr2line::run(a),
+        Command::Objdump(a) => cmd::objdump::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

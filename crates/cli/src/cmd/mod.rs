@@ -3,3 +3,4 @@
 pub mod addr2line;
 pub mod info;
 pub mod nm;
+pub mod objdump;
