@@ -65,7 +65,7 @@ pub fn list(bin: &Binary, order: NmSort) -> NmListing<'_> {
 /// table, or the text symbols recovered from the pclntab when it is stripped, sorted by address
 /// with Go's own unstable sort (as the current Go release runs it), so that symbols sharing an
 /// address come out in Go's order.
-pub fn objfile_order(bin: &Binary) -> NmListing {
+pub fn objfile_order(bin: &Binary) -> ObjfileListing {
     let (mut syms, recovered) = match bin.symbols() {
         Some(s) if !s.is_empty() => (s.to_vec(), false),
         _ => (recover_text_symbols(bin), true),
@@ -73,10 +73,19 @@ pub fn objfile_order(bin: &Binary) -> NmListing {
     gosort::sort(&mut syms, XorShift::for_go_version(None), |a, b| {
         a.addr < b.addr
     });
-    NmListing {
+    ObjfileListing {
         symbols: syms,
         recovered,
     }
+}
+
+/// Owned symbols in `cmd/internal/objfile`'s order ([`objfile_order`]).
+#[derive(Debug, Clone)]
+pub struct ObjfileListing {
+    /// The symbols, in address order.
+    pub symbols: Vec<Symbol>,
+    /// Whether they were recovered from the pclntab because the symbol table is gone.
+    pub recovered: bool,
 }
 
 /// Text symbols rebuilt from the pclntab: every function, with the size its pc tables cover,
