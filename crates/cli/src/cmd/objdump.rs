@@ -345,11 +345,7 @@ impl SourceCache {
                 .clone()
         }?;
         let idx = usize::try_from(line - 1).ok();
-        Some(
-            idx.and_then(|i| lines.get(i))
-                .cloned()
-                .unwrap_or_default(),
-        )
+        Some(idx.and_then(|i| lines.get(i)).cloned().unwrap_or_default())
     }
 
     fn read(&self, name: &str) -> Option<Vec<String>> {

@@ -1,0 +1,1 @@
+//! `goscope diff`: machine-level changes between two builds.

@@ -1,0 +1,1 @@
+//! `goscope opt`: the compiler's optimization decisions tied to instructions.
