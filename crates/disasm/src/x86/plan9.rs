@@ -305,8 +305,10 @@ fn operand(
             let value: i64 = match kind {
                 OpKind::Immediate8 | OpKind::Immediate8_2nd => i64::from(raw as u8),
                 OpKind::Immediate16 => {
-                    if matches!(ins.mnemonic(), Mnemonic::Enter | Mnemonic::Ret | Mnemonic::Retf)
-                    {
+                    if matches!(
+                        ins.mnemonic(),
+                        Mnemonic::Enter | Mnemonic::Ret | Mnemonic::Retf
+                    ) {
                         i64::from(raw as u16)
                     } else {
                         i64::from(raw as u16 as i16)
@@ -402,9 +404,11 @@ fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s
     };
     if seg == Register::None && disp != 0 && index == Register::None {
         let target = match base {
-            Register::RIP | Register::EIP => {
-                Some((disp as u64).wrapping_add(pc).wrapping_add(ins.len() as u64))
-            }
+            Register::RIP | Register::EIP => Some(
+                (disp as u64)
+                    .wrapping_add(pc)
+                    .wrapping_add(ins.len() as u64),
+            ),
             Register::None => Some(disp as u64),
             _ => None,
         };
