@@ -146,3 +146,21 @@ pub fn for_arch(arch: Arch) -> Result<Box<dyn Disassembler>, Error> {
         other => Err(Error::UnsupportedArch(other)),
     }
 }
+
+/// Appends `v` as `0x…` lower-case hex (the hot path of every syntax; `write!` is slower).
+pub(crate) fn push_hex(out: &mut String, mut v: u64) {
+    let mut tmp = [0u8; 18];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b"0123456789abcdef"[(v & 15) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    i -= 2;
+    tmp[i] = b'0';
+    tmp[i + 1] = b'x';
+    out.push_str(std::str::from_utf8(&tmp[i..]).unwrap_or(""));
+}

@@ -31,12 +31,15 @@ pub struct FuncSym {
 #[derive(Debug, Default)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
+    /// The start addresses alone, for a cache-friendly binary search.
+    starts: Vec<u64>,
 }
 
 impl SymbolTable {
     /// A table over `syms`, already in address order.
     pub fn new(syms: Vec<Symbol>) -> SymbolTable {
-        SymbolTable { syms }
+        let starts = syms.iter().map(|s| s.addr).collect();
+        SymbolTable { syms, starts }
     }
 }
 
@@ -44,7 +47,7 @@ impl Symbolizer for SymbolTable {
     /// `cmd/internal/disasm`'s lookup: the last symbol starting at or below `addr`, if `addr`
     /// is inside it.
     fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
-        let i = self.syms.partition_point(|s| s.addr <= addr);
+        let i = self.starts.partition_point(|&a| a <= addr);
         let s = self.syms.get(i.checked_sub(1)?)?;
         (s.addr != 0 && s.addr <= addr && addr < s.addr.wrapping_add(s.size))
             .then_some((s.name.as_str(), s.addr))
@@ -221,60 +224,78 @@ impl<'b> Program<'b> {
 
     /// Lists `f`, clipped to end at `end` (as the Go tool does: the start is never clipped).
     pub fn list(&self, f: &FuncSym, end: u64, opts: &Options) -> FunctionListing {
+        let mut insns = Vec::with_capacity((f.size / 4) as usize);
+        let (file, sym_end) = self.walk(f, end, opts, |insn| insns.push(insn.clone()));
+        FunctionListing {
+            name: f.name.clone(),
+            file,
+            start: f.addr,
+            end: sym_end,
+            insns,
+        }
+    }
+
+    /// Decodes `f` (clipped to end at `end`) and shows each instruction to `visit`, without
+    /// keeping them: the streaming form of [`Program::list`]. Returns the function's file (the
+    /// `TEXT` line's) and the end of the listed range.
+    pub fn walk(
+        &self,
+        f: &FuncSym,
+        end: u64,
+        opts: &Options,
+        mut visit: impl FnMut(&Insn),
+    ) -> (String, u64) {
         let (ts, te) = self.text_range();
         let end = end.min(te);
+        let sym_end = f.addr.wrapping_add(f.size).min(end);
+        // The Go tool decodes each function from bytes that end with it: an instruction
+        // running past the end does not decode.
         let code = self
             .text
-            .get(..end.saturating_sub(ts) as usize)
+            .get(..sym_end.saturating_sub(ts) as usize)
             .unwrap_or(self.text);
-        let sym_end = f.addr.wrapping_add(f.size).min(end);
-        let mut lines = LineCursor::new(self.bin);
-        let header_file = lines.at(f.addr).0;
+        let header_file = LineCursor::new(self.bin).at(f.addr).0.to_string();
         let mut lines = LineCursor::new(self.bin);
         let mut inl = InlineCursor::default();
         let mut annotator = opts
             .annotate
             .then(|| Annotator::new(&self.symbols, self.bin.ptr_size()));
-        let mut insns = Vec::new();
+        let mut insn = Insn {
+            address: 0,
+            len: 0,
+            text: String::with_capacity(64),
+            file: Arc::from(""),
+            line: 0,
+            inline: Vec::new(),
+            annotations: Vec::new(),
+            info: InsnInfo::default(),
+        };
         let mut pc = f.addr.max(ts);
-        let mut text = String::new();
         while pc < sym_end {
             let i = (pc - ts) as usize;
             let Some(bytes) = code.get(i..) else { break };
-            text.clear();
+            insn.text.clear();
             let mut info = self
                 .dis
-                .decode(bytes, pc, opts.syntax, &self.symbols, &mut text);
-            info.len = info.len.clamp(1, bytes.len().max(1));
+                .decode(bytes, pc, opts.syntax, &self.symbols, &mut insn.text);
+            // Go steps 4 bytes on arm64 even where fewer remain, and prints all 4.
+            info.len = info.len.max(1);
             let (file, line) = lines.at(pc);
-            let inline = if opts.inline || opts.annotate {
-                inl.chain(self.bin, pc, &file, line)
-            } else {
-                Vec::new()
-            };
-            let annotations = match annotator.as_mut() {
-                Some(a) => a.annotate(&info, &inline),
-                None => Vec::new(),
-            };
-            insns.push(Insn {
-                address: pc,
-                len: info.len as u8,
-                text: text.clone(),
-                file,
-                line,
-                inline,
-                annotations,
-                info: info.clone(),
-            });
-            pc += info.len as u64;
+            if opts.inline || opts.annotate {
+                insn.inline = inl.chain(self.bin, pc, &file, line);
+            }
+            if let Some(a) = annotator.as_mut() {
+                insn.annotations = a.annotate(&info, &insn.inline);
+            }
+            insn.address = pc;
+            insn.len = info.len as u8;
+            insn.file = file;
+            insn.line = line;
+            insn.info = info;
+            visit(&insn);
+            pc += insn.len as u64;
         }
-        FunctionListing {
-            name: f.name.clone(),
-            file: header_file.to_string(),
-            start: f.addr,
-            end: sym_end,
-            insns,
-        }
+        (header_file, sym_end)
     }
 
     /// The instruction bytes of `insn`.
@@ -289,6 +310,7 @@ struct LineCursor<'b> {
     bin: &'b Binary,
     cur: Option<(u64, u64, goscope_binary::pclntab::GosymLines<'b>)>,
     names: HashMap<usize, Arc<str>>,
+    last: Option<(usize, Arc<str>)>,
     empty: Arc<str>,
 }
 
@@ -298,6 +320,7 @@ impl<'b> LineCursor<'b> {
             bin,
             cur: None,
             names: HashMap::new(),
+            last: None,
             empty: Arc::from(""),
         }
     }
@@ -321,11 +344,17 @@ impl<'b> LineCursor<'b> {
             return (self.empty.clone(), line);
         }
         let key = file.as_ptr() as usize;
+        if let Some((k, name)) = &self.last
+            && *k == key
+        {
+            return (name.clone(), line);
+        }
         let name = self
             .names
             .entry(key)
             .or_insert_with(|| Arc::from(String::from_utf8_lossy(file).as_ref()))
             .clone();
+        self.last = Some((key, name.clone()));
         (name, line)
     }
 }

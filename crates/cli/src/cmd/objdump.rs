@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use goscope_disasm::listing::{FuncSym, FunctionListing, Insn, Options, Program};
-use goscope_disasm::{Disassembler, Syntax};
+use goscope_disasm::Syntax;
 use rayon::prelude::*;
 use regex::Regex;
 
@@ -109,17 +109,18 @@ pub fn run(args: Args) -> Result<u8> {
     });
     let sources = SourceCache::new(args.source_root.clone());
     let render = |f: &FuncSym| -> Vec<u8> {
-        let listing = prog.list(f, end, &opts);
-        let mut buf = Vec::with_capacity(listing.insns.len() * 64 + 64);
+        let mut buf = Vec::with_capacity(f.size as usize * 24 + 64);
         if args.json {
+            let listing = prog.list(f, end, &opts);
             render_json(&mut buf, &prog, &listing);
         } else {
             render_text(
                 &mut buf,
                 &prog,
-                &listing,
+                f,
+                end,
+                &opts,
                 args.source.then_some(&sources),
-                prog.disassembler(),
             );
         }
         buf
@@ -178,109 +179,205 @@ fn hex_bytes(out: &mut String, bytes: &[u8], words: bool) {
     }
 }
 
-fn insn_text(insn: &Insn) -> String {
-    if insn.annotations.is_empty() {
-        return insn.text.clone();
+/// Display width of a cell (`text/tabwriter` counts runes).
+fn width(s: &[u8]) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        String::from_utf8_lossy(s).chars().count()
     }
-    let mut t = insn.text.clone();
-    t.push_str("\t// ");
-    for (i, a) in insn.annotations.iter().enumerate() {
-        if i > 0 {
-            t.push_str("; ");
-        }
-        t.push_str(a.label());
-        if !a.detail.is_empty() {
-            t.push_str(": ");
-            t.push_str(&a.detail);
-        }
-    }
-    t
 }
 
-/// A row of `text/tabwriter` input: tab-terminated cells, or an escaped line of its own.
-enum Row {
-    Cells(Vec<String>),
-    Raw(String),
+/// Writes `cell` and the tabs `text/tabwriter` pads it with in a column `colw` wide, as
+/// `go tool objdump` configures it (minwidth 18, tabwidth 8, padding 1, tab padding): the cell
+/// widths round up to a tab stop.
+fn pad_cell(out: &mut Vec<u8>, cell: &[u8], colw: usize) {
+    out.extend_from_slice(cell);
+    let cellw = colw.div_ceil(8) * 8;
+    let n = cellw.saturating_sub(width(cell));
+    out.extend(std::iter::repeat_n(b'\t', n.div_ceil(8)));
 }
 
-/// `text/tabwriter` as `go tool objdump` configures it (minwidth 18, tabwidth 8, padding 1,
-/// padded with tabs): each column as wide as its widest cell plus one, at least 18, rounded up
-/// to a tab stop; a line without cells ends every column block.
-fn tabwrite(out: &mut Vec<u8>, rows: &[Row]) {
-    let mut i = 0;
-    while i < rows.len() {
-        match &rows[i] {
-            Row::Raw(s) => {
-                out.extend_from_slice(s.as_bytes());
-                out.push(b'\n');
-                i += 1;
+fn push_hex(out: &mut Vec<u8>, mut v: u64) {
+    out.extend_from_slice(b"0x");
+    let mut tmp = [0u8; 16];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = HEX[(v & 15) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_dec(out: &mut Vec<u8>, v: i32) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut v = v.unsigned_abs();
+    let mut tmp = [0u8; 10];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+/// A function's rows before the tab writer aligns them: instruction rows as cells in one
+/// buffer, and -S source lines (rows without cells, which end every column block).
+#[derive(Default)]
+struct Rows {
+    buf: Vec<u8>,
+    /// The last file seen and its base name (computing it per instruction shows in profiles).
+    base: Option<(Arc<str>, usize)>,
+    /// Per row: `Ok(cell ends)` for an instruction, `Err(source line)`.
+    rows: Vec<Result<[u32; 4], String>>,
+}
+
+/// Appends the cells of `insn`: `file:line` (unless `source`), address, bytes, instruction
+/// text with its annotations.
+fn push_insn(rows: &mut Rows, bytes: &[u8], insn: &Insn, source: bool, words: bool) {
+    let b = &mut rows.buf;
+    let mut ends = [0u32; 4];
+    let mut k = 0;
+    if !source {
+        b.extend_from_slice(b"  ");
+        let cut = match &rows.base {
+            Some((f, cut)) if Arc::ptr_eq(f, &insn.file) => *cut,
+            _ => {
+                let cut = insn.file.len() - base(&insn.file).len();
+                rows.base = Some((insn.file.clone(), cut));
+                cut
             }
-            Row::Cells(_) => {
-                let mut j = i;
-                let mut widths: Vec<usize> = Vec::new();
-                while let Some(Row::Cells(cells)) = rows.get(j) {
-                    for (k, c) in cells.iter().enumerate() {
-                        let w = c.chars().count() + 1;
-                        if widths.len() <= k {
-                            widths.push(18);
-                        }
-                        widths[k] = widths[k].max(w);
-                    }
-                    j += 1;
-                }
-                for row in &rows[i..j] {
-                    if let Row::Cells(cells) = row {
-                        for (k, c) in cells.iter().enumerate() {
-                            out.extend_from_slice(c.as_bytes());
-                            let cellw = widths[k].div_ceil(8) * 8;
-                            let n = cellw - c.chars().count();
-                            out.extend(std::iter::repeat_n(b'\t', n.div_ceil(8)));
-                        }
-                        out.push(b'\n');
-                    }
-                }
-                i = j;
+        };
+        b.extend_from_slice(&insn.file.as_bytes()[cut..]);
+        b.push(b':');
+        push_dec(b, insn.line);
+        ends[k] = b.len() as u32;
+        k += 1;
+    } else {
+        b.extend_from_slice(b"  ");
+    }
+    push_hex(b, insn.address);
+    ends[k] = b.len() as u32;
+    k += 1;
+    if words && bytes.len() % 4 == 0 {
+        for (i, w) in bytes.chunks_exact(4).enumerate() {
+            if i > 0 {
+                b.push(b' ');
+            }
+            let v = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            for s in (0..8).rev() {
+                b.push(HEX[((v >> (s * 4)) & 15) as usize]);
+            }
+        }
+    } else {
+        for &x in bytes {
+            b.push(HEX[(x >> 4) as usize]);
+            b.push(HEX[(x & 15) as usize]);
+        }
+    }
+    ends[k] = b.len() as u32;
+    k += 1;
+    b.extend_from_slice(insn.text.as_bytes());
+    if !insn.annotations.is_empty() {
+        b.extend_from_slice(b"  // ");
+        for (i, a) in insn.annotations.iter().enumerate() {
+            if i > 0 {
+                b.extend_from_slice(b"; ");
+            }
+            b.extend_from_slice(a.label().as_bytes());
+            if !a.detail.is_empty() {
+                b.extend_from_slice(b": ");
+                b.extend_from_slice(a.detail.as_bytes());
             }
         }
     }
+    ends[k] = b.len() as u32;
+    rows.rows.push(Ok(ends));
 }
 
 fn render_text(
     out: &mut Vec<u8>,
     prog: &Program<'_>,
-    l: &FunctionListing,
+    f: &FuncSym,
+    end: u64,
+    opts: &Options,
     sources: Option<&SourceCache>,
-    dis: &dyn Disassembler,
 ) {
-    out.extend_from_slice(format!("TEXT {}(SB) {}\n", l.name, l.file).as_bytes());
-    let mut rows = Vec::with_capacity(l.insns.len());
+    let words = prog.disassembler().prints_words();
+    let source = sources.is_some();
+    let mut rows = Rows {
+        buf: Vec::with_capacity(f.size as usize * 16),
+        base: None,
+        rows: Vec::with_capacity(f.size as usize / 3),
+    };
     let mut last: Option<(Arc<str>, i32)> = None;
-    for insn in &l.insns {
-        let mut hex = String::with_capacity(24);
-        hex_bytes(&mut hex, prog.bytes(insn), dis.prints_words());
+    let (file, _) = prog.walk(f, end, opts, |insn| {
         if let Some(src) = sources {
-            let here = (insn.file.clone(), insn.line);
-            if last.as_ref() != Some(&here) {
+            let new = last
+                .as_ref()
+                .is_none_or(|(f, l)| *l != insn.line || **f != *insn.file);
+            if new {
                 if let Some(line) = src.line(&insn.file, insn.line) {
-                    rows.push(Row::Raw(line));
+                    rows.rows.push(Err(line));
                 }
-                last = Some(here);
+                last = Some((insn.file.clone(), insn.line));
             }
-            rows.push(Row::Cells(vec![
-                format!("  {:#x}", insn.address),
-                hex,
-                insn_text(insn),
-            ]));
-        } else {
-            rows.push(Row::Cells(vec![
-                format!("  {}:{}", base(&insn.file), insn.line),
-                format!("{:#x}", insn.address),
-                hex,
-                insn_text(insn),
-            ]));
         }
+        push_insn(&mut rows, prog.bytes(insn), insn, source, words);
+    });
+    out.extend_from_slice(b"TEXT ");
+    out.extend_from_slice(f.name.as_bytes());
+    out.extend_from_slice(b"(SB) ");
+    out.extend_from_slice(file.as_bytes());
+    out.push(b'\n');
+    let ncols = if source { 3 } else { 4 };
+    let cell = |row_start: u32, ends: &[u32; 4], k: usize| -> std::ops::Range<usize> {
+        let s = if k == 0 { row_start } else { ends[k - 1] };
+        s as usize..ends[k] as usize
+    };
+    let mut i = 0;
+    let mut start: u32 = 0;
+    while i < rows.rows.len() {
+        if let Err(line) = &rows.rows[i] {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+            i += 1;
+            continue;
+        }
+        // A block of instruction rows: the tab writer aligns each column over it.
+        let mut j = i;
+        let mut widths = [18usize; 4];
+        let mut s = start;
+        while let Some(Ok(ends)) = rows.rows.get(j) {
+            for (k, w) in widths.iter_mut().enumerate().take(ncols) {
+                *w = (*w).max(width(&rows.buf[cell(s, ends, k)]) + 1);
+            }
+            s = ends[ncols - 1];
+            j += 1;
+        }
+        for row in &rows.rows[i..j] {
+            if let Ok(ends) = row {
+                for (k, &w) in widths.iter().enumerate().take(ncols) {
+                    pad_cell(out, &rows.buf[cell(start, ends, k)], w);
+                }
+                out.push(b'\n');
+                start = ends[ncols - 1];
+            }
+        }
+        i = j;
     }
-    tabwrite(out, &rows);
 }
 
 #[derive(serde::Serialize)]
@@ -433,17 +530,13 @@ mod tests {
 
     #[test]
     fn tabwriter_pads_like_go() {
-        let rows = vec![Row::Cells(vec![
-            "  escape.go:21".into(),
-            "0x110e0".into(),
-            "d65f03c0".into(),
-            "RET".into(),
-        ])];
         let mut out = Vec::new();
-        tabwrite(&mut out, &rows);
+        for cell in ["  escape.go:21", "0x110e0", "d65f03c0", "RET"] {
+            pad_cell(&mut out, cell.as_bytes(), 18);
+        }
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "  escape.go:21\t\t0x110e0\t\t\td65f03c0\t\tRET\t\t\t\n"
+            "  escape.go:21\t\t0x110e0\t\t\td65f03c0\t\tRET\t\t\t"
         );
     }
 

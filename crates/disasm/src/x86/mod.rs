@@ -32,7 +32,7 @@ impl X86 {
 
     /// Decodes one instruction; also returns the size of its displacement as encoded.
     fn decode_one(&self, code: &[u8], pc: u64) -> (Instruction, usize) {
-        let mut d = Decoder::with_ip(self.bitness, code, pc, DecoderOptions::NONE);
+        let mut d = Decoder::with_ip(self.bitness, code, pc, DecoderOptions::NO_INVALID_CHECK);
         let ins = d.decode();
         let disp = d.get_constant_offsets(&ins).displacement_size();
         (ins, disp)
@@ -56,6 +56,25 @@ fn go_knows(name: &str) -> bool {
     goops::GO_X86_OPS.binary_search(&name).is_ok()
 }
 
+/// Whether x86asm knows the mnemonic under some name (`Int3` is its `INT`, `Movsd` its
+/// `MOVSD` or `MOVSD_XMM`, ...); a table, as this runs for every instruction.
+fn go_knows_mnemonic(m: Mnemonic) -> bool {
+    use std::sync::OnceLock;
+    static KNOWN: OnceLock<Vec<bool>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        Mnemonic::values()
+            .map(|m| {
+                go_knows(mnemonic_name(m))
+                    || matches!(
+                        m,
+                        Mnemonic::Int1 | Mnemonic::Int3 | Mnemonic::Wait | Mnemonic::Retf
+                    )
+            })
+            .collect()
+    });
+    known.get(m as usize).copied().unwrap_or(false)
+}
+
 /// The VEX instructions x86asm decodes.
 const GO_VEX_OPS: &[Mnemonic] = &[
     Mnemonic::Vmovdqa,
@@ -71,7 +90,7 @@ fn go_decodes(ins: &Instruction) -> bool {
         return false;
     }
     match ins.encoding() {
-        EncodingKind::Legacy => go_knows(plan9::op_name(ins)),
+        EncodingKind::Legacy => go_knows_mnemonic(ins.mnemonic()),
         EncodingKind::VEX => GO_VEX_OPS.contains(&ins.mnemonic()),
         _ => false,
     }
@@ -91,13 +110,24 @@ pub(crate) struct Prefixes {
     pub disp_size: usize,
 }
 
-fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
+fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) -> Prefixes {
     let mut data_size = if bitness == 64 { 32 } else { bitness };
     let mut opsize = false;
     let mut shown = None;
     let mut i = 0;
     while let Some(&b) = code.get(i) {
+        // In 64-bit mode CS, DS, ES and SS overrides do nothing; x86asm shows them as prefixes
+        // (branch hints PN and PT on conditional branches). FS and GS go into the operand.
         let seg = |name| if uses_segment { None } else { Some(name) };
+        let legacy_seg = |name, hint| {
+            if branch {
+                Some(hint)
+            } else if bitness == 64 || !uses_segment {
+                Some(name)
+            } else {
+                None
+            }
+        };
         match b {
             0x66 => {
                 opsize = true;
@@ -106,10 +136,10 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
             0x67 => shown = None,
             0xF2 | 0xF3 => {}
             0xF0 => shown = Some("LOCK"),
-            0x2E => shown = seg("CS"),
-            0x36 => shown = seg("SS"),
-            0x3E => shown = seg("DS"),
-            0x26 => shown = seg("ES"),
+            0x2E => shown = legacy_seg("CS", "PN"),
+            0x36 => shown = legacy_seg("SS", "SS"),
+            0x3E => shown = legacy_seg("DS", "PT"),
+            0x26 => shown = legacy_seg("ES", "ES"),
             0x64 => shown = seg("FS"),
             0x65 => shown = seg("GS"),
             _ => break,
@@ -132,6 +162,21 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool) -> Prefixes {
         none_shown: false,
         disp_size: 0,
     }
+}
+
+/// x86asm has no `F6 /1` and `F7 /1` (iced reads them as TEST, as some manuals allow).
+fn test_alias(code: &[u8], bitness: u32) -> bool {
+    let mut i = 0;
+    while let Some(&b) = code.get(i) {
+        if matches!(b, 0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67)
+            || (bitness == 64 && (0x40..=0x4F).contains(&b))
+        {
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    matches!(code.get(i), Some(0xF6 | 0xF7)) && code.get(i + 1).is_some_and(|m| (m >> 3) & 7 == 1)
 }
 
 /// Whether a REX byte is followed by another prefix: x86asm reads one REX right before the
@@ -225,7 +270,13 @@ impl Disassembler for X86 {
             }
             return info;
         }
-        if go_decodes(&ins) && !rex_misplaced(code, self.bitness) {
+        // x86asm accepts a VEX prefix only as the first byte.
+        let vex_first = ins.encoding() != EncodingKind::VEX || matches!(code[0], 0xC4 | 0xC5);
+        if go_decodes(&ins)
+            && vex_first
+            && !rex_misplaced(code, self.bitness)
+            && !test_alias(code, self.bitness)
+        {
             let uses_segment = (0..ins.op_count()).any(|i| {
                 !matches!(
                     ins.op_kind(i),
@@ -246,7 +297,17 @@ impl Disassembler for X86 {
                         | OpKind::Immediate32to64
                 )
             }) || ins.mnemonic() == Mnemonic::Xlatb;
-            let mut p = scan_prefixes(code, self.bitness, uses_segment);
+            let branch = matches!(ins.flow_control(), FlowControl::ConditionalBranch)
+                || matches!(
+                    ins.mnemonic(),
+                    Mnemonic::Loop
+                        | Mnemonic::Loope
+                        | Mnemonic::Loopne
+                        | Mnemonic::Jcxz
+                        | Mnemonic::Jecxz
+                        | Mnemonic::Jrcxz
+                );
+            let mut p = scan_prefixes(code, self.bitness, uses_segment, branch);
             p.disp_size = disp_size;
             plan9::format(&ins, p, self.bitness, pc, syms, out);
             return facts(&ins, code, self.bitness, true);
@@ -254,10 +315,24 @@ impl Disassembler for X86 {
         // x86asm reads a VEX prefix it has no instruction for as a prefix of the legacy
         // opcode after it (so C5 FD D7 is "XLATB" with two prefix bytes).
         if let Some(vex_len) = vex_prefix_len(code, self.bitness) {
-            let rest = &code[vex_len..];
-            let (legacy, disp_size) = self.decode_one(rest, pc.wrapping_add(vex_len as u64));
+            // The VEX pp field stands for a 66/F3/F2 prefix in x86asm's table conditions.
+            // (Only in its conditions: it does not change the operand size.)
+            let pp = code[vex_len - 1] & 3;
+            let mut buf = [0u8; 16];
+            let rest_all = &code[vex_len..];
+            // Only opcodes of the 0F maps test for mandatory prefixes.
+            let (rest, implied): (&[u8], usize) = if pp != 0 && rest_all.first() == Some(&0x0F) {
+                buf[0] = [0, 0x66, 0xF3, 0xF2][pp as usize];
+                let n = rest_all.len().min(15);
+                buf[1..=n].copy_from_slice(&rest_all[..n]);
+                (&buf[..=n], 1)
+            } else {
+                (rest_all, 0)
+            };
+            let (mut legacy, disp_size) =
+                self.decode_one(rest, pc.wrapping_add(vex_len as u64 - implied as u64));
             // Legacy prefixes may follow the VEX prefix; a REX may not.
-            let opcode_at = rest
+            let opcode_at = rest_all
                 .iter()
                 .position(|b| {
                     !matches!(
@@ -266,18 +341,19 @@ impl Disassembler for X86 {
                     )
                 })
                 .unwrap_or(0);
-            let first = rest.get(opcode_at).copied().unwrap_or(0);
+            let first = rest_all.get(opcode_at).copied().unwrap_or(0);
             let rex = self.bitness == 64 && (0x40..=0x4F).contains(&first);
             if !rex
                 && !legacy.is_invalid()
                 && legacy.encoding() == EncodingKind::Legacy
                 && go_knows(plan9::op_name(&legacy))
             {
+                legacy.set_len(legacy.len() - implied);
                 let mut full = legacy;
                 full.set_len(legacy.len() + vex_len);
                 full.set_ip(pc);
                 full.set_next_ip(pc.wrapping_add(full.len() as u64));
-                let mut p = scan_prefixes(rest, self.bitness, true);
+                let mut p = scan_prefixes(rest_all, self.bitness, true, false);
                 p.disp_size = disp_size;
                 p.shown = None;
                 p.none_shown = true;

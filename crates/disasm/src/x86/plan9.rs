@@ -195,19 +195,11 @@ pub(super) fn format(
     out: &mut String,
 ) {
     let name = op_name(ins);
-    let mut args: Vec<String> = Vec::with_capacity(4);
-    let mut mem_bytes = 0usize;
-    if ins.mnemonic() == Mnemonic::Int3 {
-        args.push("$0x3".to_string());
-    } else if ins.mnemonic() == Mnemonic::Xlatb {
-        args.push(format!("{}:0(BX)", reg_name(ins.memory_segment())));
-    } else {
-        for i in (0..ins.op_count()).rev() {
-            let a = operand(ins, p.disp_size, i, bitness, pc, syms, &mut mem_bytes);
-            args.push(a);
-        }
-    }
-
+    let n = ins.op_count();
+    let mem_bytes = (0..n)
+        .any(|i| !is_non_memory(ins.op_kind(i)))
+        .then(|| go_mem_bytes(ins))
+        .unwrap_or(0);
     if p.none_shown {
     } else if ins.has_rep_prefix() {
         out.push_str("REP; ");
@@ -223,7 +215,7 @@ pub(super) fn format(
         let mut size = p.data_size;
         if mem_bytes != 0 {
             size = mem_bytes as u32 * 8;
-        } else if ins.op_count() == 1
+        } else if n == 1
             && ins.op0_kind() == OpKind::Register
             && is_64bit_gpr(ins.op0_register())
         {
@@ -237,50 +229,80 @@ pub(super) fn format(
             _ => {}
         }
     }
-    if name == "CMP" && args.len() >= 2 {
-        args.swap(0, 1);
-    }
-    if !args.is_empty() {
-        out.push(' ');
-        for (i, a) in args.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
+    match ins.mnemonic() {
+        Mnemonic::Int3 => out.push_str(" $0x3"),
+        // x86asm prints RDRAND without its operand, and FXCH without the implied F0.
+        Mnemonic::Rdrand => {}
+        Mnemonic::Fxch if n == 2 => {
+            out.push(' ');
+            operand(ins, p, 1, bitness, pc, syms, out);
+        }
+        Mnemonic::Xlatb => {
+            out.push(' ');
+            out.push_str(reg_name(ins.memory_segment()));
+            out.push_str(":0(BX)");
+        }
+        _ => {
+            // Go syntax reverses the operands (destination last), except that comparisons
+            // read left to right (golang.org/issue/60920).
+            let cmp = name == "CMP" && n >= 2;
+            for k in 0..n {
+                out.push_str(if k == 0 { " " } else { ", " });
+                let i = if cmp { k } else { n - 1 - k };
+                operand(ins, p, i, bitness, pc, syms, out);
             }
-            out.push_str(a);
         }
     }
 }
 
+fn is_non_memory(k: OpKind) -> bool {
+    matches!(
+        k,
+        OpKind::Register
+            | OpKind::NearBranch16
+            | OpKind::NearBranch32
+            | OpKind::NearBranch64
+            | OpKind::FarBranch16
+            | OpKind::FarBranch32
+            | OpKind::Immediate8
+            | OpKind::Immediate8_2nd
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64
+    )
+}
+
 fn hex_signed(out: &mut String, v: i64) {
     if v < 0 {
-        let _ = write!(out, "-{:#x}", (v as i128).unsigned_abs());
-    } else {
-        let _ = write!(out, "{v:#x}");
+        out.push('-');
     }
+    crate::push_hex(out, v.unsigned_abs());
 }
 
 /// One operand in Go syntax.
 fn operand(
     ins: &Instruction,
-    disp_size: usize,
+    p: Prefixes,
     i: u32,
     bitness: u32,
     pc: u64,
     syms: &dyn Symbolizer,
-    mem_bytes: &mut usize,
-) -> String {
-    let mut s = String::new();
+    s: &mut String,
+) {
     match ins.op_kind(i) {
         OpKind::Register => s.push_str(reg_name(ins.op_register(i))),
         OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
             let addr = ins.near_branch_target();
             match syms.lookup(addr) {
                 Some((name, base)) if base == addr => {
-                    let _ = write!(s, "{name}(SB)");
+                    s.push_str(name);
+                    s.push_str("(SB)");
                 }
-                _ => {
-                    let _ = write!(s, "{addr:#x}");
-                }
+                _ => crate::push_hex(s, addr),
             }
         }
         OpKind::FarBranch16 | OpKind::FarBranch32 => {
@@ -320,8 +342,10 @@ fn operand(
                 _ => raw as i64,
             };
             let name = op_name(ins);
+            // x86asm names a 32-bit MOV/PUSH immediate after the symbol containing it
+            // (golang.org/issue/72942).
             if (name == "MOV" || name == "PUSH")
-                && bitness == 32
+                && p.data_size == 32
                 && let Some((sym, base)) = syms.lookup(value as u64)
             {
                 let v = value as u64;
@@ -330,20 +354,19 @@ fn operand(
                 } else {
                     let _ = write!(s, "${sym}(SB)");
                 }
-                return s;
+                return;
             }
             s.push('$');
             if bitness == 32 {
-                let _ = write!(s, "{:#x}", value as u32);
+                crate::push_hex(s, u64::from(value as u32));
             } else if i64::from(value as i32) == value {
-                hex_signed(&mut s, value);
+                hex_signed(s, value);
             } else {
-                let _ = write!(s, "{:#x}", value as u64);
+                crate::push_hex(s, value as u64);
             }
         }
         OpKind::Memory => {
-            *mem_bytes = go_mem_bytes(ins);
-            memory(ins, disp_size, pc, syms, &mut s);
+            memory(ins, p.disp_size, pc, syms, s);
         }
         OpKind::MemorySegSI
         | OpKind::MemorySegESI
@@ -354,7 +377,6 @@ fn operand(
         | OpKind::MemoryESDI
         | OpKind::MemoryESEDI
         | OpKind::MemoryESRDI => {
-            *mem_bytes = go_mem_bytes(ins);
             let (seg, base) = match ins.op_kind(i) {
                 OpKind::MemorySegSI | OpKind::MemorySegESI | OpKind::MemorySegRSI => {
                     (ins.memory_segment(), "SI")
@@ -367,12 +389,17 @@ fn operand(
             let _ = write!(s, "{}:0({base})", reg_name(seg));
         }
     }
-    s
 }
 
 /// A memory operand: `sym+off(SB)` when it names a symbol, else `seg:disp(base)(index*scale)`.
 fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
-    let seg = ins.segment_prefix();
+    let seg = match ins.segment_prefix() {
+        // Meaningless in 64-bit mode: x86asm prints them as prefixes instead.
+        Register::CS | Register::DS | Register::ES | Register::SS if ins.code_size() == iced_x86::CodeSize::Code64 => {
+            Register::None
+        }
+        r => r,
+    };
     let base = ins.memory_base();
     let index = ins.memory_index();
     let scale = ins.memory_index_scale();
@@ -419,7 +446,8 @@ fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s
             if off != 0 {
                 let _ = write!(s, "{name}{off:+}(SB)");
             } else {
-                let _ = write!(s, "{name}(SB)");
+                s.push_str(name);
+                s.push_str("(SB)");
             }
             return;
         }
@@ -434,10 +462,16 @@ fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s
         s.push('0');
     }
     if base != Register::None {
-        let _ = write!(s, "({})", reg_name(base));
+        s.push('(');
+        s.push_str(reg_name(base));
+        s.push(')');
     }
     if index != Register::None && scale != 0 {
-        let _ = write!(s, "({}*{scale})", reg_name(index));
+        s.push('(');
+        s.push_str(reg_name(index));
+        s.push('*');
+        s.push(char::from(b'0' + scale as u8));
+        s.push(')');
     }
 }
 
