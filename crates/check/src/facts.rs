@@ -70,6 +70,9 @@ pub struct FuncFacts<'p> {
     pub events: Vec<Event<'p>>,
     /// Every function inlined into this one (at any depth).
     pub inlined: BTreeSet<String>,
+    /// A hash of the instruction sequence's mnemonics and lengths: equal for the same code at
+    /// another address or under another name (rename detection in `diff`).
+    pub shape: u64,
 }
 
 impl FuncFacts<'_> {
@@ -145,6 +148,7 @@ impl<'b> Analyzer<'b> {
             line,
             events: Vec::new(),
             inlined: BTreeSet::new(),
+            shape: 0,
         };
         if let Some(func) = &func {
             let tab = bin.pclntab();
@@ -179,6 +183,7 @@ impl<'b> Analyzer<'b> {
         let mut ann = Annotator::new(syms, bin.ptr_size());
         let mut text = String::new();
         let mut off = 0usize;
+        let mut shape = std::collections::hash_map::DefaultHasher::new();
         while off < code.len() {
             let pc = f.addr + off as u64;
             text.clear();
@@ -201,8 +206,11 @@ impl<'b> Analyzer<'b> {
                     write_barrier_check,
                 });
             }
+            let mnemonic = text.split(' ').next().unwrap_or("");
+            std::hash::Hash::hash(&(mnemonic, info.len), &mut shape);
             off += info.len.max(1);
         }
+        facts.shape = std::hash::Hasher::finish(&shape);
         facts
     }
 

@@ -48,6 +48,7 @@ enum Command {
     Nm(cmd::nm::Args),
     Addr2line(cmd::addr2line::Args),
     Check(cmd::check::Args),
+    Diff(cmd::diff::Args),
     Objdump(cmd::objdump::Args),
 }
 
@@ -102,6 +103,7 @@ fn main() -> ExitCode {
         Command::Nm(a) => cmd::nm::run(a),
         Command::Addr2line(a) => cmd::addr2line::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
         Command::Objdump(a) => cmd::objdump::run(a),
     };
     match result {

@@ -2,6 +2,7 @@
 
 pub mod addr2line;
 pub mod check;
+pub mod diff;
 pub mod info;
 pub mod nm;
 pub mod objdump;

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use goscope_disasm::listing::{FuncSym, FunctionListing, Insn, Options, Program};
 use goscope_disasm::Syntax;
+use goscope_disasm::listing::{FuncSym, FunctionListing, Insn, Options, Program};
 use rayon::prelude::*;
 use regex::Regex;
 

@@ -103,8 +103,28 @@ fn valid(inst: &Instruction, word: u32) -> bool {
     use Opcode::*;
     if matches!(
         inst.opcode,
-        LDAXR | LDAXRB | LDAXRH | LDXR | LDXRB | LDXRH | STLXR | STLXRB | STLXRH | STXR | STXRB
-            | STXRH | LDAR | LDARB | LDARH | STLR | STLRB | STLRH | LDAXP | LDXP | STLXP | STXP
+        LDAXR
+            | LDAXRB
+            | LDAXRH
+            | LDXR
+            | LDXRB
+            | LDXRH
+            | STLXR
+            | STLXRB
+            | STLXRH
+            | STXR
+            | STXRB
+            | STXRH
+            | LDAR
+            | LDARB
+            | LDARH
+            | STLR
+            | STLRB
+            | STLRH
+            | LDAXP
+            | LDXP
+            | STLXP
+            | STXP
     ) {
         return true;
     }
@@ -335,8 +355,10 @@ fn facts(inst: &Instruction, word: u32, pc: u64) -> InsnInfo {
         info.base_offset = Some((n as u8, i64::from(imm)));
     }
     // The nil check: a load into the zero register.
-    if matches!(inst.opcode, LDR | LDRB | LDRH | LDRSB | LDRSH | LDRSW | LDUR | LDURB)
-        && matches!(inst.operands[0], Operand::Register(_, 31))
+    if matches!(
+        inst.opcode,
+        LDR | LDRB | LDRH | LDRSB | LDRSH | LDRSW | LDUR | LDURB
+    ) && matches!(inst.operands[0], Operand::Register(_, 31))
     {
         info.nil_check = true;
     }

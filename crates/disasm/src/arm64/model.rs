@@ -211,7 +211,14 @@ fn gpr(a: &Arg) -> Option<(bool, u8)> {
 
 fn is_zr(a: &Arg) -> bool {
     matches!(a, Arg::Gpr { n: 31, .. })
-        || matches!(a, Arg::Shifted { reg: (_, 31), op: "", .. })
+        || matches!(
+            a,
+            Arg::Shifted {
+                reg: (_, 31),
+                op: "",
+                ..
+            }
+        )
 }
 
 fn invert(c: u8) -> u8 {
@@ -290,11 +297,7 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
                 if movn {
                     v = !v;
                 }
-                let val = if sf {
-                    v as i64
-                } else {
-                    i64::from(v as u32)
-                };
+                let val = if sf { v as i64 } else { i64::from(v as u32) };
                 args[1] = Arg::Imm64(val);
                 "MOV"
             } else if movn {
@@ -309,11 +312,16 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
             if inst.opcode == ADD
                 && matches!(args.get(2), Some(Arg::Imm(0)))
                 && bits(word, 22, 2) == 0
-                && (matches!(args[0], Arg::Sp { n: 31, .. }) || matches!(args[1], Arg::Sp { n: 31, .. }))
+                && (matches!(args[0], Arg::Sp { n: 31, .. })
+                    || matches!(args[1], Arg::Sp { n: 31, .. }))
             {
                 args.truncate(2);
                 "MOV"
-            } else if inst.opcode == SUB && is_zr(&args[1]) && bits(word, 24, 5) == 0b01011 && bits(word, 21, 1) == 0 {
+            } else if inst.opcode == SUB
+                && is_zr(&args[1])
+                && bits(word, 24, 5) == 0b01011
+                && bits(word, 21, 1) == 0
+            {
                 args.remove(1);
                 "NEG"
             } else {
@@ -381,9 +389,7 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
                 }
             } else {
                 match inst.opcode {
-                    ORR if is_zr(&args[1])
-                        && matches!(args[2], Arg::Shifted { op: "", .. }) =>
-                    {
+                    ORR if is_zr(&args[1]) && matches!(args[2], Arg::Shifted { op: "", .. }) => {
                         args.remove(1);
                         "MOV"
                     }
@@ -440,7 +446,11 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
             if inst.opcode != CSNEG && rn == rm && rn.is_some_and(|r| r.1 == 31) && !al {
                 args.truncate(1);
                 args.push(Arg::Cond(invert(cond)));
-                if inst.opcode == CSINC { "CSET" } else { "CSETM" }
+                if inst.opcode == CSINC {
+                    "CSET"
+                } else {
+                    "CSETM"
+                }
             } else if rn == rm && !al && rn.is_some_and(|r| r.1 != 31) {
                 args.truncate(2);
                 args.push(Arg::Cond(invert(cond)));
@@ -550,7 +560,11 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         DMB(o) | DSB(o) => {
             args.clear();
             args.push(Arg::Imm(u32::from(o)));
-            if matches!(inst.opcode, DMB(_)) { "DMB" } else { "DSB" }
+            if matches!(inst.opcode, DMB(_)) {
+                "DMB"
+            } else {
+                "DSB"
+            }
         }
         ISB => {
             args.clear();
@@ -580,7 +594,10 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         PRFM | PRFUM => {
             let prfop = bits(word, 0, 5);
             let name = prefetch_name(prfop);
-            let mem = args.iter().find(|a| matches!(a, Arg::Mem { .. } | Arg::MemExt { .. } | Arg::PcRel(_))).cloned()?;
+            let mem = args
+                .iter()
+                .find(|a| matches!(a, Arg::Mem { .. } | Arg::MemExt { .. } | Arg::PcRel(_)))
+                .cloned()?;
             args.clear();
             args.push(match name {
                 Some(n) => Arg::Raw(n.to_string()),
@@ -757,8 +774,11 @@ fn fix_addsub_imm(args: &mut [Arg], word: u32) {
         let s = bits(word, 29, 1);
         let rm_w = option & 3 != 3;
         let rm = bits(word, 16, 5) as u8;
-        let sp_default = (rd == 31 && s == 0 || rn == 31) && option == if word >> 31 == 1 { 3 } else { 2 };
-        let ext = ["UXTB", "UXTH", "UXTW", "UXTX", "SXTB", "SXTH", "SXTW", "SXTX"][option as usize];
+        let sp_default =
+            (rd == 31 && s == 0 || rn == 31) && option == if word >> 31 == 1 { 3 } else { 2 };
+        let ext = [
+            "UXTB", "UXTH", "UXTW", "UXTX", "SXTB", "SXTH", "SXTW", "SXTX",
+        ][option as usize];
         let (op, amount) = if sp_default {
             if imm3 == 0 { ("", 0) } else { ("LSL", imm3) }
         } else {
@@ -792,11 +812,18 @@ fn fix_mem_ext(args: &mut [Arg], op: Opcode, word: u32) {
             let opc = bits(word, 22, 2);
             let scale = if v == 1 && opc & 2 != 0 { 4 } else { size };
             let byte = matches!(op, Opcode::LDRB | Opcode::STRB | Opcode::LDRSB) && v == 0;
-            *extend = ["UXTB", "UXTH", "UXTW", "LSL", "SXTB", "SXTH", "SXTW", "SXTX"]
-                [option as usize];
+            *extend = [
+                "UXTB", "UXTH", "UXTW", "LSL", "SXTB", "SXTH", "SXTW", "SXTX",
+            ][option as usize];
             *index = (option & 1 == 0, index.1);
             *shift_must_be_zero = byte;
-            *amount = if byte { s as u8 } else if s == 1 { scale as u8 } else { 0 };
+            *amount = if byte {
+                s as u8
+            } else if s == 1 {
+                scale as u8
+            } else {
+                0
+            };
         }
     }
 }

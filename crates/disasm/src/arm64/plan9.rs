@@ -19,10 +19,35 @@ pub(super) fn known_op(name: &str) -> Option<&'static str> {
 
 /// Mnemonics that get neither a `V` prefix nor a `W` suffix (arm64asm's `noSuffixOpSet`).
 const NO_SUFFIX: &[&str] = &[
-    "AESD", "AESE", "AESIMC", "AESMC", "CRC32B", "CRC32CB", "CRC32CH", "CRC32CW", "CRC32CX",
-    "CRC32H", "CRC32W", "CRC32X", "LDARB", "LDARH", "LDAXRB", "LDAXRH", "LDTRH", "LDXRB",
-    "LDXRH", "SHA1C", "SHA1H", "SHA1M", "SHA1P", "SHA1SU0", "SHA1SU1", "SHA256H", "SHA256H2",
-    "SHA256SU0", "SHA256SU1",
+    "AESD",
+    "AESE",
+    "AESIMC",
+    "AESMC",
+    "CRC32B",
+    "CRC32CB",
+    "CRC32CH",
+    "CRC32CW",
+    "CRC32CX",
+    "CRC32H",
+    "CRC32W",
+    "CRC32X",
+    "LDARB",
+    "LDARH",
+    "LDAXRB",
+    "LDAXRH",
+    "LDTRH",
+    "LDXRB",
+    "LDXRH",
+    "SHA1C",
+    "SHA1H",
+    "SHA1M",
+    "SHA1P",
+    "SHA1SU0",
+    "SHA1SU1",
+    "SHA256H",
+    "SHA256H2",
+    "SHA256SU0",
+    "SHA256SU1",
 ];
 
 /// arm64asm's condition names (both encodings of "always" print as AL).
@@ -193,8 +218,10 @@ pub(super) fn format(inst: &Inst, pc: u64, syms: &dyn Symbolizer, out: &mut Stri
     let mut op: String = inst.op.to_string();
     let base_op = inst.op;
 
-    if matches!(base_op, "LDR" | "LDRB" | "LDRH" | "LDRSB" | "LDRSH" | "LDRSW")
-        && let Some(Arg::PcRel(off)) = a.get(1)
+    if matches!(
+        base_op,
+        "LDR" | "LDRB" | "LDRH" | "LDRSB" | "LDRSH" | "LDRSW"
+    ) && let Some(Arg::PcRel(off)) = a.get(1)
         && matches!(a[0], Arg::Gpr { .. })
     {
         let addr = pc.wrapping_add(*off as u64);
@@ -284,27 +311,33 @@ pub(super) fn format(inst: &Inst, pc: u64, syms: &dyn Symbolizer, out: &mut Stri
                 op = "VMOV".to_string();
             }
         }
-        "LDR" | "LDUR" => {
-            match a.first() {
-                Some(x) if is_w(x) => op = format!("MOVWU{suffix}"),
-                Some(Arg::Fp { size, n }) => {
-                    op = format!("{}{suffix}", fp_name(*size));
-                    args[0] = format!("F{n}");
-                }
-                _ => op = format!("MOVD{suffix}"),
+        "LDR" | "LDUR" => match a.first() {
+            Some(x) if is_w(x) => op = format!("MOVWU{suffix}"),
+            Some(Arg::Fp { size, n }) => {
+                op = format!("{}{suffix}", fp_name(*size));
+                args[0] = format!("F{n}");
             }
-        }
+            _ => op = format!("MOVD{suffix}"),
+        },
         "LDRB" => op = format!("MOVBU{suffix}"),
         "LDRH" => op = format!("MOVHU{suffix}"),
         "LDRSW" => op = format!("MOVW{suffix}"),
         "LDRSB" => {
             if let Some(x @ Arg::Gpr { .. }) = a.first() {
-                op = if is_w(x) { format!("MOVBW{suffix}") } else { format!("MOVB{suffix}") };
+                op = if is_w(x) {
+                    format!("MOVBW{suffix}")
+                } else {
+                    format!("MOVB{suffix}")
+                };
             }
         }
         "LDRSH" => {
             if let Some(x @ Arg::Gpr { .. }) = a.first() {
-                op = if is_w(x) { format!("MOVHW{suffix}") } else { format!("MOVH{suffix}") };
+                op = if is_w(x) {
+                    format!("MOVHW{suffix}")
+                } else {
+                    format!("MOVH{suffix}")
+                };
             }
         }
         "STR" | "STUR" => {
@@ -498,7 +531,10 @@ pub(super) fn format(inst: &Inst, pc: u64, syms: &dyn Symbolizer, out: &mut Stri
 
     // Conditional instructions: move the condition first.
     if matches!(a.get(3), Some(Arg::Cond(_))) && args.len() >= 4 {
-        if matches!(a.get(2), Some(Arg::Gpr { .. } | Arg::Fp { .. } | Arg::Shifted { .. })) {
+        if matches!(
+            a.get(2),
+            Some(Arg::Gpr { .. } | Arg::Fp { .. } | Arg::Shifted { .. })
+        ) {
             args.swap(1, 2);
         } else {
             args.swap(0, 2);

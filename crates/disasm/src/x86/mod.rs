@@ -168,8 +168,10 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) ->
 fn test_alias(code: &[u8], bitness: u32) -> bool {
     let mut i = 0;
     while let Some(&b) = code.get(i) {
-        if matches!(b, 0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67)
-            || (bitness == 64 && (0x40..=0x4F).contains(&b))
+        if matches!(
+            b,
+            0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67
+        ) || (bitness == 64 && (0x40..=0x4F).contains(&b))
         {
             i += 1;
             continue;

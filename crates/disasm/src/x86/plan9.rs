@@ -215,10 +215,7 @@ pub(super) fn format(
         let mut size = p.data_size;
         if mem_bytes != 0 {
             size = mem_bytes as u32 * 8;
-        } else if n == 1
-            && ins.op0_kind() == OpKind::Register
-            && is_64bit_gpr(ins.op0_register())
-        {
+        } else if n == 1 && ins.op0_kind() == OpKind::Register && is_64bit_gpr(ins.op0_register()) {
             size = 64;
         }
         match size {
@@ -395,7 +392,9 @@ fn operand(
 fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
     let seg = match ins.segment_prefix() {
         // Meaningless in 64-bit mode: x86asm prints them as prefixes instead.
-        Register::CS | Register::DS | Register::ES | Register::SS if ins.code_size() == iced_x86::CodeSize::Code64 => {
+        Register::CS | Register::DS | Register::ES | Register::SS
+            if ins.code_size() == iced_x86::CodeSize::Code64 =>
+        {
             Register::None
         }
         r => r,
