@@ -237,7 +237,7 @@ pub fn scan_file(module: &Module, rel: &str, text: &str, scan: &mut Scan) {
 
 /// The function part of a symbol name from the text after `func`: `Name`, `T.Name`,
 /// `(*T).Name`, `Name[...]`, `(*T[...]).Name`.
-fn func_name(decl: &str) -> Option<String> {
+pub(crate) fn func_name(decl: &str) -> Option<String> {
     let s = decl.trim_start();
     let (recv, rest) = if let Some(r) = s.strip_prefix('(') {
         let close = matching(r, b'(', b')')?;

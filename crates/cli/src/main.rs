@@ -49,6 +49,7 @@ enum Command {
     Addr2line(cmd::addr2line::Args),
     Check(cmd::check::Args),
     Diff(cmd::diff::Args),
+    Opt(cmd::opt::Args),
     Objdump(cmd::objdump::Args),
 }
 
@@ -104,6 +105,7 @@ fn main() -> ExitCode {
         Command::Addr2line(a) => cmd::addr2line::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Diff(a) => cmd::diff::run(a),
+        Command::Opt(a) => cmd::opt::run(a),
         Command::Objdump(a) => cmd::objdump::run(a),
     };
     match result {

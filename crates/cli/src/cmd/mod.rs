@@ -6,3 +6,4 @@ pub mod diff;
 pub mod info;
 pub mod nm;
 pub mod objdump;
+pub mod opt;
