@@ -174,6 +174,17 @@ pub fn parse_json_log(name: &str, text: &str) -> Result<Vec<Decision>, Error> {
                 explanation.push(r.message);
             }
         }
+        let message = if !d.message.is_empty() {
+            d.message
+        } else {
+            match d.code.as_str() {
+                "escape" => "heap allocation".to_string(),
+                "isInBounds" => "index bounds check remains".to_string(),
+                "isSliceInBounds" => "slice bounds check remains".to_string(),
+                "nilcheck" => "nil check remains".to_string(),
+                _ => String::new(),
+            }
+        };
         out.push(Decision {
             kind: kind_of_code(&d.code),
             code: d.code,
@@ -181,7 +192,7 @@ pub fn parse_json_log(name: &str, text: &str) -> Result<Vec<Decision>, Error> {
             file: header.file.clone(),
             line: d.range.start.line,
             column: d.range.start.character,
-            message: d.message,
+            message,
             inlined_at,
             explanation,
         });
@@ -352,8 +363,38 @@ fn norm(file: &str) -> String {
 }
 
 /// Ties `decisions` to the instructions of `bin`.
-pub fn tie(bin: &Binary, decisions: Vec<Decision>, source: &str) -> Result<OptReport, Error> {
+pub fn tie(bin: &Binary, mut decisions: Vec<Decision>, source: &str) -> Result<OptReport, Error> {
     let prog = goscope_disasm::listing::Program::new(bin)?;
+    // Declarations of the binary's functions: (file, line) → names, and file → package (the
+    // -m text does not name packages).
+    let mut decls: HashMap<(String, i32), Vec<String>> = HashMap::new();
+    let mut file_pkg: HashMap<String, String> = HashMap::new();
+    for f in prog.functions() {
+        let Some(func) = bin.func_at(f.addr).filter(|x| x.entry() == f.addr) else {
+            continue;
+        };
+        let file = func
+            .file_at(f.addr)
+            .map(|b| norm(&String::from_utf8_lossy(b)))
+            .unwrap_or_default();
+        let line = func
+            .start_line()
+            .filter(|&l| l > 0)
+            .or_else(|| func.line_at(f.addr))
+            .unwrap_or(0);
+        let name = source_name(&f.name).into_owned();
+        file_pkg
+            .entry(file.clone())
+            .or_insert_with(|| crate::pattern::package_of(&name).into_owned());
+        decls.entry((file, line)).or_default().push(name);
+    }
+    for d in &mut decisions {
+        if d.package.is_empty()
+            && let Some(p) = file_pkg.get(&norm(&d.file))
+        {
+            d.package = p.clone();
+        }
+    }
     let files: HashSet<String> = decisions
         .iter()
         .flat_map(|d| {
@@ -530,7 +571,19 @@ pub fn tie(bin: &Binary, decisions: Vec<Decision>, source: &str) -> Result<OptRe
                     _ if d.code == "m" => d.message.split([' ', ':']).next().map(|s| s.to_string()),
                     _ => source_func_name(&mut sources, &d),
                 };
-                let qualified = name.map(|n| qualify(&d, &n));
+                let mut qualified = name.map(|n| qualify(&d, &n));
+                if qualified.is_none() {
+                    // A function literal: the closure declared at this line, or the closures
+                    // of the enclosing function when none has a body.
+                    qualified = decls
+                        .get(&(norm(&d.file), d.line as i32))
+                        .and_then(|v| v.iter().find(|n| n.contains(".func")).cloned())
+                        .or_else(|| {
+                            let outer = enclosing_func_name(&mut sources, &d)?;
+                            let prefix = format!("{}.func", qualify(&d, &outer));
+                            by_inlined.keys().find(|k| k.starts_with(&prefix)).cloned()
+                        });
+                }
                 let mut v = Vec::new();
                 let why;
                 if let Some(q) = &qualified {
@@ -553,7 +606,8 @@ pub fn tie(bin: &Binary, decisions: Vec<Decision>, source: &str) -> Result<OptRe
                     });
                 } else {
                     why = Some(
-                        "the log does not name the function and its source line is unreadable"
+                        "a function literal whose code was inlined and merged into its \
+                         callers' lines (no closure of the binary is declared at this line)"
                             .to_string(),
                     );
                 }
@@ -622,6 +676,21 @@ fn qualify(d: &Decision, name: &str) -> String {
         return name.to_string();
     }
     format!("{}.{name}", d.package)
+}
+
+/// The top-level function whose body holds the decision's line, read from the source.
+fn enclosing_func_name(cache: &mut HashMap<String, Vec<String>>, d: &Decision) -> Option<String> {
+    let lines = cache.entry(d.file.clone()).or_insert_with(|| {
+        std::fs::read_to_string(&d.file)
+            .map(|t| t.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    });
+    let upto = (d.line as usize).min(lines.len());
+    lines[..upto]
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("func").filter(|r| r.starts_with([' ', '('])))
+        .and_then(func_name)
 }
 
 /// The function declared at the decision's line, read from the source.
