@@ -256,8 +256,7 @@ fn module_location(module: Option<&Module>, frames: &[SourceFrame]) -> Option<Mo
 
 /// A violation at an instruction.
 fn at_insn(
-    an: &Analyzer<'_>,
-    module: Option<&Module>,
+    (an, module): (&Analyzer<'_>, Option<&Module>),
     check: &Check,
     rule: Rule,
     function: &str,
@@ -294,7 +293,15 @@ fn evaluate(
     let r = &check.rules;
     let name = facts.name;
     let insn = |rule: Rule, e: &Event<'_>, msg: String, out: &mut Vec<Violation>| {
-        out.push(at_insn(an, module, check, rule, name, None, e.address, msg));
+        out.push(at_insn(
+            (an, module),
+            check,
+            rule,
+            name,
+            None,
+            e.address,
+            msg,
+        ));
     };
     for e in &facts.events {
         let callee = e.callee.unwrap_or("");
@@ -438,8 +445,7 @@ fn must_inline(
                 for c in &inl {
                     if c.selector.matches(callee) {
                         v.push(at_insn(
-                            an,
-                            module,
+                            (an, module),
                             c,
                             Rule::MustInline,
                             &callee_name,
