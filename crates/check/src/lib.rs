@@ -19,6 +19,8 @@ pub mod check;
 pub mod diff;
 pub mod directives;
 pub mod facts;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod opt;
 pub mod pattern;
 pub mod policy;
