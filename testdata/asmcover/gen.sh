@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates cover_amd64.s and cover_arm64.s from x86.S and arm64.S: each instruction's bytes,
+# Regenerates cover_amd64.s and cover_arm64.s from gen/x86.S and gen/arm64.S: each instruction's bytes,
 # as GNU as encodes them, become BYTE (amd64) or WORD (arm64) directives in a Go assembly
 # function, followed by pseudo-random bytes/words (a fixed seed) that reach encodings no
 # assembler listing names. Needs GNU binutils for x86-64 and aarch64 (binutils-aarch64-linux-gnu).
@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-as --64 -o "$tmp/x86.o" x86.S
-aarch64-linux-gnu-as -march=armv8.2-a+crc+lse+crypto+sha2+aes -o "$tmp/arm64.o" arm64.S
+as --64 -o "$tmp/x86.o" gen/x86.S
+aarch64-linux-gnu-as -march=armv8.2-a+crc+lse+crypto+sha2+aes -o "$tmp/arm64.o" gen/arm64.S
 python3 - "$tmp" <<'PY'
 import subprocess, sys, re
 tmp = sys.argv[1]

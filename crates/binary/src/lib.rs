@@ -71,6 +71,8 @@ pub struct Binary {
     buildinfo: OnceLock<std::result::Result<BuildInfo, String>>,
     relative_relocs: OnceLock<HashMap<u64, u64>>,
     wrapper_func_id: OnceLock<Option<u8>>,
+    /// Data symbols sorted by address: indexes into `symbols`.
+    data_index: OnceLock<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Binary {
@@ -118,6 +120,7 @@ impl Binary {
             buildinfo: OnceLock::new(),
             relative_relocs: OnceLock::new(),
             wrapper_func_id: OnceLock::new(),
+            data_index: OnceLock::new(),
         };
         bin.moduledata = bin.find_moduledata();
         // Function entries (1.18+) are offsets from runtime.text. Take it from moduledata, the
@@ -241,6 +244,30 @@ impl Binary {
             .iter()
             .find(|s| *s.name == *name.as_bytes())
             .map(|s| s.addr)
+    }
+
+    /// Names what is at `addr`: the function containing it (from the pclntab, so this works on
+    /// stripped binaries) or else the data symbol containing it (from the symbol table, when
+    /// present). Returns the name and the start address of the function or symbol.
+    pub fn symbolize(&self, addr: u64) -> Option<(&str, u64)> {
+        if let Some(f) = self.func_at(addr) {
+            return Some((f.name(), f.entry()));
+        }
+        let syms = self.symbols()?;
+        let index = self.data_index.get_or_init(|| {
+            let mut v: Vec<u32> = syms
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_text() && s.code != 'U' && s.addr != 0)
+                .map(|(i, _)| i as u32)
+                .collect();
+            v.sort_by_key(|&i| syms[i as usize].addr);
+            v
+        });
+        let pos = index.partition_point(|&i| syms[i as usize].addr <= addr);
+        let s = &syms[*index.get(pos.checked_sub(1)?)? as usize];
+        // A symbol covers [addr, addr+size); zero-sized markers only their own address.
+        (addr < s.addr.saturating_add(s.size.max(1))).then_some((s.name.as_str(), s.addr))
     }
 
     /// The build information; parsed on first use.

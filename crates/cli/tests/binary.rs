@@ -473,3 +473,47 @@ fn addr2line_inlines_prints_every_frame_innermost_first() {
         .collect();
     assert_eq!(text, want);
 }
+
+#[test]
+fn symbolize_names_functions_when_stripped_and_data_from_the_symbol_table() {
+    for f in prog_matrix()
+        .iter()
+        .filter(|f| f.goos == "linux" && f.goarch == "amd64" && f.variant != Variant::Pie)
+    {
+        let bin = Binary::open(&f.path).expect("open");
+        let twin = Binary::open(&twin(f).path).expect("open twin");
+        // Every function entry and a pc inside it name the function, stripped or not.
+        let tab = bin.pclntab();
+        for i in (0..tab.len()).step_by(97) {
+            let e = tab.entry(i);
+            let name = tab.func(i).expect("func").name();
+            assert_eq!(bin.symbolize(e), Some((name, e)), "{}", f.label());
+            assert_eq!(bin.symbolize(e + 1).map(|s| s.1), Some(e));
+        }
+        // Data: runtime.firstmoduledata is a data symbol in every unstripped build; `go tool
+        // nm` gives its address.
+        let nm = twin_nm(twin_path(f));
+        let md = nm
+            .lines()
+            .find(|l| l.ends_with(" runtime.firstmoduledata"))
+            .and_then(|l| u64::from_str_radix(l.split_whitespace().next()?, 16).ok())
+            .expect("go tool nm lists runtime.firstmoduledata");
+        assert_eq!(
+            twin.symbolize(md + 8),
+            Some(("runtime.firstmoduledata", md))
+        );
+    }
+}
+
+fn twin_path(f: &Fixture) -> &std::path::Path {
+    &twin(f).path
+}
+
+fn twin_nm(path: &std::path::Path) -> String {
+    let tc = &prog_matrix()
+        .iter()
+        .find(|f| f.path == path)
+        .expect("fixture")
+        .toolchain;
+    String::from_utf8_lossy(&tc.tool("nm", &[p(path)], None).expect("go tool nm")).into_owned()
+}

@@ -21,6 +21,7 @@
 pub mod annotate;
 mod arm64;
 pub mod classes;
+pub mod fuzzing;
 pub mod listing;
 mod x86;
 
@@ -123,6 +124,53 @@ pub trait Disassembler: Send + Sync {
     /// Whether `go tool objdump` prints this architecture's instruction bytes as 32-bit words
     /// (arm64) rather than as a byte string (x86).
     fn prints_words(&self) -> bool;
+
+    /// A decoder over one stretch of code starting at `pc`, for decoding it front to back
+    /// (decoders that keep state between instructions are faster this way).
+    fn stream<'a>(&'a self, code: &'a [u8], pc: u64) -> Box<dyn Stream + 'a> {
+        Box::new(PerInsn {
+            dis: self.as_dyn(),
+            code,
+            pc,
+        })
+    }
+
+    /// `self` as a trait object (for [`Disassembler::stream`]'s default).
+    fn as_dyn(&self) -> &dyn Disassembler;
+}
+
+/// Decodes instructions of one stretch of code by offset; see [`Disassembler::stream`].
+pub trait Stream {
+    /// Decodes the instruction at `offset` from the start of the stretch, as
+    /// [`Disassembler::decode`] does.
+    fn decode_at(
+        &mut self,
+        offset: usize,
+        syntax: Syntax,
+        syms: &dyn Symbolizer,
+        out: &mut String,
+    ) -> InsnInfo;
+}
+
+/// The default [`Stream`]: one [`Disassembler::decode`] call per instruction.
+struct PerInsn<'a> {
+    dis: &'a dyn Disassembler,
+    code: &'a [u8],
+    pc: u64,
+}
+
+impl Stream for PerInsn<'_> {
+    fn decode_at(
+        &mut self,
+        offset: usize,
+        syntax: Syntax,
+        syms: &dyn Symbolizer,
+        out: &mut String,
+    ) -> InsnInfo {
+        let code = self.code.get(offset..).unwrap_or(&[]);
+        self.dis
+            .decode(code, self.pc.wrapping_add(offset as u64), syntax, syms, out)
+    }
 }
 
 /// Errors of this crate.

@@ -33,13 +33,52 @@ pub struct SymbolTable {
     syms: Vec<Symbol>,
     /// The start addresses alone, for a cache-friendly binary search.
     starts: Vec<u64>,
+    /// For each 4 KiB page from `base`, the index of the first symbol starting at or after it:
+    /// a search then only looks at the symbols of one page.
+    pages: Vec<u32>,
+    base: u64,
 }
+
+/// Pages indexed at most (a 4 KiB page each: 256 MiB of address space); beyond, plain search.
+const MAX_PAGES: u64 = 1 << 16;
 
 impl SymbolTable {
     /// A table over `syms`, already in address order.
     pub fn new(syms: Vec<Symbol>) -> SymbolTable {
-        let starts = syms.iter().map(|s| s.addr).collect();
-        SymbolTable { syms, starts }
+        let starts: Vec<u64> = syms.iter().map(|s| s.addr).collect();
+        let base = starts.iter().copied().find(|&a| a != 0).unwrap_or(0) & !0xfff;
+        let last = starts.last().copied().unwrap_or(0);
+        let npages = (last.saturating_sub(base) >> 12) + 2;
+        let mut pages = Vec::new();
+        if npages <= MAX_PAGES {
+            pages.reserve(npages as usize);
+            let mut i = 0usize;
+            for p in 0..npages {
+                let at = base + (p << 12);
+                while i < starts.len() && starts[i] < at {
+                    i += 1;
+                }
+                pages.push(i as u32);
+            }
+        }
+        SymbolTable {
+            syms,
+            starts,
+            pages,
+            base,
+        }
+    }
+
+    /// The number of symbols starting at or below `addr`.
+    fn count_at_or_below(&self, addr: u64) -> usize {
+        let page = addr.wrapping_sub(self.base) >> 12;
+        if addr >= self.base && page + 1 < self.pages.len() as u64 {
+            let lo = self.pages[page as usize] as usize;
+            let hi = self.pages[page as usize + 1] as usize;
+            lo + self.starts[lo..hi].partition_point(|&a| a <= addr)
+        } else {
+            self.starts.partition_point(|&a| a <= addr)
+        }
     }
 }
 
@@ -47,10 +86,28 @@ impl Symbolizer for SymbolTable {
     /// `cmd/internal/disasm`'s lookup: the last symbol starting at or below `addr`, if `addr`
     /// is inside it.
     fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
-        let i = self.starts.partition_point(|&a| a <= addr);
+        let i = self.count_at_or_below(addr);
         let s = self.syms.get(i.checked_sub(1)?)?;
         (s.addr != 0 && s.addr <= addr && addr < s.addr.wrapping_add(s.size))
             .then_some((s.name.as_str(), s.addr))
+    }
+}
+
+/// [`SymbolTable`] with the current function's range answered without a search.
+struct Scoped<'s> {
+    table: &'s SymbolTable,
+    func: Option<(&'s str, u64, u64)>,
+}
+
+impl Symbolizer for Scoped<'_> {
+    fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
+        if let Some((name, start, end)) = self.func
+            && start <= addr
+            && addr < end
+        {
+            return Some((name, start));
+        }
+        self.table.lookup(addr)
     }
 }
 
@@ -163,7 +220,15 @@ impl<'b> Program<'b> {
             .map(|s| FuncSym {
                 name: s.name.clone(),
                 addr: s.addr,
-                size: s.size,
+                // The linker's FIPS boundary markers are one-byte symbols; the pclntab, which
+                // has no sizes, would stretch them to the next function.
+                size: if listing.recovered
+                    && matches!(s.name.as_str(), "go:textfipsstart" | "go:textfipsend")
+                {
+                    1
+                } else {
+                    s.size
+                },
             })
             .collect();
         Ok(Program {
@@ -271,13 +336,17 @@ impl<'b> Program<'b> {
             info: InsnInfo::default(),
         };
         let mut pc = f.addr.max(ts);
+        let func_code = code.get((pc - ts) as usize..).unwrap_or(&[]);
+        let mut stream = self.dis.stream(func_code, pc);
+        let syms = self.scoped(f);
         while pc < sym_end {
             let i = (pc - ts) as usize;
-            let Some(bytes) = code.get(i..) else { break };
+            if i >= code.len() {
+                break;
+            }
             insn.text.clear();
-            let mut info = self
-                .dis
-                .decode(bytes, pc, opts.syntax, &self.symbols, &mut insn.text);
+            let offset = (pc - f.addr.max(ts)) as usize;
+            let mut info = stream.decode_at(offset, opts.syntax, &syms, &mut insn.text);
             // Go steps 4 bytes on arm64 even where fewer remain, and prints all 4.
             info.len = info.len.max(1);
             let (file, line) = lines.at(pc);
@@ -296,6 +365,18 @@ impl<'b> Program<'b> {
             pc += insn.len as u64;
         }
         (header_file, sym_end)
+    }
+
+    /// The symbol table with a shortcut for addresses inside `f` (most branch targets), used
+    /// when no other symbol starts inside it, so the answer is the table's own.
+    fn scoped<'s>(&'s self, f: &'s FuncSym) -> Scoped<'s> {
+        let end = f.addr.wrapping_add(f.size);
+        let i = self.symbols.starts.partition_point(|&a| a <= f.addr);
+        let alone = self.symbols.starts.get(i).is_none_or(|&next| next >= end);
+        Scoped {
+            table: &self.symbols,
+            func: (alone && f.size > 0).then_some((f.name.as_str(), f.addr, end)),
+        }
     }
 
     /// The instruction bytes of `insn`.

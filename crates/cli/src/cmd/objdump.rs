@@ -188,14 +188,20 @@ fn width(s: &[u8]) -> usize {
     }
 }
 
-/// Writes `cell` and the tabs `text/tabwriter` pads it with in a column `colw` wide, as
+/// Writes `cell` (`cell_width` wide) and the tabs `text/tabwriter` pads it with in a column
+/// `colw` wide, as
 /// `go tool objdump` configures it (minwidth 18, tabwidth 8, padding 1, tab padding): the cell
 /// widths round up to a tab stop.
-fn pad_cell(out: &mut Vec<u8>, cell: &[u8], colw: usize) {
+fn pad_cell_w(out: &mut Vec<u8>, cell: &[u8], cell_width: usize, colw: usize) {
+    const TABS: &[u8; 32] = &[b'\t'; 32];
     out.extend_from_slice(cell);
     let cellw = colw.div_ceil(8) * 8;
-    let n = cellw.saturating_sub(width(cell));
-    out.extend(std::iter::repeat_n(b'\t', n.div_ceil(8)));
+    let n = cellw.saturating_sub(cell_width).div_ceil(8);
+    if n <= TABS.len() {
+        out.extend_from_slice(&TABS[..n]);
+    } else {
+        out.extend(std::iter::repeat_n(b'\t', n));
+    }
 }
 
 fn push_hex(out: &mut Vec<u8>, mut v: u64) {
@@ -242,6 +248,8 @@ struct Rows {
     base: Option<(Arc<str>, usize)>,
     /// Per row: `Ok(cell ends)` for an instruction, `Err(source line)`.
     rows: Vec<Result<[u32; 4], String>>,
+    /// Per instruction row, the display width of its text cell (the others are ASCII).
+    text_widths: Vec<u32>,
 }
 
 /// Appends the cells of `insn`: `file:line` (unless `source`), address, bytes, instruction
@@ -304,6 +312,8 @@ fn push_insn(rows: &mut Rows, bytes: &[u8], insn: &Insn, source: bool, words: bo
         }
     }
     ends[k] = b.len() as u32;
+    let text_start = ends[k - 1] as usize;
+    rows.text_widths.push(width(&b[text_start..]) as u32);
     rows.rows.push(Ok(ends));
 }
 
@@ -320,6 +330,7 @@ fn render_text(
     let mut rows = Rows {
         buf: Vec::with_capacity(f.size as usize * 16),
         base: None,
+        text_widths: Vec::with_capacity(f.size as usize / 3),
         rows: Vec::with_capacity(f.size as usize / 3),
     };
     let mut last: Option<(Arc<str>, i32)> = None;
@@ -349,6 +360,17 @@ fn render_text(
     };
     let mut i = 0;
     let mut start: u32 = 0;
+    let mut insn_no = 0;
+    // Only the text cell can hold non-ASCII (symbol names); the others' widths are lengths.
+    let cell_width = |rows: &Rows, range: &std::ops::Range<usize>, k: usize, insn: usize| {
+        if k == ncols - 1 {
+            rows.text_widths[insn] as usize
+        } else if k == 0 {
+            width(&rows.buf[range.clone()])
+        } else {
+            range.len()
+        }
+    };
     while i < rows.rows.len() {
         if let Err(line) = &rows.rows[i] {
             out.extend_from_slice(line.as_bytes());
@@ -360,21 +382,24 @@ fn render_text(
         let mut j = i;
         let mut widths = [18usize; 4];
         let mut s = start;
+        let mut n = insn_no;
         while let Some(Ok(ends)) = rows.rows.get(j) {
             for (k, w) in widths.iter_mut().enumerate().take(ncols) {
-                *w = (*w).max(width(&rows.buf[cell(s, ends, k)]) + 1);
+                *w = (*w).max(cell_width(&rows, &cell(s, ends, k), k, n) + 1);
             }
             s = ends[ncols - 1];
             j += 1;
+            n += 1;
         }
-        for row in &rows.rows[i..j] {
-            if let Ok(ends) = row {
-                for (k, &w) in widths.iter().enumerate().take(ncols) {
-                    pad_cell(out, &rows.buf[cell(start, ends, k)], w);
-                }
-                out.push(b'\n');
-                start = ends[ncols - 1];
+        for ends in rows.rows[i..j].iter().flatten() {
+            for (k, &w) in widths.iter().enumerate().take(ncols) {
+                let range = cell(start, ends, k);
+                let cw = cell_width(&rows, &range, k, insn_no);
+                pad_cell_w(out, &rows.buf[range], cw, w);
             }
+            out.push(b'\n');
+            start = ends[ncols - 1];
+            insn_no += 1;
         }
         i = j;
     }
@@ -532,7 +557,7 @@ mod tests {
     fn tabwriter_pads_like_go() {
         let mut out = Vec::new();
         for cell in ["  escape.go:21", "0x110e0", "d65f03c0", "RET"] {
-            pad_cell(&mut out, cell.as_bytes(), 18);
+            pad_cell_w(&mut out, cell.as_bytes(), cell.len(), 18);
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),

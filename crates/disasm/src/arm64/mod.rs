@@ -37,6 +37,10 @@ impl Disassembler for Arm64 {
         true
     }
 
+    fn as_dyn(&self) -> &dyn Disassembler {
+        self
+    }
+
     fn decode(
         &self,
         code: &[u8],
@@ -80,7 +84,7 @@ impl Disassembler for Arm64 {
             }
             Syntax::Intel | Syntax::Gnu => match &inst {
                 Some(i) if i.opcode != Opcode::Invalid => {
-                    gnu(i, pc, syms, out);
+                    gnu(i, word, pc, syms, out);
                     info.known = true;
                 }
                 _ => {
@@ -204,7 +208,41 @@ fn allocated(inst: &Instruction, w: u32) -> bool {
 
 /// GNU (binutils) syntax: yaxpeax's text with binutils' spellings for what differs, branch
 /// targets as absolute addresses with their symbols.
-fn gnu(inst: &Instruction, pc: u64, syms: &dyn Symbolizer, out: &mut String) {
+fn gnu(inst: &Instruction, word: u32, pc: u64, syms: &dyn Symbolizer, out: &mut String) {
+    // Where binutils chooses differently from yaxpeax: ORR #imm stays ORR when MOVZ/MOVN
+    // could encode the value; UDF only for the UDF encoding; SYS aliases by name.
+    if inst.opcode == Opcode::ORR
+        && field(word, 23, 6) == 0b100100
+        && field(word, 5, 5) == 31
+        && model::move_wide_preferred(
+            word >> 31 == 1,
+            field(word, 22, 1),
+            field(word, 10, 6),
+            field(word, 16, 6),
+        )
+    {
+        let ops: Vec<String> = inst
+            .operands
+            .iter()
+            .take_while(|o| !matches!(o, Operand::Nothing))
+            .map(|o| o.to_string())
+            .collect();
+        let _ = std::fmt::Write::write_fmt(out, format_args!("orr\t{}", ops.join(", ")));
+        return;
+    }
+    if inst.opcode == Opcode::UDF && word >> 16 != 0 {
+        let _ = std::fmt::Write::write_fmt(out, format_args!(".inst\t{word:#010x}"));
+        return;
+    }
+    if let Opcode::SYS(_) = inst.opcode
+        && let Some(m) = model::convert(inst, word)
+        && let Some(model::Arg::Raw(text)) = m.args.first()
+    {
+        out.push_str(&m.op.to_ascii_lowercase());
+        out.push('\t');
+        out.push_str(&text.to_ascii_lowercase().replace(", r", ", x"));
+        return;
+    }
     let text = inst.to_string();
     let (mnemonic, rest) = text.split_once(' ').unwrap_or((&text, ""));
     let mnemonic = match mnemonic {

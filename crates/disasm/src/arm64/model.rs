@@ -245,12 +245,12 @@ fn bfx_preferred(sf: bool, unsigned: bool, imms: u32, immr: u32) -> bool {
 }
 
 /// ARM's `MoveWidePreferred` for a logical immediate.
-fn move_wide_preferred(sf: bool, n: u32, imms: u32, immr: u32) -> bool {
+pub(super) fn move_wide_preferred(sf: bool, n: u32, imms: u32, immr: u32) -> bool {
     let width = if sf { 64 } else { 32 };
     if sf && n != 1 {
         return false;
     }
-    if !sf && !(n == 0 && imms & 0x20 == 0) {
+    if !(sf || n == 0 && imms & 0x20 == 0) {
         return false;
     }
     if imms < 16 {
@@ -291,7 +291,7 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
             let imm16 = bits(word, 5, 16);
             let hw = bits(word, 21, 2);
             let movn = inst.opcode == MOVN;
-            let alias = !(imm16 == 0 && hw != 0) && !(movn && !sf && imm16 == 0xffff);
+            let alias = !(imm16 == 0 && hw != 0 || movn && !sf && imm16 == 0xffff);
             if alias {
                 let mut v = u64::from(imm16) << (hw * 16);
                 if movn {

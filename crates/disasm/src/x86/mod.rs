@@ -223,6 +223,7 @@ thread_local! {
         f.options_mut().set_branch_leading_zeros(false);
         f.options_mut().set_rip_relative_addresses(true);
         f.options_mut().set_first_operand_char_index(7);
+        f.options_mut().set_show_branch_size(false);
         f
     });
 }
@@ -249,6 +250,65 @@ impl Disassembler for X86 {
         out: &mut String,
     ) -> InsnInfo {
         let (ins, disp_size) = self.decode_one(code, pc);
+        self.finish(ins, disp_size, code, pc, syntax, syms, out)
+    }
+
+    fn as_dyn(&self) -> &dyn Disassembler {
+        self
+    }
+
+    fn stream<'a>(&'a self, code: &'a [u8], pc: u64) -> Box<dyn crate::Stream + 'a> {
+        Box::new(X86Stream {
+            x86: self,
+            decoder: Decoder::with_ip(self.bitness, code, pc, DecoderOptions::NO_INVALID_CHECK),
+            code,
+            pc,
+        })
+    }
+}
+
+/// One iced decoder over a whole function, repositioned per instruction.
+struct X86Stream<'a> {
+    x86: &'a X86,
+    decoder: Decoder<'a>,
+    code: &'a [u8],
+    pc: u64,
+}
+
+impl crate::Stream for X86Stream<'_> {
+    fn decode_at(
+        &mut self,
+        offset: usize,
+        syntax: Syntax,
+        syms: &dyn Symbolizer,
+        out: &mut String,
+    ) -> InsnInfo {
+        let code = self.code.get(offset..).unwrap_or(&[]);
+        let pc = self.pc.wrapping_add(offset as u64);
+        if self.decoder.set_position(offset).is_err() || code.is_empty() {
+            out.push('?');
+            return unknown(1);
+        }
+        self.decoder.set_ip(pc);
+        let ins = self.decoder.decode();
+        let disp = self.decoder.get_constant_offsets(&ins).displacement_size();
+        self.x86.finish(ins, disp, code, pc, syntax, syms, out)
+    }
+}
+
+impl X86 {
+    /// Renders a decoded instruction (the shared tail of [`X86::decode`] and the stream).
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        ins: Instruction,
+        disp_size: usize,
+        code: &[u8],
+        pc: u64,
+        syntax: Syntax,
+        syms: &dyn Symbolizer,
+        out: &mut String,
+    ) -> InsnInfo {
         if syntax != Syntax::Go {
             if ins.is_invalid() {
                 out.push_str("(bad)");

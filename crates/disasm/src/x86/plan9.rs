@@ -196,10 +196,11 @@ pub(super) fn format(
 ) {
     let name = op_name(ins);
     let n = ins.op_count();
-    let mem_bytes = (0..n)
-        .any(|i| !is_non_memory(ins.op_kind(i)))
-        .then(|| go_mem_bytes(ins))
-        .unwrap_or(0);
+    let mem_bytes = if (0..n).any(|i| !is_non_memory(ins.op_kind(i))) {
+        go_mem_bytes(ins)
+    } else {
+        0
+    };
     if p.none_shown {
     } else if ins.has_rep_prefix() {
         out.push_str("REP; ");
