@@ -1,6 +1,6 @@
 //! `goscope check` on the checkfix fixture: the exact violations planted in its source
 //! (`// want RULE` comments), none on the satisfying twins, for every toolchain and for amd64
-//! and arm64; the wants themselves agree with the compiler's own diagnostics; SARIF validates
+//! and arm64, stripped or not; the wants themselves agree with the compiler's own diagnostics; SARIF validates
 //! against the SARIF 2.1.0 schema.
 
 mod common;
@@ -24,10 +24,13 @@ fn builds() -> &'static [Fixture] {
         let mut v = Vec::new();
         for tc in goscope_xtask::toolchains().expect("toolchains") {
             for arch in ["amd64", "arm64"] {
-                v.push(
-                    goscope_xtask::build("checkfix", &tc, "linux", arch, Variant::Default, false)
-                        .expect("building checkfix"),
-                );
+                // Stripped builds too: functions and call targets come from the pclntab.
+                for variant in [Variant::Default, Variant::Stripped] {
+                    v.push(
+                        goscope_xtask::build("checkfix", &tc, "linux", arch, variant, false)
+                            .expect("building checkfix"),
+                    );
+                }
             }
         }
         v
