@@ -159,18 +159,16 @@ impl<'b> Analyzer<'b> {
                     .max()
                     .unwrap_or(0);
             }
-            if func.npcdata() > pcdata::INL_TREE_INDEX {
-                let mut seen = BTreeSet::new();
-                if let Some(it) =
+            if func.npcdata() > pcdata::INL_TREE_INDEX
+                && let Some(it) =
                     tab.pcvalue_iter(func.pcdata(pcdata::INL_TREE_INDEX), func.entry())
-                {
-                    for (start, _, ix) in it.take(1 << 20) {
-                        if ix >= 0 && seen.insert(ix) {
-                            let frames = bin.frames_at(start);
-                            for fr in frames.iter().take(frames.len().saturating_sub(1)) {
-                                facts.inlined.insert(fr.function.to_string());
-                            }
-                        }
+            {
+                // Entries 0..=max are the functions inlined here: every referenced entry and
+                // its parents (which come before their children in the tree).
+                let max = it.take(1 << 20).map(|(_, _, ix)| ix).max().unwrap_or(-1);
+                for ix in 0..=max.min(1 << 16) {
+                    if let Some(name) = bin.inlined_function(func, ix) {
+                        facts.inlined.insert(name.to_string());
                     }
                 }
             }
