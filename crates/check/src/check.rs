@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use goscope_binary::Binary;
 use goscope_disasm::classes::Class;
+use goscope_disasm::listing::FuncSym;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -193,6 +194,7 @@ pub fn check(
             for &i in sel {
                 evaluate(&an, module, &checks[i], &facts, &mut v);
             }
+            fill(&an, module, f, &mut v);
             (v, need_all.then_some(facts))
         })
         .collect();
@@ -255,8 +257,10 @@ fn module_location(module: Option<&Module>, frames: &[SourceFrame]) -> Option<Mo
 }
 
 /// A violation at an instruction.
+/// A violation at an instruction; its text, source position and inline chain are filled in
+/// by [`fill`], once per function.
 fn at_insn(
-    (an, module): (&Analyzer<'_>, Option<&Module>),
+    (_an, _module): (&Analyzer<'_>, Option<&Module>),
     check: &Check,
     rule: Rule,
     function: &str,
@@ -264,22 +268,66 @@ fn at_insn(
     pc: u64,
     message: String,
 ) -> Violation {
-    let frames = an.frames_at(pc);
-    let (file, line) = frames
-        .first()
-        .map_or((String::new(), 0), |f| (f.file.clone(), f.line));
     Violation {
         rule,
         origin: check.origin.clone(),
         function: source_name(function).into_owned(),
         in_function: in_function.map(|s| source_name(s).into_owned()),
         address: pc,
-        instruction: Some(an.text_at(pc)),
-        file,
-        line,
-        module_location: module_location(module, &frames),
-        inline: if frames.len() > 1 { frames } else { Vec::new() },
+        instruction: None,
+        file: String::new(),
+        line: 0,
+        module_location: None,
+        inline: Vec::new(),
         message,
+    }
+}
+
+fn is_function_level(r: Rule) -> bool {
+    matches!(r, Rule::MaxFrameSize | Rule::MaxSize)
+}
+
+/// Fills in the instruction text, file:line and inline chain of the instruction-level
+/// violations in `f`: one listing of the function when there are several, so that the pc
+/// tables are decoded once.
+fn fill(an: &Analyzer<'_>, module: Option<&Module>, f: &FuncSym, vs: &mut [Violation]) {
+    let pending = vs
+        .iter()
+        .filter(|v| v.instruction.is_none() && !is_function_level(v.rule))
+        .count();
+    if pending == 0 {
+        return;
+    }
+    let listing = (pending > 64).then(|| an.list(f));
+    for v in vs
+        .iter_mut()
+        .filter(|v| v.instruction.is_none() && !is_function_level(v.rule))
+    {
+        let found = listing.as_ref().and_then(|l| {
+            let i = l.insns.partition_point(|x| x.address < v.address);
+            l.insns.get(i).filter(|x| x.address == v.address)
+        });
+        let (text, frames) = match found {
+            Some(insn) => (
+                insn.text.clone(),
+                insn.inline
+                    .iter()
+                    .map(|fr| SourceFrame {
+                        function: fr.function.to_string(),
+                        file: fr.file.to_string(),
+                        line: fr.line,
+                    })
+                    .collect(),
+            ),
+            None => (an.text_at(v.address), an.frames_at(v.address)),
+        };
+        if let Some(first) = frames.first() {
+            v.file = first.file.clone();
+            v.line = first.line;
+        }
+        v.module_location = module_location(module, &frames);
+        v.instruction = Some(text);
+        v.inline = if frames.len() > 1 { frames } else { Vec::new() };
     }
 }
 
@@ -456,6 +504,12 @@ fn must_inline(
                     }
                 }
             }
+            let sym = FuncSym {
+                name: f.name.to_string(),
+                addr: f.addr,
+                size: f.size,
+            };
+            fill(an, module, &sym, &mut v);
             v
         })
         .collect();

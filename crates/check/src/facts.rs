@@ -212,6 +212,15 @@ impl<'b> Analyzer<'b> {
         facts
     }
 
+    /// The listing of `f` with inline chains (file:line as `go tool objdump` prints them).
+    pub fn list(&self, f: &FuncSym) -> goscope_disasm::listing::FunctionListing {
+        let opts = goscope_disasm::listing::Options {
+            inline: true,
+            ..Default::default()
+        };
+        self.prog.list(f, u64::MAX, &opts)
+    }
+
     /// The text of the instruction at `pc` in Go syntax.
     pub fn text_at(&self, pc: u64) -> String {
         let bin = self.binary();
