@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-20}
 fixtures=${GOSCOPE_FIXTURES_DIR:-../target/fixtures}
-for t in open pclntab buildinfo disasm objdump; do mkdir -p corpus/$t; done
+for t in open pclntab buildinfo disasm objdump check_inputs; do mkdir -p corpus/$t; done
 # Seeds: small real binaries for `open`, their pclntab sections for `pclntab`.
 if [ -d "$fixtures" ]; then
   find "$fixtures" -type f -size -3M -name 'prog-*' | head -8 | while read -r f; do
@@ -16,6 +16,7 @@ if [ -d "$fixtures" ]; then
   done
 fi
 printf 'path\tx\nmod\tx\t(devel)\t\nbuild\tGOOS=linux\n' > corpus/buildinfo/seed
-for t in open pclntab buildinfo disasm objdump; do
+cp ../testdata/checkfix/goscope.toml ../testdata/checkfix/hot/hot.go corpus/check_inputs/ 2>/dev/null || true
+for t in open pclntab buildinfo disasm objdump check_inputs; do
   cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=4000000
 done

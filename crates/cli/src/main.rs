@@ -47,6 +47,9 @@ enum Command {
     Info(cmd::info::Args),
     Nm(cmd::nm::Args),
     Addr2line(cmd::addr2line::Args),
+    Check(cmd::check::Args),
+    Diff(cmd::diff::Args),
+    Opt(cmd::opt::Args),
     Objdump(cmd::objdump::Args),
 }
 
@@ -100,6 +103,9 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(a),
         Command::Nm(a) => cmd::nm::run(a),
         Command::Addr2line(a) => cmd::addr2line::run(a),
+        Command::Check(a) => cmd::check::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
+        Command::Opt(a) => cmd::opt::run(a),
         Command::Objdump(a) => cmd::objdump::run(a),
     };
     match result {
