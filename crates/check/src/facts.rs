@@ -186,7 +186,11 @@ impl<'b> Analyzer<'b> {
             let pc = f.addr + off as u64;
             text.clear();
             let info = dis.decode(&code[off..], pc, Syntax::Go, syms, &mut text);
-            let anns = ann.annotate(&info, &[]);
+            let anns = ann.annotate(&info, &text, &[]);
+            let atomic = anns
+                .iter()
+                .find(|a| a.kind == Kind::Atomic)
+                .map(|a| a.detail.clone());
             let callee = match (info.flow, info.target) {
                 (Flow::Call, Some(t)) => syms
                     .lookup(t)
@@ -195,12 +199,12 @@ impl<'b> Analyzer<'b> {
                 _ => None,
             };
             let write_barrier_check = anns.iter().any(|a| a.kind == Kind::WriteBarrierCheck);
-            if callee.is_some() || info.atomic.is_some() || write_barrier_check {
+            if callee.is_some() || atomic.is_some() || write_barrier_check {
                 facts.events.push(Event {
                     address: pc,
                     callee,
                     classes: callee.map_or(&[], classes::classify),
-                    atomic: info.atomic.clone(),
+                    atomic,
                     write_barrier_check,
                 });
             }
