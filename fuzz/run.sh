@@ -5,15 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-20}
 fixtures=${GOSCOPE_FIXTURES_DIR:-../target/fixtures}
-for t in open pclntab buildinfo core_notes core_runtime; do mkdir -p corpus/$t; done
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime; do mkdir -p corpus/$t; done
 # Seeds: small real binaries for `open`, their pclntab sections for `pclntab`.
 if [ -d "$fixtures" ]; then
   find "$fixtures" -type f -size -3M -name 'prog-*' | head -8 | while read -r f; do
     cp "$f" corpus/open/ 2>/dev/null || true
+    cp "$f" corpus/objdump/ 2>/dev/null || true
+    head -c 4096 "$f" > "corpus/disasm/$(basename "$f").head" 2>/dev/null || true
     objcopy -O binary --only-section=.gopclntab "$f" "corpus/pclntab/$(basename "$f").pcln" 2>/dev/null || true
   done
 fi
 printf 'path\tx\nmod\tx\t(devel)\t\nbuild\tGOOS=linux\n' > corpus/buildinfo/seed
+cp ../testdata/checkfix/goscope.toml ../testdata/checkfix/hot/hot.go corpus/check_inputs/ 2>/dev/null || true
+
 # Cores: the headers and notes (and the memory after them, up to 4 MB) of cached crash cores;
 # the runtime target reads them against the crash fixture that produced them.
 if [ -d "$fixtures/cores" ]; then
@@ -25,6 +29,6 @@ if [ -d "$fixtures/cores" ]; then
     export GOSCOPE_FUZZ_BIN
   done
 fi
-for t in open pclntab buildinfo core_notes core_runtime; do
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime; do
   cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=4000000
 done

@@ -289,15 +289,42 @@ pub fn build(
     variant: Variant,
     cgo: bool,
 ) -> Result<Fixture> {
+    build_with(program, tc, goos, goarch, variant, cgo, &[])
+}
+
+/// Builds (or reuses) one fixture with extra `go build` flags (e.g. `-tags=v2`), which are part
+/// of the cache key and of the file name.
+pub fn build_with(
+    program: &str,
+    tc: &Toolchain,
+    goos: &str,
+    goarch: &str,
+    variant: Variant,
+    cgo: bool,
+    extra_flags: &[&str],
+) -> Result<Fixture> {
     let src = repo_root().join("testdata").join(program);
     let mut h = DefaultHasher::new();
     hash_dir(&src, &mut h)?;
     (tc.version.as_str(), goos, goarch, variant, cgo).hash(&mut h);
+    if !extra_flags.is_empty() {
+        extra_flags.hash(&mut h);
+    }
     let key = format!("{:016x}", h.finish());
     let ext = if goos == "windows" { ".exe" } else { "" };
     let dir = fixtures_dir().join(&tc.version);
+    let extra: String = extra_flags
+        .iter()
+        .map(|f| {
+            let clean: String = f
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            format!("-{}", clean.trim_matches('_'))
+        })
+        .collect();
     let path = dir.join(format!(
-        "{program}-{goos}-{goarch}-{}{}-{key}{ext}",
+        "{program}-{goos}-{goarch}-{}{}{extra}-{key}{ext}",
         variant.name(),
         if cgo { "-cgo" } else { "" }
     ));
@@ -324,6 +351,7 @@ pub fn build(
         .env("CGO_ENABLED", if cgo { "1" } else { "0" })
         .arg("build")
         .args(variant.flags())
+        .args(extra_flags)
         .arg("-o")
         .arg(&tmp)
         .arg(".")

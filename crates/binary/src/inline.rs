@@ -73,6 +73,14 @@ fn inline_tree(bin: &Binary, f: &Func<'_>) -> Option<u64> {
     }
 }
 
+/// The function name of entry `ix` of `f`'s inline tree (cheap: no pc-table decoding).
+pub(crate) fn entry_name<'a>(bin: &'a Binary, f: &Func<'_>, ix: i32) -> Option<&'a str> {
+    let tree = inline_tree(bin, f)?;
+    let tab = bin.pclntab();
+    let e = inl_entry(bin, tab.version(), tree, ix)?;
+    tab.func_name(e.name_off)
+}
+
 pub(crate) fn frames_at(bin: &Binary, pc: u64) -> Vec<Frame<'_>> {
     let tab = bin.pclntab();
     let Some(f) = tab.find_func(pc) else {

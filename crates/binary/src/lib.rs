@@ -478,6 +478,13 @@ impl Binary {
     pub fn frames_at(&self, pc: u64) -> Vec<Frame<'_>> {
         inline::frames_at(self, pc)
     }
+
+    /// The function inlined at entry `ix` of `f`'s inline tree (the values of its
+    /// `INL_TREE_INDEX` pcdata; a parent's index is below its children's). Cheaper than
+    /// [`Binary::frames_at`] when only the names of inlined functions are wanted.
+    pub fn inlined_function(&self, f: &Func<'_>, ix: i32) -> Option<&str> {
+        inline::entry_name(self, f, ix)
+    }
 }
 
 /// A function name as the Go runtime prints it (tracebacks, `runtime.Frame.Function` since Go

@@ -61,6 +61,34 @@ pub fn list(bin: &Binary, order: NmSort) -> NmListing<'_> {
     }
 }
 
+/// The symbols of [`objfile_order`].
+#[derive(Debug, Clone)]
+pub struct ObjfileSymbols {
+    /// The symbols, by address.
+    pub symbols: Vec<Symbol>,
+    /// Whether they were recovered from the pclntab because the symbol table is gone.
+    pub recovered: bool,
+}
+
+/// The symbols `cmd/internal/objfile` hands its users (`go tool objdump` among them): the symbol
+/// table, or the text symbols recovered from the pclntab when it is stripped, sorted by address
+/// with Go's own unstable sort (as the current Go release runs it), so that symbols sharing an
+/// address come out in Go's order.
+pub fn objfile_order(bin: &Binary) -> ObjfileSymbols {
+    // A stripped Mach-O keeps a few dynamic symbols but no text ones: recover those too.
+    let (mut syms, recovered) = match bin.symbols() {
+        Some(s) if s.iter().any(Symbol::is_text) => (s.to_vec(), false),
+        _ => (recover_text_symbols(bin), true),
+    };
+    gosort::sort(&mut syms, XorShift::for_go_version(None), |a, b| {
+        a.addr < b.addr
+    });
+    ObjfileSymbols {
+        symbols: syms,
+        recovered,
+    }
+}
+
 /// Text symbols rebuilt from the pclntab: every function, with the size its pc tables cover,
 /// plus `runtime.text`/`runtime.etext` from moduledata.
 pub fn recover_text_symbols(bin: &Binary) -> Vec<Symbol> {

@@ -912,6 +912,20 @@ impl<'a> Func<'a> {
         self.tab.pcvalue(off, self.entry(), pc)
     }
 
+    /// A cursor giving [`Func::gosym_file_line`] for increasing pcs in one pass over the tables
+    /// (a listing asks for every instruction; restarting each lookup at the entry would be
+    /// quadratic in the function's size).
+    pub fn gosym_lines(&self) -> GosymLines<'a> {
+        let entry = self.record_entry();
+        GosymLines {
+            func: *self,
+            file: GosymCursor::new(&self.tab, self.pcfile(), entry),
+            line: GosymCursor::new(&self.tab, self.pcln(), entry),
+            last_fno: None,
+            last_file: b"",
+        }
+    }
+
     /// The file and line `go tool addr2line` prints for `pc` (`debug/gosym` semantics: an
     /// empty file and line -1 where the tables do not cover `pc`).
     pub fn gosym_file_line(&self, pc: u64) -> (&'a [u8], i32) {
@@ -1037,5 +1051,95 @@ mod tests {
         let mut data = table();
         data[8 + 7 * 8..16 + 7 * 8].copy_from_slice(&0x1_0000u64.to_le_bytes());
         assert!(PclntabLocation::parse(&data, 0, 0, 0).is_err());
+    }
+}
+
+/// `debug/gosym`'s pc-value lookup as a forward-only cursor: [`GosymCursor::value_at`] must be
+/// called with non-decreasing pcs and returns what [`Pclntab::gosym_pcvalue`] would.
+#[derive(Debug, Clone)]
+pub struct GosymCursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+    entry: u64,
+    pc: u64,
+    val: i32,
+    quantum: u64,
+    done: bool,
+}
+
+impl<'a> GosymCursor<'a> {
+    fn new(tab: &Pclntab<'a>, off: u32, entry: u64) -> GosymCursor<'a> {
+        let pos = tab.loc.pctab.checked_add(off as usize);
+        GosymCursor {
+            data: tab.data,
+            pos: pos.unwrap_or(0),
+            entry,
+            pc: entry,
+            val: -1,
+            quantum: u64::from(tab.loc.quantum),
+            done: pos.is_none(),
+        }
+    }
+
+    /// The table's value at `target` (-1 where the table does not cover it).
+    pub fn value_at(&mut self, target: u64) -> i32 {
+        while !self.done && target >= self.pc {
+            let first = self.pc == self.entry;
+            let Some(uv) = uvarint32(self.data, &mut self.pos) else {
+                self.done = true;
+                break;
+            };
+            if uv == 0 && !first {
+                self.done = true;
+                break;
+            }
+            let delta = if uv & 1 != 0 { !(uv >> 1) } else { uv >> 1 } as i32;
+            let Some(pcd) = uvarint32(self.data, &mut self.pos) else {
+                self.done = true;
+                break;
+            };
+            let next = self
+                .pc
+                .wrapping_add(u64::from(pcd).wrapping_mul(self.quantum));
+            self.val = self.val.wrapping_add(delta);
+            if next < self.pc {
+                self.done = true;
+                break;
+            }
+            self.pc = next;
+        }
+        if self.done { -1 } else { self.val }
+    }
+}
+
+/// File and line for increasing pcs of one function; see [`Func::gosym_lines`].
+#[derive(Debug, Clone)]
+pub struct GosymLines<'a> {
+    func: Func<'a>,
+    file: GosymCursor<'a>,
+    line: GosymCursor<'a>,
+    last_fno: Option<i32>,
+    last_file: &'a [u8],
+}
+
+impl<'a> GosymLines<'a> {
+    /// `(file, line)` at `pc`, as [`Func::gosym_file_line`] gives it; pcs must not decrease.
+    pub fn at(&mut self, pc: u64) -> (&'a [u8], i32) {
+        let fno = self.file.value_at(pc);
+        if self.last_fno != Some(fno) {
+            let f = &self.func;
+            let file = if f.tab.loc.version == PclntabVersion::Go12 {
+                if fno <= 0 {
+                    None
+                } else {
+                    f.tab.file_name(0, fno)
+                }
+            } else {
+                f.tab.file_name(f.cu_offset(), fno)
+            };
+            self.last_file = file.unwrap_or(b"");
+            self.last_fno = Some(fno);
+        }
+        (self.last_file, self.line.value_at(pc))
     }
 }

@@ -29,6 +29,8 @@ const AFTER_HELP: &str = "Examples:
   goscope nm -n ./server                  symbols by address (also on stripped binaries)
   echo 0x4a1b20 | goscope addr2line --inlines ./server
                                           function and file:line, with every inlined call
+  goscope objdump --annotate -s 'main\\.main$' ./server
+                                          disassembly with allocations, LOCKs, inlining marked
   goscope core ./server core.1234         post-mortem: the panic and every goroutine's stack
 
 Every command takes --json. Exit status: 0 ok, 1 findings, 2 usage or input error.";
@@ -46,6 +48,10 @@ enum Command {
     Info(cmd::info::Args),
     Nm(cmd::nm::Args),
     Addr2line(cmd::addr2line::Args),
+    Check(cmd::check::Args),
+    Diff(cmd::diff::Args),
+    Opt(cmd::opt::Args),
+    Objdump(cmd::objdump::Args),
     Core(cmd::core::Args),
 }
 
@@ -99,6 +105,10 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(a),
         Command::Nm(a) => cmd::nm::run(a),
         Command::Addr2line(a) => cmd::addr2line::run(a),
+        Command::Check(a) => cmd::check::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
+        Command::Opt(a) => cmd::opt::run(a),
+        Command::Objdump(a) => cmd::objdump::run(a),
         Command::Core(a) => cmd::core::run(a),
     };
     match result {

@@ -59,7 +59,12 @@ fn run_bounded(args: &[&str], stdin: &[u8]) -> std::process::Output {
 /// that starts with `goscope:`.
 fn check_all_commands(path: &Path, what: &str) {
     let pth = p(path);
+    let policy = goscope_xtask::repo_root().join("testdata/checkfix/goscope.toml");
+    let policy = p(&policy);
     for args in [
+        vec!["check", "--policy", policy, "--no-directives", pth],
+        vec!["check", "--policy", policy, "--format", "sarif", pth],
+        vec!["diff", pth, pth],
         vec!["info", pth],
         vec!["info", "--json", pth],
         vec!["nm", pth],
@@ -67,12 +72,22 @@ fn check_all_commands(path: &Path, what: &str) {
         vec!["addr2line", pth],
         vec!["addr2line", "--inlines", pth],
         vec!["addr2line", "--json", pth],
+        vec!["objdump", "-s", "^main\\.", pth],
+        vec![
+            "objdump",
+            "--annotate",
+            "--json",
+            "-s",
+            "^main\\.main$",
+            pth,
+        ],
     ] {
         let out = run_bounded(&args, b"0x401000\n0x11000\n0\nffffffffffffffff\n");
         assert_no_panic(&out, what);
         let code = out.status.code().expect("exit code");
+        // check and diff report findings (exit 1) on whatever a corrupted binary still holds.
         assert!(
-            code == 0 || code == 2,
+            code == 0 || code == 2 || (code == 1 && matches!(args[0], "check" | "diff")),
             "goscope {args:?} on {what}: exit {code}"
         );
         if code == 2 {

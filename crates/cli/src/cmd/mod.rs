@@ -1,6 +1,10 @@
 //! One module per command: flags, a call into the libraries, rendering.
 
 pub mod addr2line;
+pub mod check;
+pub mod diff;
 pub mod core;
 pub mod info;
 pub mod nm;
+pub mod objdump;
+pub mod opt;

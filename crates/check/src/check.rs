@@ -1,0 +1,535 @@
+//! `goscope check`: a policy evaluated on the linked binary.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use goscope_binary::Binary;
+use goscope_disasm::classes::Class;
+use goscope_disasm::listing::FuncSym;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::Error;
+use crate::directives::{Directive, Module};
+use crate::facts::{Analyzer, Event, FuncFacts, SourceFrame};
+use crate::pattern::source_name;
+use crate::policy::{Check, Origin, Policy, Rule, Rules, Selector};
+
+/// A place in the module's source, relative to its root (for SARIF and review comments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleLocation {
+    /// `/`-separated path relative to the module root.
+    pub file: String,
+    /// Line.
+    pub line: i32,
+}
+
+/// One violation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    /// The rule.
+    pub rule: Rule,
+    /// The check or directive that asked for it.
+    pub origin: Origin,
+    /// The function the rule applies to.
+    pub function: String,
+    /// The function whose code holds the instruction, when it is not `function` (the caller
+    /// of a `must_inline` function).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_function: Option<String>,
+    /// The instruction's address (the function's entry for function-level rules).
+    #[serde(serialize_with = "hex")]
+    pub address: u64,
+    /// The instruction, in Go syntax; absent for function-level rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
+    /// Source file of the innermost frame (the function's declaration for function-level
+    /// rules).
+    pub file: String,
+    /// Source line.
+    pub line: i32,
+    /// The inline chain at the instruction, innermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inline: Vec<SourceFrame>,
+    /// The innermost location inside the module, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module_location: Option<ModuleLocation>,
+    /// What was found.
+    pub message: String,
+}
+
+fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}
+
+/// The result of `goscope check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Number of checks evaluated (policy entries and directives).
+    pub checks: usize,
+    /// Number of functions at least one check selected.
+    pub functions_checked: usize,
+    /// The rules used.
+    pub rules: Vec<Rule>,
+    /// The module the directives and locations refer to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<Module>,
+    /// The violations, by file and line.
+    pub violations: Vec<Violation>,
+    /// Things worth knowing that are not violations (unmatched directives, selections that
+    /// match nothing).
+    pub warnings: Vec<String>,
+}
+
+/// Turns directives into checks, matching each to the binary's functions through the file
+/// and declaration line (or, for functions that exist only inlined, the name derived from the
+/// source).
+pub fn directive_checks(
+    an: &Analyzer<'_>,
+    module: &Module,
+    directives: &[Directive],
+    warnings: &mut Vec<String>,
+) -> Vec<Check> {
+    if directives.is_empty() {
+        return Vec::new();
+    }
+    let files: BTreeSet<&str> = directives.iter().map(|d| d.file.as_str()).collect();
+    // (module-relative file, declaration line) → functions, and names → functions.
+    let decls: Vec<(String, i32, &str)> = an
+        .functions()
+        .par_iter()
+        .filter_map(|f| {
+            let (file, line) = an.decl(f);
+            let rel = module.relative(&file).or_else(|| {
+                files
+                    .iter()
+                    .find(|r| file.ends_with(&format!("/{r}")))
+                    .map(|r| r.to_string())
+            })?;
+            files
+                .contains(rel.as_str())
+                .then_some((rel, line, f.name.as_str()))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for d in directives {
+        let mut names: BTreeSet<String> = decls
+            .iter()
+            .filter(|(file, line, name)| {
+                *file == d.file
+                    && (*line == d.func_line as i32 || source_name(name) == d.function.as_str())
+            })
+            .map(|(_, _, n)| n.to_string())
+            .collect();
+        if names.is_empty() {
+            if d.rule == Rule::MustInline {
+                // Inlined everywhere and not otherwise referenced: no body of its own.
+                names.insert(d.function.clone());
+            } else {
+                warnings.push(format!(
+                    "{}:{}: {} on {}: no such function in the binary (not linked: unused, or \
+                     every call inlined); nothing to check",
+                    d.file, d.line, d.text, d.function
+                ));
+                continue;
+            }
+        }
+        for name in names {
+            let mut rules = Rules::default();
+            match d.rule {
+                Rule::NoAlloc => rules.no_alloc = true,
+                Rule::MustInline => rules.must_inline = true,
+                Rule::NoBoundsCheck => rules.no_bounds_check = true,
+                Rule::NoLock => rules.no_lock = true,
+                _ => continue,
+            }
+            out.push(Check {
+                origin: Origin::Directive {
+                    directive: d.text.clone(),
+                    file: d.file.clone(),
+                    line: d.line,
+                },
+                selector: Selector::exact(&name),
+                rules,
+            });
+        }
+    }
+    out
+}
+
+/// Evaluates `policy` (and `directives`, matched through `module`) on `bin`.
+pub fn check(
+    bin: &Binary,
+    policy: &Policy,
+    module: Option<&Module>,
+    directives: &[Directive],
+) -> Result<Report, Error> {
+    let an = Analyzer::new(bin)?;
+    let mut warnings = Vec::new();
+    let mut checks = policy.checks.clone();
+    if let Some(m) = module {
+        checks.extend(directive_checks(&an, m, directives, &mut warnings));
+    }
+    let need_all = checks.iter().any(|c| c.rules.must_inline);
+    let funcs = an.functions();
+    // Which checks select each function (must_inline is evaluated at call sites instead).
+    let selected: Vec<Vec<usize>> = funcs
+        .par_iter()
+        .map(|f| {
+            checks
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| has_local_rules(&c.rules) && c.selector.matches(&f.name))
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
+    let functions_checked = selected.iter().filter(|s| !s.is_empty()).count();
+    let results: Vec<(Vec<Violation>, Option<FuncFacts<'_>>)> = funcs
+        .par_iter()
+        .zip(selected.par_iter())
+        .filter(|(_, sel)| need_all || !sel.is_empty())
+        .map(|(f, sel)| {
+            let facts = an.facts(f);
+            let mut v = Vec::new();
+            for &i in sel {
+                evaluate(&an, module, &checks[i], &facts, &mut v);
+            }
+            fill(&an, module, f, &mut v);
+            (v, need_all.then_some(facts))
+        })
+        .collect();
+    let mut violations = Vec::new();
+    let mut all_facts = Vec::new();
+    for (v, f) in results {
+        violations.extend(v);
+        all_facts.extend(f);
+    }
+    if need_all {
+        must_inline(
+            &an,
+            module,
+            &checks,
+            &all_facts,
+            &mut violations,
+            &mut warnings,
+        );
+    }
+    for c in &checks {
+        if let Origin::Policy { name } = &c.origin
+            && !c.rules.must_inline
+            && !funcs.iter().any(|f| c.selector.matches(&f.name))
+        {
+            warnings.push(format!("check {name:?} selects no function of the binary"));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    violations.retain(|v| seen.insert((v.rule, v.function.clone(), v.address)));
+    violations.sort_by(|a, b| {
+        (&a.file, a.line, &a.function, a.rule, a.address).cmp(&(
+            &b.file,
+            b.line,
+            &b.function,
+            b.rule,
+            b.address,
+        ))
+    });
+    let rules: BTreeSet<Rule> = checks.iter().flat_map(|c| c.rules.enabled()).collect();
+    Ok(Report {
+        checks: checks.len(),
+        functions_checked,
+        rules: rules.into_iter().collect(),
+        module: module.cloned(),
+        violations,
+        warnings,
+    })
+}
+
+fn has_local_rules(r: &Rules) -> bool {
+    r.enabled().iter().any(|&x| x != Rule::MustInline)
+}
+
+fn module_location(module: Option<&Module>, frames: &[SourceFrame]) -> Option<ModuleLocation> {
+    let m = module?;
+    frames.iter().find_map(|f| {
+        m.relative(&f.file)
+            .map(|file| ModuleLocation { file, line: f.line })
+    })
+}
+
+/// A violation at an instruction.
+/// A violation at an instruction; its text, source position and inline chain are filled in
+/// by [`fill`], once per function.
+fn at_insn(
+    (_an, _module): (&Analyzer<'_>, Option<&Module>),
+    check: &Check,
+    rule: Rule,
+    function: &str,
+    in_function: Option<&str>,
+    pc: u64,
+    message: String,
+) -> Violation {
+    Violation {
+        rule,
+        origin: check.origin.clone(),
+        function: source_name(function).into_owned(),
+        in_function: in_function.map(|s| source_name(s).into_owned()),
+        address: pc,
+        instruction: None,
+        file: String::new(),
+        line: 0,
+        module_location: None,
+        inline: Vec::new(),
+        message,
+    }
+}
+
+fn is_function_level(r: Rule) -> bool {
+    matches!(r, Rule::MaxFrameSize | Rule::MaxSize)
+}
+
+/// Fills in the instruction text, file:line and inline chain of the instruction-level
+/// violations in `f`: one listing of the function when there are several, so that the pc
+/// tables are decoded once.
+fn fill(an: &Analyzer<'_>, module: Option<&Module>, f: &FuncSym, vs: &mut [Violation]) {
+    let pending = vs
+        .iter()
+        .filter(|v| v.instruction.is_none() && !is_function_level(v.rule))
+        .count();
+    if pending == 0 {
+        return;
+    }
+    let listing = (pending > 64).then(|| an.list(f));
+    for v in vs
+        .iter_mut()
+        .filter(|v| v.instruction.is_none() && !is_function_level(v.rule))
+    {
+        let found = listing.as_ref().and_then(|l| {
+            let i = l.insns.partition_point(|x| x.address < v.address);
+            l.insns.get(i).filter(|x| x.address == v.address)
+        });
+        let (text, frames) = match found {
+            Some(insn) => (
+                insn.text.clone(),
+                insn.inline
+                    .iter()
+                    .map(|fr| SourceFrame {
+                        function: fr.function.to_string(),
+                        file: fr.file.to_string(),
+                        line: fr.line,
+                    })
+                    .collect(),
+            ),
+            None => (an.text_at(v.address), an.frames_at(v.address)),
+        };
+        if let Some(first) = frames.first() {
+            v.file = first.file.clone();
+            v.line = first.line;
+        }
+        v.module_location = module_location(module, &frames);
+        v.instruction = Some(text);
+        v.inline = if frames.len() > 1 { frames } else { Vec::new() };
+    }
+}
+
+fn evaluate(
+    an: &Analyzer<'_>,
+    module: Option<&Module>,
+    check: &Check,
+    facts: &FuncFacts<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let r = &check.rules;
+    let name = facts.name;
+    let insn = |rule: Rule, e: &Event<'_>, msg: String, out: &mut Vec<Violation>| {
+        out.push(at_insn(
+            (an, module),
+            check,
+            rule,
+            name,
+            None,
+            e.address,
+            msg,
+        ));
+    };
+    for e in &facts.events {
+        let callee = e.callee.unwrap_or("");
+        if r.no_alloc && e.is(Class::Alloc) {
+            insn(Rule::NoAlloc, e, format!("allocates: calls {callee}"), out);
+        }
+        if r.no_bounds_check && e.is(Class::BoundsCheck) {
+            insn(
+                Rule::NoBoundsCheck,
+                e,
+                format!("bounds check: fails into {callee}"),
+                out,
+            );
+        }
+        if r.no_write_barrier && (e.write_barrier_check || e.is(Class::WriteBarrier)) {
+            let what = if e.write_barrier_check {
+                "tests runtime.writeBarrier".to_string()
+            } else {
+                format!("calls {callee}")
+            };
+            insn(
+                Rule::NoWriteBarrier,
+                e,
+                format!("write barrier: {what}"),
+                out,
+            );
+        }
+        if r.no_defer && e.is(Class::Defer) {
+            insn(Rule::NoDefer, e, format!("defer: calls {callee}"), out);
+        }
+        if r.no_interface_conversion && e.is(Class::Iface) {
+            insn(
+                Rule::NoInterfaceConversion,
+                e,
+                format!("interface conversion: calls {callee}"),
+                out,
+            );
+        }
+        if let Some(m) = r.no_runtime_calls.iter().find(|m| m.matches(callee))
+            && e.callee.is_some()
+        {
+            insn(
+                Rule::NoRuntimeCalls,
+                e,
+                format!("calls {callee} (matches {:?})", m.describe()),
+                out,
+            );
+        }
+        if r.no_lock
+            && let Some(op) = &e.atomic
+        {
+            let frames = an.binary().frames_at(e.address);
+            if !r.lock_allowed(frames.iter().map(|f| f.function.as_ref())) {
+                insn(Rule::NoLock, e, format!("atomic: {op}"), out);
+            }
+        }
+    }
+    let func_level = |rule: Rule, msg: String, out: &mut Vec<Violation>| {
+        let loc = module.and_then(|m| {
+            m.relative(&facts.file).map(|file| ModuleLocation {
+                file,
+                line: facts.line,
+            })
+        });
+        out.push(Violation {
+            rule,
+            origin: check.origin.clone(),
+            function: source_name(name).into_owned(),
+            in_function: None,
+            address: facts.addr,
+            instruction: None,
+            file: facts.file.clone(),
+            line: facts.line,
+            inline: Vec::new(),
+            module_location: loc,
+            message: msg,
+        });
+    };
+    if let Some(max) = r.max_frame_size
+        && facts.frame_size > max
+    {
+        func_level(
+            Rule::MaxFrameSize,
+            format!("frame is {} bytes (max_frame_size {max})", facts.frame_size),
+            out,
+        );
+    }
+    if let Some(max) = r.max_size
+        && facts.size > max
+    {
+        func_level(
+            Rule::MaxSize,
+            format!("code is {} bytes (max_size {max})", facts.size),
+            out,
+        );
+    }
+}
+
+/// `must_inline`: every CALL in the binary whose target is a selected function is a
+/// violation; a selected function that appears inlined nowhere gets a warning.
+fn must_inline(
+    an: &Analyzer<'_>,
+    module: Option<&Module>,
+    checks: &[Check],
+    all: &[FuncFacts<'_>],
+    out: &mut Vec<Violation>,
+    warnings: &mut Vec<String>,
+) {
+    let inl: Vec<&Check> = checks.iter().filter(|c| c.rules.must_inline).collect();
+    // Every function name known to the binary: bodies and inlined frames.
+    let mut inlined_into: HashMap<String, usize> = HashMap::new();
+    for f in all {
+        for n in &f.inlined {
+            *inlined_into.entry(source_name(n).into_owned()).or_default() += 1;
+        }
+    }
+    let mut subjects: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    for (i, c) in inl.iter().enumerate() {
+        let set = subjects.entry(i).or_default();
+        if let Some(n) = c.selector.exact_name() {
+            set.insert(source_name(n).into_owned());
+        }
+        for n in inlined_into.keys() {
+            if c.selector.matches(n) {
+                set.insert(n.clone());
+            }
+        }
+        for f in all {
+            if c.selector.matches(f.name) {
+                set.insert(source_name(f.name).into_owned());
+            }
+        }
+    }
+    let found: Vec<Violation> = all
+        .par_iter()
+        .flat_map_iter(|f| {
+            let mut v = Vec::new();
+            for e in &f.events {
+                let Some(callee) = e.callee else { continue };
+                let callee_name = source_name(callee);
+                for c in &inl {
+                    if c.selector.matches(callee) {
+                        v.push(at_insn(
+                            (an, module),
+                            c,
+                            Rule::MustInline,
+                            &callee_name,
+                            Some(f.name),
+                            e.address,
+                            format!("not inlined: {} calls {callee_name}", source_name(f.name)),
+                        ));
+                    }
+                }
+            }
+            let sym = FuncSym {
+                name: f.name.to_string(),
+                addr: f.addr,
+                size: f.size,
+            };
+            fill(an, module, &sym, &mut v);
+            v
+        })
+        .collect();
+    out.extend(found);
+    for (i, names) in subjects {
+        let c = inl[i];
+        if names.is_empty() {
+            warnings.push(format!(
+                "{}: must_inline selects no function of the binary",
+                c.origin.describe()
+            ));
+        }
+        for n in names {
+            if !inlined_into.contains_key(&n) {
+                warnings.push(format!(
+                    "{}: no instruction of the binary comes from an inlined {n} (never \
+                     called, or its inlined code was merged into the caller's lines)",
+                    c.origin.describe()
+                ));
+            }
+        }
+    }
+}

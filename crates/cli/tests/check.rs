@@ -1,0 +1,444 @@
+//! `goscope check` on the checkfix fixture: the exact violations planted in its source
+//! (`// want RULE` comments), none on the satisfying twins, for every toolchain and for amd64
+//! and arm64, stripped or not; the wants themselves agree with the compiler's own diagnostics; SARIF validates
+//! against the SARIF 2.1.0 schema.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::{goscope_run, p};
+use goscope_xtask::{Fixture, Variant};
+use serde_json::Value;
+
+fn fixture_dir() -> PathBuf {
+    goscope_xtask::repo_root().join("testdata/checkfix")
+}
+
+/// checkfix for linux/amd64 and linux/arm64 with every toolchain.
+fn builds() -> &'static [Fixture] {
+    static B: OnceLock<Vec<Fixture>> = OnceLock::new();
+    B.get_or_init(|| {
+        let mut v = Vec::new();
+        for tc in goscope_xtask::toolchains().expect("toolchains") {
+            for arch in ["amd64", "arm64"] {
+                // Stripped builds too: functions and call targets come from the pclntab.
+                for variant in [Variant::Default, Variant::Stripped] {
+                    v.push(
+                        goscope_xtask::build("checkfix", &tc, "linux", arch, variant, false)
+                            .expect("building checkfix"),
+                    );
+                }
+            }
+        }
+        v
+    })
+}
+
+/// (function, module-relative file:line, rule)
+type Finding = (String, String, String);
+
+/// The violations the fixture's `// want` comments plant. The function is the enclosing
+/// func unless the comment says `fn=NAME`.
+fn wants() -> BTreeSet<Finding> {
+    let mut out = BTreeSet::new();
+    let dir = fixture_dir().join("hot");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "go"))
+        .collect();
+    files.sort();
+    for f in files {
+        let name = f.file_name().unwrap().to_str().unwrap().to_string();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut func = String::new();
+        for (i, line) in text.lines().enumerate() {
+            if let Some(rest) = line.strip_prefix("func ") {
+                let end = rest.find(['(', '[']).unwrap();
+                func = format!("example.com/checkfix/hot.{}", &rest[..end]);
+            }
+            let Some((code, want)) = line.split_once("// want ") else {
+                continue;
+            };
+            if code.trim().is_empty() || code.trim_start().starts_with("//") {
+                continue;
+            }
+            let mut words = want.split_whitespace().take_while(|w| !w.starts_with('('));
+            let mut rules = Vec::new();
+            let mut fname = func.clone();
+            for w in words.by_ref() {
+                match w.strip_prefix("fn=") {
+                    Some(n) => fname = n.to_string(),
+                    None => rules.push(w.to_string()),
+                }
+            }
+            for r in rules {
+                out.insert((fname.clone(), format!("hot/{name}:{}", i + 1), r));
+            }
+        }
+    }
+    assert!(out.len() >= 12, "too few wants: {out:?}");
+    out
+}
+
+fn check_json(bin: &Path, extra: &[&str]) -> (Value, i32) {
+    let policy = fixture_dir().join("goscope.toml");
+    let mut args = vec!["check", "--policy", p(&policy), "--format", "json"];
+    args.extend_from_slice(extra);
+    args.push(p(bin));
+    let out = goscope_run(&args, b"");
+    common::assert_no_panic(&out, "check");
+    let code = out.status.code().unwrap();
+    assert!(
+        code == 0 || code == 1,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).expect("json"), code)
+}
+
+fn findings(report: &Value) -> BTreeSet<Finding> {
+    report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let loc = &v["module_location"];
+            (
+                v["function"].as_str().unwrap().to_string(),
+                format!("{}:{}", loc["file"].as_str().unwrap_or("?"), loc["line"]),
+                v["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn check_reports_exactly_the_planted_violations() {
+    let want = wants();
+    let mut failures = Vec::new();
+    for f in builds() {
+        let (report, code) = check_json(&f.path, &[]);
+        let got = findings(&report);
+        if got != want {
+            let missing: Vec<_> = want.difference(&got).collect();
+            let extra: Vec<_> = got.difference(&want).collect();
+            failures.push(format!(
+                "{}: missing {missing:#?}\nunexpected (false positives) {extra:#?}",
+                f.label()
+            ));
+        }
+        assert_eq!(code, 1, "{}: violations must exit 1", f.label());
+        // Every violation carries what a reviewer needs.
+        for v in report["violations"].as_array().unwrap() {
+            assert!(v["address"].as_str().unwrap().starts_with("0x"));
+            assert!(v["file"].as_str().unwrap().ends_with(".go"), "{v}");
+            let rule = v["rule"].as_str().unwrap();
+            if !matches!(rule, "max_frame_size" | "max_size") {
+                assert!(v["instruction"].is_string(), "{v}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn satisfying_twins_alone_pass() {
+    // A policy that selects only the satisfying twins, every rule on: no violation, exit 0.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("goscope.toml");
+    std::fs::write(
+        &policy,
+        r#"
+[module]
+directives = false
+[[check]]
+functions = ["example.com/checkfix/hot.BoxPointer", "example.com/checkfix/hot.LocalClosure", "example.com/checkfix/hot.AllocCopy"]
+no_alloc = true
+[[check]]
+functions = ["*.IfaceConcrete", "*.LockLocalLoop", "*.WBStoreInt", "*.RTSliceLookup", "*.SizeSmall", "*.FrameSmall", "*.PlainUnlock", "*.RangeSum"]
+no_interface_conversion = true
+no_write_barrier = true
+no_runtime_calls = ["map", "chan", "alloc"]
+max_frame_size = 1024
+max_size = 512
+no_defer = true
+[[check]]
+functions = ["*.IfaceConcrete", "*.LockLocalLoop", "*.WBStoreInt", "*.SizeSmall", "*.RangeSum", "*.LockAllowed"]
+no_lock = true
+no_bounds_check = true
+lock_allow = ["example.com/checkfix/stats"]
+[[check]]
+functions = ["example.com/checkfix/hot.small"]
+must_inline = true
+"#,
+    )
+    .unwrap();
+    for f in builds() {
+        let out = goscope_run(
+            &[
+                "check",
+                "--policy",
+                p(&policy),
+                "--module",
+                p(&fixture_dir()),
+                p(&f.path),
+            ],
+            b"",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {stdout}{}",
+            f.label(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("0 violations"), "{stdout}");
+    }
+}
+
+#[test]
+fn text_output_names_function_line_rule_and_instruction() {
+    let f = &builds()[0];
+    let policy = fixture_dir().join("goscope.toml");
+    let out = goscope_run(&["check", "--policy", p(&policy), p(&f.path)], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("no_lock:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.starts_with("hot/hot.go:"), "{line}");
+    assert!(
+        line.contains("example.com/checkfix/hot.LockHotLoop"),
+        "{line}"
+    );
+    assert!(
+        text.contains("must_inline: example.com/checkfix/hot.big"),
+        "{text}"
+    );
+    assert!(
+        text.contains("in example.com/checkfix/hot.TwoCalls"),
+        "{text}"
+    );
+    assert!(
+        text.contains("from //goscope:nobce at hot/hot.go:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn wants_agree_with_the_compiler() {
+    // The planted wants are checked against the compiler's own diagnostics (-m and the
+    // bounds-check debug output): allocation lines escape, bounds-check lines keep an
+    // IsInBounds, the range loop's does not, and of the two calls on one line only small is
+    // inlined.
+    let want = wants();
+    for tc in goscope_xtask::toolchains().unwrap() {
+        let out = tc
+            .command()
+            .current_dir(fixture_dir())
+            .args([
+                "build",
+                "-o",
+                "/dev/null",
+                "-gcflags=example.com/checkfix/hot=-m -d=ssa/check_bce/debug=1",
+                ".",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let diag = String::from_utf8_lossy(&out.stderr).into_owned();
+        let at = |line: &str| -> Vec<&str> {
+            diag.lines()
+                .filter(|l| l.starts_with(&format!("hot/{line}:")))
+                .collect()
+        };
+        for (func, loc, rule) in &want {
+            let msgs = at(loc.strip_prefix("hot/").unwrap());
+            let joined = msgs.join("\n");
+            match rule.as_str() {
+                "no_bounds_check" => assert!(
+                    joined.contains("Found IsInBounds"),
+                    "{} {loc}: {joined}",
+                    tc.version
+                ),
+                "no_alloc" if !func.ends_with("AllocAppend") => assert!(
+                    joined.contains("escapes to heap") || joined.contains("moved to heap"),
+                    "{} {loc}: {joined}",
+                    tc.version
+                ),
+                "must_inline" => {
+                    assert!(
+                        joined.contains("inlining call to small"),
+                        "{} {loc}: {joined}",
+                        tc.version
+                    );
+                    assert!(
+                        !joined.contains("inlining call to big"),
+                        "{} {loc}: {joined}",
+                        tc.version
+                    );
+                }
+                _ => {}
+            }
+        }
+        // The satisfying twins: the range loop's index is proven, the local closure and the
+        // boxed pointer do not allocate.
+        let src = std::fs::read_to_string(fixture_dir().join("hot/hot.go")).unwrap();
+        let line_of = |needle: &str| src.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let range_body = src
+            .lines()
+            .enumerate()
+            .skip_while(|(_, l)| !l.starts_with("func RangeSum"))
+            .take_while(|(_, l)| *l != "}")
+            .map(|(i, _)| i + 1)
+            .collect::<Vec<_>>();
+        for l in range_body {
+            let msgs = at(&format!("hot.go:{l}")).join("\n");
+            assert!(
+                !msgs.contains("IsInBounds"),
+                "{} RangeSum line {l}: {msgs}",
+                tc.version
+            );
+        }
+        let local = line_of("add := func(y int)");
+        let msgs = at(&format!("hot.go:{local}")).join("\n");
+        assert!(!msgs.contains("escapes to heap"), "{}: {msgs}", tc.version);
+    }
+}
+
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let schema_path =
+        goscope_xtask::repo_root().join("crates/check/tests/data/sarif-schema-2.1.0.json");
+    let schema: Value = serde_json::from_slice(&std::fs::read(&schema_path).unwrap()).unwrap();
+    let validator = jsonschema::draft4::new(&schema).expect("the SARIF schema compiles");
+    let policy = fixture_dir().join("goscope.toml");
+    for f in builds() {
+        let out = goscope_run(
+            &[
+                "check",
+                "--policy",
+                p(&policy),
+                "--format",
+                "sarif",
+                p(&f.path),
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", f.label());
+        let sarif: Value = serde_json::from_slice(&out.stdout).expect("sarif json");
+        let errors: Vec<String> = validator
+            .iter_errors(&sarif)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", f.label());
+        let run = &sarif["runs"][0];
+        let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert!(
+                    r["help"]["text"].as_str().is_some_and(|t| t.len() > 40),
+                    "{r}"
+                );
+                r["id"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(rules.len(), 10);
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(results.len(), findings_count(&f.path), "{}", f.label());
+        for r in results {
+            let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(r["ruleId"].as_str().unwrap(), rules[idx]);
+            let loc = &r["locations"][0]["physicalLocation"];
+            assert_eq!(loc["artifactLocation"]["uriBaseId"], "%SRCROOT%", "{r}");
+            let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
+            assert!(uri.starts_with("hot/") && !uri.starts_with('/'), "{uri}");
+            assert!(loc["region"]["startLine"].as_u64().unwrap() > 0);
+        }
+        let root = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+            .as_str()
+            .unwrap();
+        assert!(
+            root.starts_with("file:///") && root.ends_with("/checkfix/"),
+            "{root}"
+        );
+    }
+}
+
+fn findings_count(bin: &Path) -> usize {
+    check_json(bin, &[]).0["violations"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn explain_lists_every_rule_and_directive() {
+    let out = goscope_run(&["check", "--explain"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for rule in [
+        "no_alloc",
+        "no_lock",
+        "no_bounds_check",
+        "no_write_barrier",
+        "no_runtime_calls",
+        "must_inline",
+        "max_frame_size",
+        "max_size",
+        "no_defer",
+        "no_interface_conversion",
+        "lock_allow",
+        "//goscope:noalloc",
+        "//goscope:inline",
+        "//goscope:nobce",
+        "//goscope:nolock",
+        "regex",
+        "packages",
+    ] {
+        assert!(
+            text.contains(rule),
+            "--explain does not mention {rule}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn bad_policies_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = &builds()[0];
+    for (text, want) in [
+        (
+            "[[check]]\nfunctions=[\"x\"]\nno_alocs = true\n",
+            "no_alocs",
+        ),
+        ("[[check]]\nno_alloc = true\n", "select functions"),
+        ("this is not toml", "policy"),
+    ] {
+        let policy = dir.path().join("bad.toml");
+        std::fs::write(&policy, text).unwrap();
+        let out = goscope_run(&["check", "--policy", p(&policy), p(&f.path)], b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(want), "{text}: {err}");
+    }
+    // Not a Go binary: exit 2, one line.
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"\x7fELF junk").unwrap();
+    let policy = fixture_dir().join("goscope.toml");
+    let out = goscope_run(&["check", "--policy", p(&policy), p(&junk)], b"");
+    assert_eq!(out.status.code(), Some(2));
+    common::assert_no_panic(&out, "junk");
+}

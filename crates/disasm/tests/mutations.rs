@@ -1,0 +1,64 @@
+//! The decoders on arbitrary bytes and the listing on corrupted executables, through the same
+//! entry points as the `disasm` and `objdump` fuzz targets: any panic fails the test.
+
+use goscope_disasm::fuzzing;
+use goscope_xtask::{Variant, build, toolchains};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[test]
+fn decoders_survive_random_bytes() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for len in [1usize, 2, 3, 5, 15, 16, 17, 64, 300] {
+        for _ in 0..8 {
+            let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            fuzzing::decode_all(&data);
+        }
+    }
+    // Prefix soup: the x86 prefix and VEX/EVEX paths.
+    let soup: Vec<u8> = (0..512)
+        .map(|i| {
+            [
+                0x66, 0xF0, 0xF2, 0xF3, 0x2E, 0x3E, 0x64, 0x48, 0x4F, 0xC4, 0xC5, 0x62, 0x0F,
+            ][i % 13]
+        })
+        .collect();
+    fuzzing::decode_all(&soup);
+}
+
+#[test]
+fn listing_survives_corrupted_binaries() {
+    let Ok(tcs) = toolchains() else {
+        assert!(!goscope_xtask::required(), "no Go toolchain");
+        return;
+    };
+    let mut rng = Rng(42);
+    for tc in tcs {
+        for (goarch, v) in [("amd64", Variant::Default), ("arm64", Variant::Stripped)] {
+            let f = build("prog", &tc, "linux", goarch, v, false).expect("fixture");
+            let orig = std::fs::read(&f.path).expect("read fixture");
+            fuzzing::list_binary(&orig);
+            for round in 0..12 {
+                let mut m = orig.clone();
+                if round % 3 == 0 {
+                    let cut = (rng.next() as usize) % m.len();
+                    m.truncate(cut);
+                } else {
+                    for _ in 0..64 {
+                        let i = (rng.next() as usize) % m.len();
+                        m[i] = rng.next() as u8;
+                    }
+                }
+                fuzzing::list_binary(&m);
+            }
+        }
+    }
+}

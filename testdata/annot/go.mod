@@ -1,0 +1,3 @@
+module example.com/annot
+
+go 1.19

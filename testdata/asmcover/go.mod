@@ -1,0 +1,3 @@
+module example.com/asmcover
+
+go 1.19

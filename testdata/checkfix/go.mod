@@ -1,0 +1,3 @@
+module example.com/checkfix
+
+go 1.19
