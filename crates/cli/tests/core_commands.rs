@@ -253,3 +253,70 @@ fn filter_and_group_agree_with_the_runtime() {
     assert_eq!(ours, theirs, "group sizes differ from the runtime's stacks");
     assert_eq!(ours.iter().sum::<u64>(), oracle.goroutines.len() as u64);
 }
+
+#[test]
+fn disassemble_marks_the_faulting_instruction() {
+    if !cores_possible() {
+        return;
+    }
+    let mut errors = Vec::new();
+    for tc in toolchains() {
+        for variant in [Variant::Default, Variant::Stripped] {
+            let fx = fixture("crash", &tc, variant, false);
+            let run = crash(&fx, &["nilderef"]);
+            let label = fx.label();
+            // The runtime printed the faulting pc: [signal SIGSEGV: … pc=0x…].
+            let pc = run
+                .stderr
+                .lines()
+                .find(|l| l.starts_with("[signal "))
+                .and_then(|l| l.rsplit("pc=").next())
+                .map(|p| p.trim_end_matches(']').to_string())
+                .unwrap();
+            let d = core_json(&fx.path, &run.core, &["disassemble"]);
+            let insns = d["instructions"].as_array().unwrap();
+            let cur: Vec<&Value> = insns.iter().filter(|i| i["current"] == true).collect();
+            if cur.len() != 1 || cur[0]["address"].as_str() != Some(&pc) {
+                errors.push(format!("{label}: marked {cur:?}, the fault was at {pc}"));
+            }
+            if d["function"] != "main.main" {
+                errors.push(format!("{label}: function {}", d["function"]));
+            }
+            // The instruction text is go tool objdump's (the current toolchain's: Go 1.19's
+            // printed some operands in another order; goscope follows the current one).
+            let system = toolchains()
+                .into_iter()
+                .find(|t| t.go == std::path::Path::new("go"));
+            if let (Variant::Default, Some(system)) = (variant, system) {
+                let out = system
+                    .tool(
+                        "objdump",
+                        &["-s", "^main\\.main$", fx.path.to_str().unwrap()],
+                        None,
+                    )
+                    .unwrap();
+                let theirs: std::collections::HashMap<String, String> =
+                    String::from_utf8_lossy(&out)
+                        .lines()
+                        .filter_map(|l| {
+                            let f: Vec<&str> = l.split('\t').filter(|x| !x.is_empty()).collect();
+                            (f.len() >= 4 && f[1].starts_with("0x"))
+                                .then(|| (f[1].to_string(), f[3].trim().to_string()))
+                        })
+                        .collect();
+                for i in insns {
+                    let a = i["address"].as_str().unwrap();
+                    if theirs.get(a).map(String::as_str) != i["text"].as_str() {
+                        errors.push(format!(
+                            "{label}: {a}: {} vs objdump {:?}",
+                            i["text"],
+                            theirs.get(a)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    errors.truncate(20);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}

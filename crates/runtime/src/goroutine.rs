@@ -97,6 +97,10 @@ pub struct Frame<'a> {
     /// A compiler-generated wrapper (the runtime hides these unless crashing).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub wrapper: bool,
+    /// `pc` is where execution stopped (a fault, a signal, the thread's current instruction),
+    /// not a return address.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub trap: bool,
 }
 
 impl Frame<'_> {
@@ -473,6 +477,7 @@ impl<'a> Process<'a> {
                     fp: None,
                     cgo: true,
                     wrapper: false,
+                    trap: rf.trap,
                 });
                 continue;
             };
@@ -497,6 +502,7 @@ impl<'a> Process<'a> {
                         fp: None,
                         cgo: false,
                         wrapper: c.wrapper,
+                        trap: false,
                     })
                     .collect();
                 Some(std::sync::Arc::new(crate::process::SymInfo {
@@ -512,6 +518,7 @@ impl<'a> Process<'a> {
                 let physical = i + 1 == n;
                 let mut f = c.clone();
                 f.pc = rf.pc;
+                f.trap = rf.trap;
                 if physical {
                     f.offset = Some(link - info.entry);
                     f.sp = Some(rf.sp);

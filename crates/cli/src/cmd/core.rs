@@ -28,6 +28,8 @@ const AFTER_HELP: &str = "Examples:
   goscope core ./server core regs --thread 4321    registers of one thread
   goscope core ./server core x 0xc000010000 64     raw memory
   goscope core ./server core map 0xc000076000      a map's header and entries
+  goscope core ./server core disassemble --context 8
+                                                   the code where the failing goroutine stopped
   goscope core --json ./server core | jq .panic
 
 Produce cores with `ulimit -c unlimited` and GOTRACEBACK=crash (or debug.SetTraceback(\"crash\")),
@@ -38,7 +40,8 @@ which survives stripping, and built-in runtime layouts for the Go release.";
 ///
 /// Prints what the Go runtime would have printed had it lived to: the Go version, the signal,
 /// the panic value or fatal error, the failing goroutine's stack, and the goroutines counted by
-/// state. Subcommands list goroutines, threads, registers, memory and maps.
+/// state. Subcommands list goroutines, threads, registers, memory, maps, and the machine code
+around a frame.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = AFTER_HELP,
@@ -96,6 +99,26 @@ enum Sub {
         #[arg(default_value = "64")]
         len: String,
     },
+    /// The machine code around a frame, the frame's instruction marked `=>` (the call it is
+    /// in, or the instruction that faulted). Default: the failing goroutine's innermost frame
+    /// outside the runtime's crash handling.
+    Disassemble {
+        /// The goroutine (default: the one that failed).
+        #[arg(long, short = 'g')]
+        goroutine: Option<u64>,
+        /// Frame number in the goroutine's stack, 0 innermost (as `goroutine ID` lists them).
+        #[arg(long, short = 'f')]
+        frame: Option<usize>,
+        /// Instructions shown before and after the marked one (default: the whole function).
+        #[arg(long)]
+        context: Option<usize>,
+        /// Instruction syntax.
+        #[arg(long, value_enum, default_value_t = SyntaxArg::Go)]
+        syntax: SyntaxArg,
+        /// Mark allocations, runtime calls, LOCKs, write barriers and inlined code.
+        #[arg(long)]
+        annotate: bool,
+    },
     /// A map's header and entries (hash map or Swiss table).
     Map {
         /// Address of the map header (the value of a map variable).
@@ -104,6 +127,13 @@ enum Sub {
         #[arg(long = "type")]
         type_name: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SyntaxArg {
+    Go,
+    Intel,
+    Gnu,
 }
 
 fn parse_num(s: &str) -> Result<u64> {
@@ -214,6 +244,21 @@ pub fn run(args: Args) -> Result<u8> {
         Some(Sub::Threads) => ctx.threads(&mut out)?,
         Some(Sub::Regs { thread }) => ctx.regs(&mut out, thread)?,
         Some(Sub::X { addr, len }) => ctx.examine(&mut out, parse_num(&addr)?, parse_num(&len)?)?,
+        Some(Sub::Disassemble {
+            goroutine,
+            frame,
+            context,
+            syntax,
+            annotate,
+        }) => ctx.disassemble(
+            &mut out,
+            &mut warnings,
+            goroutine,
+            frame,
+            context,
+            syntax,
+            annotate,
+        )?,
         Some(Sub::Map { addr, type_name }) => ctx.map(
             &mut out,
             &mut warnings,
@@ -1014,6 +1059,166 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     .filter(|c| (0x20..0x7f).contains(c))
                     .map_or('.', char::from);
                 write!(w, "{c}")?;
+            }
+            writeln!(w)?;
+        }
+        Ok(0)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn disassemble(
+        &self,
+        w: &mut impl Write,
+        warnings: &mut Vec<String>,
+        goroutine: Option<u64>,
+        frame: Option<usize>,
+        context: Option<usize>,
+        syntax: SyntaxArg,
+        annotate: bool,
+    ) -> Result<u8> {
+        use goscope_disasm::listing::{Options, Program};
+        let p = self.p;
+        let id = match goroutine {
+            Some(id) => id,
+            None => {
+                let layout = self.core.layout();
+                p.crash(
+                    layout.siginfo.map(|s| (s.signo, s.code, s.addr)),
+                    layout.process.as_ref().map(|x| x.pid),
+                )
+                .goroutine
+                .context("no goroutine failed; name one with --goroutine ID")?
+            }
+        };
+        let gs = self.headers(warnings, true)?;
+        let mut g = gs
+            .into_iter()
+            .find(|g| g.id == id)
+            .with_context(|| format!("no goroutine {id} in the core"))?;
+        p.fill_stack(&mut g);
+        // Default: the innermost frame outside the runtime (where user code is), else the
+        // first frame above the crash handling.
+        let index = frame.unwrap_or_else(|| {
+            user_frame(&g.frames)
+                .and_then(|u| g.frames.iter().position(|f| std::ptr::eq(f, u)))
+                .unwrap_or_else(|| crash_machinery(&g.frames))
+        });
+        let f = g.frames.get(index).with_context(|| {
+            format!(
+                "goroutine {id} has {} frames (0 to {}); see: goroutine {id}",
+                g.frames.len(),
+                g.frames.len().saturating_sub(1)
+            )
+        })?;
+        // The instruction the frame is at: the call for a return address, else the pc itself.
+        let link = p.unbias(f.pc);
+        let at = if f.trap || f.offset == Some(0) {
+            link
+        } else {
+            link.saturating_sub(1)
+        };
+        let prog = Program::new(p.bin)?;
+        let func = prog
+            .select(at, at + 1, |_| true)
+            .into_iter()
+            .next()
+            .with_context(|| format!("pc {:#x} is in no function of the binary", f.pc))?
+            .clone();
+        let opts = Options {
+            syntax: match syntax {
+                SyntaxArg::Go => goscope_disasm::Syntax::Go,
+                SyntaxArg::Intel => goscope_disasm::Syntax::Intel,
+                SyntaxArg::Gnu => goscope_disasm::Syntax::Gnu,
+            },
+            annotate,
+            inline: annotate,
+        };
+        let listing = prog.list(&func, func.addr.wrapping_add(func.size), &opts);
+        let cur = listing
+            .insns
+            .iter()
+            .position(|i| i.address <= at && at < i.address + u64::from(i.len));
+        let (lo, hi) = match (context, cur) {
+            (Some(n), Some(c)) => (c.saturating_sub(n), (c + n + 1).min(listing.insns.len())),
+            _ => (0, listing.insns.len()),
+        };
+        if self.json {
+            #[derive(Serialize)]
+            struct Line<'l> {
+                /// Runtime address (the link-time address plus the load bias).
+                #[serde(serialize_with = "goscope_runtime::hex")]
+                address: u64,
+                current: bool,
+                len: u8,
+                text: &'l str,
+                file: &'l str,
+                line: i32,
+                #[serde(skip_serializing_if = "<[_]>::is_empty")]
+                inline: &'l [goscope_disasm::listing::InlineFrame],
+                #[serde(skip_serializing_if = "<[_]>::is_empty")]
+                annotations: &'l [goscope_disasm::annotate::Annotation],
+            }
+            #[derive(Serialize)]
+            struct Dis<'l> {
+                goroutine: u64,
+                frame: usize,
+                function: &'l str,
+                #[serde(serialize_with = "goscope_runtime::hex")]
+                pc: u64,
+                instructions: Vec<Line<'l>>,
+            }
+            let instructions = listing.insns[lo..hi]
+                .iter()
+                .enumerate()
+                .map(|(i, insn)| Line {
+                    address: insn.address.wrapping_add(p.bias),
+                    current: Some(lo + i) == cur,
+                    len: insn.len,
+                    text: &insn.text,
+                    file: &insn.file,
+                    line: insn.line,
+                    inline: &insn.inline,
+                    annotations: &insn.annotations,
+                })
+                .collect();
+            output::json_pretty(
+                w,
+                &Dis {
+                    goroutine: id,
+                    frame: index,
+                    function: &listing.name,
+                    pc: f.pc,
+                    instructions,
+                },
+            )?;
+            return Ok(0);
+        }
+        writeln!(
+            w,
+            "goroutine {id} frame {index}: {} at {}:{} (pc {:#x})",
+            f.print_name(),
+            f.file,
+            f.line,
+            f.pc
+        )?;
+        writeln!(w, "TEXT {}(SB) {}", listing.name, listing.file)?;
+        for (i, insn) in listing.insns[lo..hi].iter().enumerate() {
+            let mark = if Some(lo + i) == cur { "=>" } else { "  " };
+            let bytes: String = prog
+                .bytes(insn)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            write!(
+                w,
+                "{mark}{}:{}\t{:#x}\t{bytes}\t{}",
+                short(&insn.file),
+                insn.line,
+                insn.address.wrapping_add(p.bias),
+                insn.text
+            )?;
+            for a in &insn.annotations {
+                write!(w, "\t// {}", a.label())?;
             }
             writeln!(w)?;
         }

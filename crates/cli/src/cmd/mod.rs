@@ -2,8 +2,8 @@
 
 pub mod addr2line;
 pub mod check;
-pub mod diff;
 pub mod core;
+pub mod diff;
 pub mod info;
 pub mod nm;
 pub mod objdump;
