@@ -41,7 +41,7 @@ which survives stripping, and built-in runtime layouts for the Go release.";
 /// Prints what the Go runtime would have printed had it lived to: the Go version, the signal,
 /// the panic value or fatal error, the failing goroutine's stack, and the goroutines counted by
 /// state. Subcommands list goroutines, threads, registers, memory, maps, and the machine code
-around a frame.
+/// around a frame.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = AFTER_HELP,
