@@ -144,3 +144,32 @@ fn core_missing_memory_lists_the_rest() {
         "{unreadable} of {listed} unreadable"
     );
 }
+
+#[test]
+fn wrong_binary_is_detected() {
+    if !cores_possible() {
+        return;
+    }
+    let tcs = toolchains();
+    if tcs.len() < 2 {
+        return;
+    }
+    let a = fixture("crash", &tcs[0], Variant::Default, false);
+    let b = fixture("crash", &tcs[1], Variant::Default, false);
+    let run = crash(&a, &["nilmap"]);
+    for sub in [&[][..], &["goroutines", "--stacks"][..]] {
+        let mut args = vec!["core", b.path.to_str().unwrap(), run.core.to_str().unwrap()];
+        args.extend_from_slice(sub);
+        let (code, _, err) = goscope(&args);
+        assert!(
+            code == 0 || code == 2,
+            "{sub:?}: exit {code}: {}",
+            cut(&err, 300)
+        );
+        assert!(
+            err.contains("does not match the core"),
+            "{sub:?}: no mismatch warning: {}",
+            cut(&err, 300)
+        );
+    }
+}

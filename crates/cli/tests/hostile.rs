@@ -73,6 +73,8 @@ fn check_all_commands(path: &Path, what: &str) {
         vec!["addr2line", "--inlines", pth],
         vec!["addr2line", "--json", pth],
         vec!["objdump", "-s", "^main\\.", pth],
+        vec!["core", pth, pth],
+        vec!["core", "--json", pth],
         vec![
             "objdump",
             "--annotate",

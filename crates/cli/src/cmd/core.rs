@@ -225,51 +225,58 @@ pub fn run(args: Args) -> Result<u8> {
         bin_path: &bin_path,
         core_path: &core_path,
     };
-    let code = match args.sub {
-        None => ctx.summary(&mut out, &mut warnings)?,
-        Some(Sub::Goroutines {
-            stacks,
-            group,
-            filter,
-            all,
-        }) => ctx.goroutines(
-            &mut out,
-            &mut warnings,
-            stacks,
-            group,
-            filter.as_deref(),
-            all,
-        )?,
-        Some(Sub::Goroutine { id }) => ctx.one_goroutine(&mut out, &mut warnings, id)?,
-        Some(Sub::Threads) => ctx.threads(&mut out)?,
-        Some(Sub::Regs { thread }) => ctx.regs(&mut out, thread)?,
-        Some(Sub::X { addr, len }) => ctx.examine(&mut out, parse_num(&addr)?, parse_num(&len)?)?,
-        Some(Sub::Disassemble {
-            goroutine,
-            frame,
-            context,
-            syntax,
-            annotate,
-        }) => ctx.disassemble(
-            &mut out,
-            &mut warnings,
-            goroutine,
-            frame,
-            context,
-            syntax,
-            annotate,
-        )?,
-        Some(Sub::Map { addr, type_name }) => ctx.map(
-            &mut out,
-            &mut warnings,
-            parse_num(&addr)?,
-            type_name.as_deref(),
-        )?,
-    };
-    out.flush()?;
+    let result = (|| -> Result<u8> {
+        Ok(match args.sub {
+            None => ctx.summary(&mut out, &mut warnings)?,
+            Some(Sub::Goroutines {
+                stacks,
+                group,
+                filter,
+                all,
+            }) => ctx.goroutines(
+                &mut out,
+                &mut warnings,
+                stacks,
+                group,
+                filter.as_deref(),
+                all,
+            )?,
+            Some(Sub::Goroutine { id }) => ctx.one_goroutine(&mut out, &mut warnings, id)?,
+            Some(Sub::Threads) => ctx.threads(&mut out)?,
+            Some(Sub::Regs { thread }) => ctx.regs(&mut out, thread)?,
+            Some(Sub::X { addr, len }) => {
+                ctx.examine(&mut out, parse_num(&addr)?, parse_num(&len)?)?
+            }
+            Some(Sub::Disassemble {
+                goroutine,
+                frame,
+                context,
+                syntax,
+                annotate,
+            }) => ctx.disassemble(
+                &mut out,
+                &mut warnings,
+                goroutine,
+                frame,
+                context,
+                syntax,
+                annotate,
+            )?,
+            Some(Sub::Map { addr, type_name }) => ctx.map(
+                &mut out,
+                &mut warnings,
+                parse_num(&addr)?,
+                type_name.as_deref(),
+            )?,
+        })
+    })();
+    let flushed = out.flush();
+    // Warnings also explain failures (a truncated core, a mismatched binary).
     for w in &warnings {
         warn(w);
     }
+    let code = result?;
+    flushed?;
     Ok(code)
 }
 
