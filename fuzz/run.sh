@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-20}
 fixtures=${GOSCOPE_FIXTURES_DIR:-../target/fixtures}
-for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime; do mkdir -p corpus/$t; done
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static; do mkdir -p corpus/$t; done
 # Seeds: small real binaries for `open`, their pclntab sections for `pclntab`.
 if [ -d "$fixtures" ]; then
   find "$fixtures" -type f -size -3M -name 'prog-*' | head -8 | while read -r f; do
     cp "$f" corpus/open/ 2>/dev/null || true
     cp "$f" corpus/objdump/ 2>/dev/null || true
+    cp "$f" corpus/runtime_static/ 2>/dev/null || true
     head -c 4096 "$f" > "corpus/disasm/$(basename "$f").head" 2>/dev/null || true
     objcopy -O binary --only-section=.gopclntab "$f" "corpus/pclntab/$(basename "$f").pcln" 2>/dev/null || true
   done
@@ -29,6 +30,6 @@ if [ -d "$fixtures/cores" ]; then
     export GOSCOPE_FUZZ_BIN
   done
 fi
-for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime; do
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static; do
   cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=4000000
 done

@@ -46,9 +46,19 @@ fn section_data<'a>(file: &object::File<'a>, id: SectionId) -> Cow<'a, [u8]> {
             let macho = format!("__{}", name.trim_start_matches('.'));
             file.section_by_name(&macho)
         });
-    match sect {
-        Some(s) => s.uncompressed_data().unwrap_or(Cow::Borrowed(&[])),
-        None => Cow::Borrowed(&[]),
+    let Some(s) = sect else {
+        return Cow::Borrowed(&[]);
+    };
+    // The uncompressed size is read from the file: refuse sizes no real compression reaches
+    // (DWARF compresses about 3:1) before allocating for them.
+    match s.compressed_data() {
+        Ok(c) if c.format == object::CompressionFormat::None => Cow::Borrowed(c.data),
+        Ok(c) if c.uncompressed_size <= (c.data.len() as u64).saturating_mul(64) + (1 << 20)
+            && c.uncompressed_size <= 1 << 32 =>
+        {
+            c.decompress().unwrap_or(Cow::Borrowed(&[]))
+        }
+        _ => Cow::Borrowed(&[]),
     }
 }
 

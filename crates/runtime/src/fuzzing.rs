@@ -41,3 +41,16 @@ pub fn core_with_binary(bin: Arc<Binary>, core: Vec<u8>) {
         let _ = p.read_map(t.regs.sp(), None);
     }
 }
+
+/// The static readers over an untrusted executable: DWARF layouts, the code-reference discovery
+/// of the runtime's globals, and the wait-reason scan.
+pub fn binary_static(data: &[u8]) {
+    let Ok(bin) = Binary::from_bytes(data.to_vec()) else {
+        return;
+    };
+    let _ = crate::layouts::Layouts::from_dwarf(&bin);
+    let _ = crate::layouts::Layouts::for_binary(&bin);
+    let _ = crate::globals::code_candidates(&bin);
+    let _ = crate::globals::wait_reasons_from_symbols(&bin);
+    let _ = crate::globals::wait_reasons_by_scan(&bin);
+}
