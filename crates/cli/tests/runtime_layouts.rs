@@ -82,3 +82,46 @@ fn wait_reasons_found_by_scanning_match_the_symbol() {
         assert_eq!(by_scan, by_symbol, "{label}");
     }
 }
+
+#[test]
+fn unknown_release_falls_back_to_the_nearest_table_with_a_warning() {
+    use core_common::*;
+    // A stripped go1.26 binary whose build info is made to say go1.25.8: goscope has no table
+    // for 1.25, takes 1.26's (the nearest), says so, and still reads the core correctly.
+    if !cores_possible() {
+        return;
+    }
+    let Some(tc) = toolchains().into_iter().find(|t| t.minor == 26) else {
+        return;
+    };
+    let fx = fixture("crash", &tc, Variant::Stripped, false);
+    let run = crash(&fx, &["nilmap"]);
+    let mut bytes = std::fs::read(&fx.path).unwrap();
+    let magic = b"\xff Go buildinf:";
+    let at = bytes.windows(magic.len()).position(|w| w == magic).unwrap();
+    let v = bytes[at..at + 4096]
+        .windows(tc.version.len())
+        .position(|w| w == tc.version.as_bytes())
+        .unwrap();
+    let fake = tc.version.replace("go1.26", "go1.25");
+    bytes[at + v..at + v + fake.len()].copy_from_slice(fake.as_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let patched = dir.path().join("server");
+    std::fs::write(&patched, &bytes).unwrap();
+    let (code, out, err) = goscope(&[
+        "core",
+        "--json",
+        patched.to_str().unwrap(),
+        run.core.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("no built-in runtime layouts for {fake}"))
+            && err.contains(&format!("using those of {}", tc.version)),
+        "no fallback warning: {err}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["layouts"]["exact"], false);
+    let errors = compare_with_oracle(&fx.label(), &summary, &parse_oracle(&run.stderr));
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}

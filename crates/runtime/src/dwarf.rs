@@ -53,8 +53,9 @@ fn section_data<'a>(file: &object::File<'a>, id: SectionId) -> Cow<'a, [u8]> {
     // (DWARF compresses about 3:1) before allocating for them.
     match s.compressed_data() {
         Ok(c) if c.format == object::CompressionFormat::None => Cow::Borrowed(c.data),
-        Ok(c) if c.uncompressed_size <= (c.data.len() as u64).saturating_mul(64) + (1 << 20)
-            && c.uncompressed_size <= 1 << 32 =>
+        Ok(c)
+            if c.uncompressed_size <= (c.data.len() as u64).saturating_mul(64) + (1 << 20)
+                && c.uncompressed_size <= 1 << 32 =>
         {
             c.decompress().unwrap_or(Cow::Borrowed(&[]))
         }
