@@ -86,8 +86,8 @@ fn wait_reasons_found_by_scanning_match_the_symbol() {
 #[test]
 fn unknown_release_falls_back_to_the_nearest_table_with_a_warning() {
     use core_common::*;
-    // A stripped go1.26 binary whose build info is made to say go1.25.8: goscope has no table
-    // for 1.25, takes 1.26's (the nearest), says so, and still reads the core correctly.
+    // A stripped go1.26 binary whose build info is made to say go1.27: goscope has no table
+    // for 1.27, takes 1.26's (the nearest), says so, and still reads the core correctly.
     if !cores_possible() {
         return;
     }
@@ -103,7 +103,7 @@ fn unknown_release_falls_back_to_the_nearest_table_with_a_warning() {
         .windows(tc.version.len())
         .position(|w| w == tc.version.as_bytes())
         .unwrap();
-    let fake = tc.version.replace("go1.26", "go1.25");
+    let fake = tc.version.replace("go1.26", "go1.27");
     bytes[at + v..at + v + fake.len()].copy_from_slice(fake.as_bytes());
     let dir = tempfile::tempdir().unwrap();
     let patched = dir.path().join("server");

@@ -477,7 +477,8 @@ impl<'a> Process<'a> {
                 m.map_or(0, |m| m.id),
                 s.code
             );
-            if s.signo == 11 || s.signo == 7 {
+            // Go 1.22 added the fault address to this line.
+            if (s.signo == 11 || s.signo == 7) && self.minor >= 22 {
                 msg.push_str(&format!(" addr={:#x}", s.addr));
             }
             if m.is_some_and(|m| m.incgo) {
