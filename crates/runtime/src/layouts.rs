@@ -4,8 +4,13 @@
 //! `cargo xtask layouts` generates from the DWARF of fixture builds with every Go toolchain on
 //! the machine: the table of the same Go release, else the nearest release with a warning.
 //!
-//! Adding a Go release: install the toolchain (or list it in `GOSCOPE_GO`), run
-//! `cargo xtask layouts`, commit `builtin.rs`, run the tests.
+//! The committed tables cover Go 1.19 and 1.21–1.26 (linux/amd64 and arm64): the machine's
+//! toolchains plus releases fetched as Go modules (`GOTOOLCHAIN=go1.22.0 go version` downloads
+//! `golang.org/toolchain`), passed to the generator in `GOSCOPE_GO`.
+//!
+//! Adding a Go release: install the toolchain (or fetch it as above and list its `go` in
+//! `GOSCOPE_GO`), run `cargo xtask layouts`, commit `builtin.rs`, run the tests (with the same
+//! `GOSCOPE_GO` the oracle tests also run on that release).
 
 use std::collections::BTreeMap;
 
