@@ -490,30 +490,28 @@ impl<'a, 'p> Ctx<'a, 'p> {
     fn headers(&self, warnings: &mut Vec<String>, all: bool) -> Result<Vec<Goroutine<'p>>> {
         let (addrs, w) = self.p.goroutine_addrs()?;
         warnings.extend(w);
-        let mut results: Vec<Result<Goroutine<'p>, (u64, String)>> =
-            Vec::with_capacity(addrs.len());
-        for chunk in addrs.chunks(BATCH) {
-            results.par_extend(
-                chunk
-                    .par_iter()
-                    .map(|&a| self.p.goroutine(a).map_err(|e| (a, e.to_string()))),
-            );
-            self.core.release();
-        }
-        let mut gs = Vec::with_capacity(results.len());
+        // Batch by batch, so that only one batch of results is held besides the list.
+        let mut gs = Vec::with_capacity(addrs.len());
         let mut bad = 0usize;
         let mut first_bad = None;
-        for r in results {
-            match r {
-                Ok(g) => {
-                    if all || !g.is_dead() {
-                        gs.push(g);
+        for chunk in addrs.chunks(BATCH) {
+            let results: Vec<Result<Goroutine<'p>, (u64, String)>> = chunk
+                .par_iter()
+                .map(|&a| self.p.goroutine(a).map_err(|e| (a, e.to_string())))
+                .collect();
+            self.core.release();
+            for r in results {
+                match r {
+                    Ok(g) => {
+                        if all || !g.is_dead() {
+                            gs.push(g);
+                        }
                     }
-                }
-                Err((a, e)) => {
-                    bad += 1;
-                    first_bad.get_or_insert((a, e.clone()));
-                    gs.push(Goroutine::unreadable(a, e));
+                    Err((a, e)) => {
+                        bad += 1;
+                        first_bad.get_or_insert((a, e.clone()));
+                        gs.push(Goroutine::unreadable(a, e));
+                    }
                 }
             }
         }
