@@ -101,7 +101,7 @@ enum Sub {
     },
     /// The machine code around a frame, the frame's instruction marked `=>` (the call it is
     /// in, or the instruction that faulted). Default: the failing goroutine's innermost frame
-    /// outside the runtime's crash handling.
+    /// outside the runtime (where user code is).
     Disassemble {
         /// The goroutine (default: the one that failed).
         #[arg(long, short = 'g')]
