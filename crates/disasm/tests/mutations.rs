@@ -100,3 +100,31 @@ fn arm64_encoding_space_sweep() {
         w += 251;
     }
 }
+
+/// Function sizes come from the input (ELF symbol sizes, Mach-O gaps between symbols, the
+/// function table): a huge one must not become a huge allocation. (A fuzzer found a Mach-O
+/// whose symbol addresses were terabytes apart.)
+#[test]
+fn huge_function_sizes_are_not_allocations() {
+    let tc = toolchains()
+        .expect("a Go toolchain")
+        .into_iter()
+        .next()
+        .expect("a Go toolchain");
+    let f = build("prog", &tc, "linux", "amd64", Variant::Default, false).expect("fixture");
+    let mut data = std::fs::read(&f.path).expect("read");
+    let bin = goscope_binary::Binary::from_bytes(data.clone()).expect("open");
+    let symtab = bin.section(".symtab").expect(".symtab").clone();
+    drop(bin);
+    // Every FUNC symbol's st_size (Elf64_Sym: info at 4, size at 16; 24 bytes each).
+    let mut patched = 0;
+    let start = symtab.file_offset as usize;
+    for at in (start..start + symtab.file_size as usize).step_by(24) {
+        if data[at + 4] & 0xf == 2 {
+            data[at + 16..at + 24].copy_from_slice(&(u64::MAX / 3).to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert!(patched > 100);
+    fuzzing::list_binary(&data);
+}
