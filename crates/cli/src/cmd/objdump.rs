@@ -550,6 +550,11 @@ fn clean(p: &str) -> String {
     }
 }
 
+/// `n * per` as a capacity hint, capped: function sizes come from the (untrusted) input.
+fn capped(n: u64, per: usize) -> usize {
+    (n.min(1 << 20) as usize).saturating_mul(per)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,9 +578,4 @@ mod tests {
         assert_eq!(base("C:\\x\\y.go"), "y.go");
         assert_eq!(expand_env("$NO_SUCH_VAR_X/src"), "/src");
     }
-}
-
-/// `n * per` as a capacity hint, capped: function sizes come from the (untrusted) input.
-fn capped(n: u64, per: usize) -> usize {
-    (n.min(1 << 20) as usize).saturating_mul(per)
 }
