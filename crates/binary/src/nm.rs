@@ -106,28 +106,51 @@ pub fn recover_text_symbols(bin: &Binary) -> Vec<Symbol> {
         });
     }
     // A name the pclntab holds twice is an assembly (ABI0) function and its Go-ABI wrapper, or
-    // a Go function and its ABI0 wrapper; the linker suffixes the ABI0 one with `.abi0`. A
-    // lone assembly function also gets the suffix when Go code declares it, which the binary
-    // no longer records: those stay unsuffixed.
+    // a Go function and its ABI0 wrapper; the linker suffixes the ABI0 one with `.abi0`. The
+    // ABI0 half of a Go pair is the compiler-made wrapper: wrapper funcID, and no
+    // register-argument liveness funcdata (some real functions, such as reflect.callMethod,
+    // carry the wrapper funcID too). Ties go to the later one, where the wrappers are placed.
     let asm = |f: &crate::Func<'_>| f.flag() & crate::pclntab::funcflag::ASM != 0;
-    let mut pairs = std::collections::HashMap::<&str, (u32, bool)>::new();
+    let wrapper = bin.wrapper_func_id();
+    let abi0_score = |f: &crate::Func<'_>| {
+        u8::from(Some(f.func_id()) == wrapper) + u8::from(f.funcdata(6).is_none())
+    };
+    // Per name: how many, whether one is assembly, and the best ABI0 candidate (score, entry).
+    let mut pairs = std::collections::HashMap::<&str, (u32, bool, (u8, u64))>::new();
     for f in tab.funcs() {
         let e = pairs.entry(f.name()).or_default();
         e.0 += 1;
         e.1 |= asm(&f);
+        e.2 = e.2.max((abi0_score(&f), f.entry()));
     }
-    let wrapper = bin.wrapper_func_id();
+    let regabi = matches!(bin.arch(), crate::Arch::Amd64 | crate::Arch::Arm64)
+        && bin
+            .go_version()
+            .and_then(crate::go_minor_version)
+            .is_none_or(|m| m >= 20);
     for f in tab.funcs() {
         let entry = f.entry();
         let abi0 = match pairs.get(f.name()) {
-            Some(&(n, has_asm)) if n > 1 => {
+            Some(&(n, has_asm, (_, best))) if n > 1 => {
                 if has_asm {
                     asm(&f)
                 } else {
-                    Some(f.func_id()) == wrapper
+                    entry == best
                 }
             }
-            _ => false,
+            // A lone assembly function that Go code declares: the assembler gives it the Go
+            // declaration's argument pointer maps, and the linker an `.abi0` name (there is an
+            // ABIInternal symbol of the same name). Only where Go has register-ABI wrappers
+            // (amd64, arm64); checked against Go 1.26's symbol tables. Go 1.19 does not give
+            // every such function the maps, so there the suffix cannot be recovered; nor for
+            // Go functions compiled for ABI0 (`//go:cgo_unsafe_args`: cgo's `_Cfunc_` stubs,
+            // darwin's libc wrappers), which leave no trace in the pclntab.
+            _ => {
+                regabi
+                    && asm(&f)
+                    && f.funcdata(crate::pclntab::funcdata::ARGS_POINTER_MAPS)
+                        .is_some()
+            }
         };
         let end = tab
             .pcvalue_iter(f.pcsp(), entry)

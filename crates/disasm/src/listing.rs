@@ -289,7 +289,8 @@ impl<'b> Program<'b> {
 
     /// Lists `f`, clipped to end at `end` (as the Go tool does: the start is never clipped).
     pub fn list(&self, f: &FuncSym, end: u64, opts: &Options) -> FunctionListing {
-        let mut insns = Vec::with_capacity((f.size / 4) as usize);
+        // The size is untrusted (a symbol table's or a function table's): a hint, capped.
+        let mut insns = Vec::with_capacity((f.size / 4).min(1 << 16) as usize);
         let (file, sym_end) = self.walk(f, end, opts, |insn| insns.push(insn.clone()));
         FunctionListing {
             name: f.name.clone(),

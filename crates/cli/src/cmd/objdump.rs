@@ -109,7 +109,8 @@ pub fn run(args: Args) -> Result<u8> {
     });
     let sources = SourceCache::new(args.source_root.clone());
     let render = |f: &FuncSym| -> Vec<u8> {
-        let mut buf = Vec::with_capacity(f.size as usize * 24 + 64);
+        // Sizes come from the input: capacity hints are capped.
+        let mut buf = Vec::with_capacity(capped(f.size, 24) + 64);
         if args.json {
             let listing = prog.list(f, end, &opts);
             render_json(&mut buf, &prog, &listing);
@@ -328,10 +329,10 @@ fn render_text(
     let words = prog.disassembler().prints_words();
     let source = sources.is_some();
     let mut rows = Rows {
-        buf: Vec::with_capacity(f.size as usize * 16),
+        buf: Vec::with_capacity(capped(f.size, 16)),
         base: None,
-        text_widths: Vec::with_capacity(f.size as usize / 3),
-        rows: Vec::with_capacity(f.size as usize / 3),
+        text_widths: Vec::with_capacity(capped(f.size / 3, 1)),
+        rows: Vec::with_capacity(capped(f.size / 3, 1)),
     };
     let mut last: Option<(Arc<str>, i32)> = None;
     let (file, _) = prog.walk(f, end, opts, |insn| {
@@ -547,6 +548,11 @@ fn clean(p: &str) -> String {
         (false, true) => ".".to_string(),
         (false, false) => joined,
     }
+}
+
+/// `n * per` as a capacity hint, capped: function sizes come from the (untrusted) input.
+fn capped(n: u64, per: usize) -> usize {
+    (n.min(1 << 20) as usize).saturating_mul(per)
 }
 
 #[cfg(test)]

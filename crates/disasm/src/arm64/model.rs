@@ -298,7 +298,7 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
                     v = !v;
                 }
                 let val = if sf { v as i64 } else { i64::from(v as u32) };
-                args[1] = Arg::Imm64(val);
+                set(&mut args, 1, Arg::Imm64(val));
                 "MOV"
             } else if movn {
                 "MOVN"
@@ -312,17 +312,17 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
             if inst.opcode == ADD
                 && matches!(args.get(2), Some(Arg::Imm(0)))
                 && bits(word, 22, 2) == 0
-                && (matches!(args[0], Arg::Sp { n: 31, .. })
-                    || matches!(args[1], Arg::Sp { n: 31, .. }))
+                && (matches!(*at(&args, 0), Arg::Sp { n: 31, .. })
+                    || matches!(*at(&args, 1), Arg::Sp { n: 31, .. }))
             {
                 args.truncate(2);
                 "MOV"
             } else if inst.opcode == SUB
-                && is_zr(&args[1])
+                && is_zr(at(&args, 1))
                 && bits(word, 24, 5) == 0b01011
                 && bits(word, 21, 1) == 0
             {
-                args.remove(1);
+                remove_at(&mut args, 1);
                 "NEG"
             } else {
                 fix_addsub_imm(&mut args, word);
@@ -331,15 +331,15 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         }
         ADDS | SUBS => {
             fix_addsub_imm(&mut args, word);
-            if is_zr(&args[0]) {
-                args.remove(0);
+            if is_zr(at(&args, 0)) {
+                remove_at(&mut args, 0);
                 if inst.opcode == ADDS { "CMN" } else { "CMP" }
             } else if inst.opcode == SUBS
-                && is_zr(&args[1])
+                && is_zr(at(&args, 1))
                 && bits(word, 24, 5) == 0b01011
                 && bits(word, 21, 1) == 0
             {
-                args.remove(1);
+                remove_at(&mut args, 1);
                 "NEGS"
             } else if inst.opcode == ADDS {
                 "ADDS"
@@ -350,8 +350,8 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         ADC => "ADC",
         ADCS => "ADCS",
         SBC | SBCS => {
-            if is_zr(&args[1]) {
-                args.remove(1);
+            if is_zr(at(&args, 1)) {
+                remove_at(&mut args, 1);
                 if inst.opcode == SBC { "NGC" } else { "NGCS" }
             } else if inst.opcode == SBC {
                 "SBC"
@@ -372,14 +372,14 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
                     args[2] = Arg::Imm64(i64::from(*v as u32));
                 }
                 match inst.opcode {
-                    ORR if matches!(args[1], Arg::Gpr { n: 31, .. })
+                    ORR if matches!(*at(&args, 1), Arg::Gpr { n: 31, .. })
                         && !move_wide_preferred(sf, n, imms, immr) =>
                     {
-                        args.remove(1);
+                        remove_at(&mut args, 1);
                         "MOV"
                     }
-                    ANDS if is_zr(&args[0]) => {
-                        args.remove(0);
+                    ANDS if is_zr(at(&args, 0)) => {
+                        remove_at(&mut args, 0);
                         "TST"
                     }
                     AND => "AND",
@@ -389,20 +389,22 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
                 }
             } else {
                 match inst.opcode {
-                    ORR if is_zr(&args[1]) && matches!(args[2], Arg::Shifted { op: "", .. }) => {
-                        args.remove(1);
+                    ORR if is_zr(at(&args, 1))
+                        && matches!(*at(&args, 2), Arg::Shifted { op: "", .. }) =>
+                    {
+                        remove_at(&mut args, 1);
                         "MOV"
                     }
                     ORR if is_vector(&args) => {
-                        if args[1] == args[2] {
-                            args.remove(2);
+                        if *at(&args, 1) == *at(&args, 2) {
+                            remove_at(&mut args, 2);
                             "MOV"
                         } else {
                             "ORR"
                         }
                     }
-                    ANDS if is_zr(&args[0]) => {
-                        args.remove(0);
+                    ANDS if is_zr(at(&args, 0)) => {
+                        remove_at(&mut args, 0);
                         "TST"
                     }
                     AND => "AND",
@@ -413,8 +415,8 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
             }
         }
         ORN => {
-            if is_zr(&args[1]) && !is_vector(&args) {
-                args.remove(1);
+            if is_zr(at(&args, 1)) && !is_vector(&args) {
+                remove_at(&mut args, 1);
                 "MVN"
             } else {
                 "ORN"
@@ -425,8 +427,8 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         BICS => "BICS",
         UBFM | SBFM | BFM => return bitfield(inst.opcode, args, word),
         EXTR => {
-            if gpr(&args[1]) == gpr(&args[2]) {
-                args.remove(2);
+            if gpr(at(&args, 1)) == gpr(at(&args, 2)) {
+                remove_at(&mut args, 2);
                 "ROR"
             } else {
                 "EXTR"
@@ -436,12 +438,12 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         ADRP => "ADRP",
         CSEL => "CSEL",
         CSINC | CSINV | CSNEG => {
-            let cond = match args[3] {
+            let cond = match *at(&args, 3) {
                 Arg::Cond(c) => c,
                 _ => return None,
             };
-            let rn = gpr(&args[1]);
-            let rm = gpr(&args[2]);
+            let rn = gpr(at(&args, 1));
+            let rm = gpr(at(&args, 2));
             let al = cond >> 1 == 7;
             if inst.opcode != CSNEG && rn == rm && rn.is_some_and(|r| r.1 == 31) && !al {
                 args.truncate(1);
@@ -476,7 +478,7 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         CLZ => "CLZ",
         CLS => "CLS",
         MADD | MSUB | SMADDL | SMSUBL | UMADDL | UMSUBL => {
-            if is_zr(&args[3]) {
+            if is_zr(at(&args, 3)) {
                 args.truncate(3);
                 match inst.opcode {
                     MADD => "MUL",
@@ -691,7 +693,7 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         FCVT => "FCVT",
         FCMP | FCMPE => {
             if let Some(Arg::FpImm(_)) = args.get(1) {
-                args[1] = Arg::FpZero;
+                set(&mut args, 1, Arg::FpZero);
             }
             if inst.opcode == FCMP { "FCMP" } else { "FCMPE" }
         }
@@ -746,6 +748,29 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
         other => return simd_name(other).map(|op| Inst { op, args }),
     };
     Some(Inst { op, args })
+}
+
+/// Operand `i`, or a placeholder no alias rule matches. The rules read operands by position, as
+/// arm64asm does for the encodings it knows; arbitrary bytes can decode to an opcode with fewer
+/// operands than a rule expects (a fuzzer found a two-operand vector ORR), and that must print
+/// something, never panic.
+fn at(args: &[Arg], i: usize) -> &Arg {
+    static MISSING: Arg = Arg::Raw(String::new());
+    args.get(i).unwrap_or(&MISSING)
+}
+
+/// Sets operand `i` if there is one.
+fn set(args: &mut [Arg], i: usize, a: Arg) {
+    if let Some(slot) = args.get_mut(i) {
+        *slot = a;
+    }
+}
+
+/// Removes operand `i` if there is one.
+fn remove_at(args: &mut Vec<Arg>, i: usize) {
+    if i < args.len() {
+        args.remove(i);
+    }
 }
 
 fn is_vector(args: &[Arg]) -> bool {
@@ -850,13 +875,13 @@ fn bitfield(op: Opcode, mut args: Vec<Arg>, word: u32) -> Option<Inst> {
                 args.push(Arg::Imm(imms - immr + 1));
                 "SBFX"
             } else if immr == 0 && imms == 7 {
-                args[1] = w_reg(&rn);
+                set(&mut args, 1, w_reg(&rn));
                 "SXTB"
             } else if immr == 0 && imms == 15 {
-                args[1] = w_reg(&rn);
+                set(&mut args, 1, w_reg(&rn));
                 "SXTH"
             } else if immr == 0 && imms == 31 && sf {
-                args[1] = w_reg(&rn);
+                set(&mut args, 1, w_reg(&rn));
                 "SXTW"
             } else {
                 args.push(Arg::Imm(immr));
