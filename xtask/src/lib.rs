@@ -306,6 +306,9 @@ pub fn build_with(
     let src = repo_root().join("testdata").join(program);
     let mut h = DefaultHasher::new();
     hash_dir(&src, &mut h)?;
+    // The source path is part of what is built: non-trimpath binaries record it, and tests
+    // expect the paths of the checkout running them (caches may be shared between checkouts).
+    src.hash(&mut h);
     (tc.version.as_str(), goos, goarch, variant, cgo).hash(&mut h);
     if !extra_flags.is_empty() {
         extra_flags.hash(&mut h);
