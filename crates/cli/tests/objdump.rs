@@ -155,12 +155,13 @@ fn compare(label: &str, arch: &str, go: &str, ours: &str) -> (usize, usize) {
     (same, go_lines.len())
 }
 
-fn linux_fixtures(arches: &[&str], variants: &[Variant]) -> Option<Vec<Fixture>> {
+/// The matrix's fixtures of `arches` and `variants`, on every OS (linux, darwin, windows).
+fn matrix_fixtures(arches: &[&str], variants: &[Variant]) -> Option<Vec<Fixture>> {
     toolchains()?;
     let all = goscope_xtask::matrix("prog").expect("fixture matrix");
     Some(
         all.into_iter()
-            .filter(|f| f.goos == "linux" && arches.contains(&f.goarch.as_str()))
+            .filter(|f| arches.contains(&f.goarch.as_str()))
             .filter(|f| variants.contains(&f.variant))
             .collect(),
     )
@@ -170,7 +171,7 @@ fn linux_fixtures(arches: &[&str], variants: &[Variant]) -> Option<Vec<Fixture>>
 fn whole_binary_matches_go_tool_objdump() {
     let Some(tcs) = toolchains() else { return };
     let go = oracle(&tcs);
-    let Some(fixtures) = linux_fixtures(
+    let Some(fixtures) = matrix_fixtures(
         &["amd64", "arm64", "386"],
         &[Variant::Default, Variant::Pie, Variant::Trimpath],
     ) else {
@@ -201,6 +202,12 @@ fn whole_binary_matches_go_tool_objdump() {
     assert!(
         arches.contains("amd64") && arches.contains("arm64"),
         "no amd64/arm64 fixtures"
+    );
+    assert!(
+        ["linux", "darwin", "windows"]
+            .iter()
+            .all(|os| fixtures.iter().any(|f| f.goos == *os)),
+        "every OS of the matrix is compared"
     );
     if goscope_xtask::required() {
         assert!(
