@@ -397,9 +397,15 @@ impl<'a> Process<'a> {
                 ));
                 break;
             }
-            // Go 1.21's unwinder treats asyncPreempt and debugCallV2 like sigpanic; before,
-            // only sigpanic made its caller's pc a fault point.
-            let injected = match special {
+            // Every injected call (sigpanic, asyncPreempt, debugCallV2) was faked by the signal
+            // handler, which on LR machines first pushed the interrupted LR. Whether the
+            // caller's pc is a fault point rather than a return address: for sigpanic always;
+            // for the other two only since Go 1.21's unwinder (before, they were not traps).
+            let injected = matches!(
+                special,
+                Some(Special::Sigpanic | Special::AsyncPreempt | Special::DebugCall)
+            );
+            let is_trap = match special {
                 Some(Special::Sigpanic) => true,
                 Some(Special::AsyncPreempt | Special::DebugCall) => self.minor >= 21,
                 _ => false,
@@ -407,7 +413,7 @@ impl<'a> Process<'a> {
             pc = next_lr;
             lr = 0;
             sp = fp;
-            trap = injected;
+            trap = is_trap;
             innermost = false;
             syscall = false;
             if uses_lr && injected {
