@@ -146,6 +146,11 @@ pub fn sched(bin: &Binary, layouts: Option<&Layouts>) -> Option<Global> {
     by_name(bin, layouts, "runtime.sched")
 }
 
+/// `runtime.work`, the GC's state, through the symbol table or DWARF.
+pub fn work(bin: &Binary, layouts: Option<&Layouts>) -> Option<Global> {
+    by_name(bin, layouts, "runtime.work")
+}
+
 /// Reads `n` Go string headers at `addr` from the binary's file bytes.
 fn read_strings(bin: &Binary, addr: u64, n: usize) -> Option<Vec<String>> {
     let ps = u64::from(bin.ptr_size());

@@ -30,6 +30,7 @@ pub const WANTED_STRUCTS: &[&str] = &[
     "runtime._panic",
     "runtime._defer",
     "runtime.schedt",
+    "runtime.workType",
     "runtime.hmap",
     "runtime.bmap",
     "runtime.maptype",

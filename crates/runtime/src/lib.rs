@@ -46,9 +46,20 @@ pub fn hex_opt<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::
 impl Process<'_> {
     /// The newest monotonic timestamp the runtime left in memory: the core has no clock, so
     /// this stands in for "now" when computing how long goroutines have waited (a lower bound).
-    /// Candidates: `sched.lastpoll` and every goroutine's `waitsince`.
+    /// Candidates: `sched.lastpoll`, the start of the last GC (`work.tstart`, the stamp GC puts
+    /// on blocked goroutines) and every goroutine's `waitsince`.
     pub fn now_estimate(&self, goroutines: &[Goroutine<'_>]) -> i64 {
         let mut now = goroutines.iter().map(|g| g.wait_since).max().unwrap_or(0);
+        if let (Some(w), Some(off)) = (
+            globals::work(self.bin, Some(&self.layouts)),
+            self.offsets().work_tstart,
+        ) {
+            now = now.max(
+                self.memory()
+                    .read_u64(w.addr.wrapping_add(self.bias).wrapping_add(off))
+                    .unwrap_or(0) as i64,
+            );
+        }
         if let (Some(s), Some(off)) = (
             globals::sched(self.bin, Some(&self.layouts)),
             self.offsets().sched_lastpoll,

@@ -64,6 +64,9 @@ pub struct Offsets {
     pub panic_repanicked: Option<u64>,
     // runtime.schedt
     pub sched_lastpoll: Option<u64>,
+    // runtime.workType: `tstart` is the start of the last GC, the time the runtime stamps on
+    // goroutines found blocked (`g.waitsince`).
+    pub work_tstart: Option<u64>,
     // internal/abi.Type (runtime._type)
     pub type_size: u64,
     pub type_tflag: u64,
@@ -98,6 +101,7 @@ impl Offsets {
         let stack = l.get("runtime.stack");
         let panic = l.get("runtime._panic");
         let sched = l.get("runtime.schedt");
+        let work = l.get("runtime.workType");
         let typ = l.any(&["internal/abi.Type", "runtime._type"]);
         let structtype = l.any(&["internal/abi.StructType", "runtime.structtype"]);
         let structfield = l.any(&["internal/abi.StructField", "runtime.structfield"]);
@@ -160,6 +164,7 @@ impl Offsets {
             panic_goexit: opt(panic, "goexit"),
             panic_repanicked: opt(panic, "repanicked"),
             sched_lastpoll: opt(sched, "lastpoll"),
+            work_tstart: opt(work, "tstart"),
             type_size: first(typ, &["Size_", "size"]).unwrap_or(0),
             type_tflag: first(typ, &["TFlag", "tflag"]).unwrap_or(20),
             type_kind: first(typ, &["Kind_", "kind"]).unwrap_or(23),
