@@ -86,13 +86,89 @@ pub(crate) fn frames_at(bin: &Binary, pc: u64) -> Vec<Frame<'_>> {
     let Some(f) = tab.find_func(pc) else {
         return Vec::new();
     };
+    let tables = Tables {
+        file: |pc| f.file_no_at(pc),
+        line: |pc| f.line_at(pc),
+        inl: |pc| f.pcdata_at(pcdata::INL_TREE_INDEX, pc),
+    };
+    chain(bin, &f, pc, &tables)
+}
+
+/// The pc tables one chain is read from: the function's own lookups, or runs decoded once.
+struct Tables<F, L, I> {
+    file: F,
+    line: L,
+    inl: I,
+}
+
+/// The runs `(start, end, value)` of one pc-value table, decoded once, looked up by binary
+/// search.
+struct Runs(Vec<(u64, u64, i32)>);
+
+impl Runs {
+    fn decode(f: &Func<'_>, off: u32) -> Runs {
+        if off == 0 {
+            return Runs(Vec::new());
+        }
+        Runs(
+            f.table()
+                .pcvalue_iter(off, f.entry())
+                .map(|it| it.collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn at(&self, pc: u64) -> Option<i32> {
+        let i = self.0.partition_point(|&(_, end, _)| end <= pc);
+        self.0
+            .get(i)
+            .filter(|&&(start, _, _)| start <= pc)
+            .map(|&(_, _, v)| v)
+    }
+}
+
+/// [`frames_at`] for many pcs of the function `f`: its pc tables are decoded once, however many
+/// pcs are asked for. Pcs outside `f` get an empty chain.
+pub(crate) fn frames_at_many<'a>(
+    bin: &'a Binary,
+    f: &Func<'a>,
+    pcs: &[u64],
+) -> Vec<Vec<Frame<'a>>> {
+    let (file, line) = (Runs::decode(f, f.pcfile()), Runs::decode(f, f.pcln()));
+    let inl = Runs::decode(f, f.pcdata(pcdata::INL_TREE_INDEX));
+    let tables = Tables {
+        file: |pc| file.at(pc),
+        line: |pc| line.at(pc),
+        inl: |pc| inl.at(pc),
+    };
+    pcs.iter()
+        .map(|&pc| {
+            if pc < f.entry() || pc >= f.end() {
+                Vec::new()
+            } else {
+                chain(bin, f, pc, &tables)
+            }
+        })
+        .collect()
+}
+
+fn chain<'a, F, L, I>(bin: &'a Binary, f: &Func<'a>, pc: u64, t: &Tables<F, L, I>) -> Vec<Frame<'a>>
+where
+    F: Fn(u64) -> Option<i32>,
+    L: Fn(u64) -> Option<i32>,
+    I: Fn(u64) -> Option<i32>,
+{
+    let tab = bin.pclntab();
     let wrapper_id = bin.wrapper_func_id();
     let mut out = Vec::new();
     let mut pc = pc;
-    let file_line = |pc: u64| (text(f.file_at(pc)), f.line_at(pc).unwrap_or(0));
-    if let Some(tree) = inline_tree(bin, &f) {
+    let file_line = |pc: u64| {
+        let file = (t.file)(pc).and_then(|fno| tab.file_name(f.cu_offset(), fno));
+        (text(file), (t.line)(pc).unwrap_or(0))
+    };
+    if let Some(tree) = inline_tree(bin, f) {
         let entry = f.entry();
-        let mut ix = f.pcdata_at(pcdata::INL_TREE_INDEX, pc).unwrap_or(-1);
+        let mut ix = (t.inl)(pc).unwrap_or(-1);
         while ix >= 0 && out.len() < MAX_DEPTH {
             let Some(e) = inl_entry(bin, tab.version(), tree, ix) else {
                 break;
@@ -110,7 +186,7 @@ pub(crate) fn frames_at(bin: &Binary, pc: u64) -> Vec<Frame<'_>> {
                 break;
             }
             pc = parent;
-            ix = f.pcdata_at(pcdata::INL_TREE_INDEX, pc).unwrap_or(-1);
+            ix = (t.inl)(pc).unwrap_or(-1);
         }
     }
     let (file, line) = file_line(pc);

@@ -479,6 +479,12 @@ impl Binary {
         inline::frames_at(self, pc)
     }
 
+    /// [`Binary::frames_at`] for many pcs of one function, decoding its pc tables once:
+    /// the chains in the order of `pcs` (an empty chain for a pc outside `f`).
+    pub fn frames_at_many<'a>(&'a self, f: &Func<'a>, pcs: &[u64]) -> Vec<Vec<Frame<'a>>> {
+        inline::frames_at_many(self, f, pcs)
+    }
+
     /// The function inlined at entry `ix` of `f`'s inline tree (the values of its
     /// `INL_TREE_INDEX` pcdata; a parent's index is below its children's). Cheaper than
     /// [`Binary::frames_at`] when only the names of inlined functions are wanted.

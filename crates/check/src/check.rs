@@ -222,9 +222,10 @@ pub fn check(
             warnings.push(format!("check {name:?} selects no function of the binary"));
         }
     }
-    let mut seen = BTreeSet::new();
-    violations.retain(|v| seen.insert((v.rule, v.function.clone(), v.address)));
-    violations.sort_by(|a, b| {
+    // Sorted (stably, in parallel) by source position; a rule reported twice at one
+    // instruction of one function (by two checks) is kept once, the first reported: the
+    // duplicates are neighbours after the sort, in the order they were reported.
+    violations.par_sort_by(|a, b| {
         (&a.file, a.line, &a.function, a.rule, a.address).cmp(&(
             &b.file,
             b.line,
@@ -232,6 +233,11 @@ pub fn check(
             b.rule,
             b.address,
         ))
+    });
+    violations.dedup_by(|later, first| {
+        later.rule == first.rule
+            && later.address == first.address
+            && later.function == first.function
     });
     let rules: BTreeSet<Rule> = checks.iter().flat_map(|c| c.rules.enabled()).collect();
     Ok(Report {
@@ -288,39 +294,27 @@ fn is_function_level(r: Rule) -> bool {
 }
 
 /// Fills in the instruction text, file:line and inline chain of the instruction-level
-/// violations in `f`: one listing of the function when there are several, so that the pc
-/// tables are decoded once.
+/// violations in `f`. The chains of all of them come from one decoding of the function's pc
+/// tables; each text from decoding its one instruction.
 fn fill(an: &Analyzer<'_>, module: Option<&Module>, f: &FuncSym, vs: &mut [Violation]) {
-    let pending = vs
+    let pending = |v: &Violation| v.instruction.is_none() && !is_function_level(v.rule);
+    let mut pcs: Vec<u64> = vs
         .iter()
-        .filter(|v| v.instruction.is_none() && !is_function_level(v.rule))
-        .count();
-    if pending == 0 {
+        .filter(|v| pending(v))
+        .map(|v| v.address)
+        .collect();
+    if pcs.is_empty() {
         return;
     }
-    let listing = (pending > 64).then(|| an.list(f));
-    for v in vs
-        .iter_mut()
-        .filter(|v| v.instruction.is_none() && !is_function_level(v.rule))
-    {
-        let found = listing.as_ref().and_then(|l| {
-            let i = l.insns.partition_point(|x| x.address < v.address);
-            l.insns.get(i).filter(|x| x.address == v.address)
-        });
-        let (text, frames) = match found {
-            Some(insn) => (
-                insn.text.clone(),
-                insn.inline
-                    .iter()
-                    .map(|fr| SourceFrame {
-                        function: fr.function.to_string(),
-                        file: fr.file.to_string(),
-                        line: fr.line,
-                    })
-                    .collect(),
-            ),
-            None => (an.text_at(v.address), an.frames_at(v.address)),
-        };
+    pcs.sort_unstable();
+    pcs.dedup();
+    let chains = an.frames_at_many(f.addr, &pcs);
+    for v in vs.iter_mut().filter(|v| pending(v)) {
+        let text = an.text_at(v.address);
+        let frames = chains
+            .get(&v.address)
+            .cloned()
+            .unwrap_or_else(|| an.frames_at(v.address));
         if let Some(first) = frames.first() {
             v.file = first.file.clone();
             v.line = first.line;

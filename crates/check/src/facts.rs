@@ -70,7 +70,7 @@ pub struct FuncFacts<'p> {
     pub events: Vec<Event<'p>>,
     /// Every function inlined into this one (at any depth).
     pub inlined: BTreeSet<String>,
-    /// A hash of the instruction sequence's mnemonics and lengths: equal for the same code at
+    /// A hash of the instruction sequence's lengths, control flow and callees: equal for the same code at
     /// another address or under another name (rename detection in `diff`).
     pub shape: u64,
 }
@@ -185,7 +185,8 @@ impl<'b> Analyzer<'b> {
         while off < code.len() {
             let pc = f.addr + off as u64;
             text.clear();
-            let info = dis.decode(&code[off..], pc, Syntax::Go, syms, &mut text);
+            // No text: only the facts are needed (arm64 still writes the text its annotator reads).
+            let info = dis.decode(&code[off..], pc, Syntax::None, syms, &mut text);
             let anns = ann.annotate(&info, &text, &[]);
             let atomic = anns
                 .iter()
@@ -208,8 +209,10 @@ impl<'b> Analyzer<'b> {
                     write_barrier_check,
                 });
             }
-            let mnemonic = text.split(' ').next().unwrap_or("");
-            std::hash::Hash::hash(&(mnemonic, info.len), &mut shape);
+            std::hash::Hash::hash(
+                &(info.len, std::mem::discriminant(&info.flow), callee),
+                &mut shape,
+            );
             off += info.len.max(1);
         }
         facts.shape = std::hash::Hasher::finish(&shape);
@@ -235,6 +238,35 @@ impl<'b> Analyzer<'b> {
                 .decode(code, pc, Syntax::Go, self.prog.symbols(), &mut s);
         }
         s
+    }
+
+    /// The inline chains at `pcs` (sorted) of the function entered at `entry`, decoding its pc
+    /// tables once.
+    pub fn frames_at_many(
+        &self,
+        entry: u64,
+        pcs: &[u64],
+    ) -> std::collections::HashMap<u64, Vec<SourceFrame>> {
+        let bin = self.binary();
+        let Some(func) = bin.func_at(entry) else {
+            return Default::default();
+        };
+        pcs.iter()
+            .copied()
+            .zip(bin.frames_at_many(&func, pcs))
+            .filter(|(_, chain)| !chain.is_empty())
+            .map(|(pc, chain)| {
+                let frames = chain
+                    .into_iter()
+                    .map(|f| SourceFrame {
+                        function: f.function.into_owned(),
+                        file: f.file.into_owned(),
+                        line: f.line,
+                    })
+                    .collect();
+                (pc, frames)
+            })
+            .collect()
     }
 
     /// The inline chain at `pc`, innermost first.

@@ -37,6 +37,10 @@ pub enum Syntax {
     Intel,
     /// GNU (AT&T on x86) syntax, as binutils `objdump -d` prints it.
     Gnu,
+    /// No text where it can be skipped: instruction boundaries and facts as for [`Syntax::Go`],
+    /// for whole-binary analyses (`check`, `diff`) that never show the text. arm64 still
+    /// writes Go text, which its atomic-loop annotations read.
+    None,
 }
 
 /// Names the symbol containing an address: `(name, start address)`.

@@ -66,7 +66,7 @@ impl Disassembler for Arm64 {
             },
         };
         match syntax {
-            Syntax::Go => {
+            Syntax::Go | Syntax::None => {
                 let m = inst
                     .as_ref()
                     .filter(|i| valid(i, word))

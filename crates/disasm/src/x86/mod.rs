@@ -328,7 +328,7 @@ impl X86 {
                 }
             }
         };
-        if syntax != Syntax::Go {
+        if syntax != Syntax::Go && syntax != Syntax::None {
             // The symbol names need the facts (targets, memory addresses) whatever the caller asked.
             let facts = compute_facts;
             if ins.is_invalid() {
@@ -390,9 +390,11 @@ impl X86 {
                         | Mnemonic::Jecxz
                         | Mnemonic::Jrcxz
                 );
-            let mut p = scan_prefixes(code, self.bitness, uses_segment, branch);
-            p.disp_size = disp_size;
-            plan9::format(&ins, p, self.bitness, pc, syms, out);
+            if syntax != Syntax::None {
+                let mut p = scan_prefixes(code, self.bitness, uses_segment, branch);
+                p.disp_size = disp_size;
+                plan9::format(&ins, p, self.bitness, pc, syms, out);
+            }
             return facts(&ins, code, self.bitness, true);
         }
         // x86asm reads a VEX prefix it has no instruction for as a prefix of the legacy
