@@ -596,3 +596,27 @@ pub fn crash_core(fx: &Fixture, args: &[&str]) -> Result<CrashRun> {
         ..run
     })
 }
+
+/// A small deterministic PRNG (xorshift64*) for the tests' random addresses and mutations, so a
+/// failure reproduces from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    /// A number in `lo..hi` (`lo` when the range is empty).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % hi.saturating_sub(lo).max(1)
+    }
+}

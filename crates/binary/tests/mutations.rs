@@ -4,20 +4,7 @@
 //! stall the test run, which CI's time limit turns into a failure.)
 
 use goscope_binary::{Binary, fuzzing};
-use goscope_xtask::{Variant, build, toolchains};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use goscope_xtask::{Rng, Variant, build, toolchains};
 
 fn fixtures() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -130,7 +117,7 @@ fn garbage_never_panics() {
     let mut rng = Rng(42);
     for len in [0usize, 1, 4, 16, 64, 100, 4096, 65536] {
         for magic in [&b"\x7fELF\x02\x01\x01"[..], b"MZ", b"\xcf\xfa\xed\xfe", b""] {
-            let mut m: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut m: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             let n = magic.len().min(m.len());
             m[..n].copy_from_slice(&magic[..n]);
             fuzzing::open_and_walk(&m);

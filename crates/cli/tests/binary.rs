@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::*;
 use goscope_binary::Binary;
-use goscope_xtask::{Fixture, Variant};
+use goscope_xtask::{Fixture, Rng, Variant};
 
 const NM_FLAG_SETS: &[&[&str]] = &[
     &[],

@@ -7,20 +7,7 @@ mod core_common;
 use std::sync::Arc;
 
 use core_common::*;
-use goscope_xtask::Variant;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use goscope_xtask::{Rng, Variant};
 
 #[test]
 fn corrupted_cores_never_panic() {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use goscope_binary::Binary;
+use goscope_xtask::Rng;
 
 /// Runs goscope with a deadline; a hang is a failure. Output is drained while it runs so a
 /// full pipe cannot stall it.
@@ -184,7 +185,7 @@ fn truncated_and_corrupted_fixtures_are_handled() {
             let mut m = data.clone();
             for _ in 0..200 {
                 let at = loc.offset + rng.range(0, loc.size as u64) as usize;
-                m[at] = rng.next() as u8;
+                m[at] = rng.next_u64() as u8;
             }
             let path = dir.path().join(format!("noise{i}"));
             std::fs::write(&path, &m).expect("write");

@@ -2,24 +2,14 @@
 //! entry points as the `disasm` and `objdump` fuzz targets: any panic fails the test.
 
 use goscope_disasm::fuzzing;
-use goscope_xtask::{Variant, build, toolchains};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use goscope_xtask::{Rng, Variant, build, toolchains};
 
 #[test]
 fn decoders_survive_random_bytes() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for len in [1usize, 2, 3, 5, 15, 16, 17, 64, 300] {
         for _ in 0..8 {
-            let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             fuzzing::decode_all(&data);
         }
     }
@@ -49,12 +39,12 @@ fn listing_survives_corrupted_binaries() {
             for round in 0..12 {
                 let mut m = orig.clone();
                 if round % 3 == 0 {
-                    let cut = (rng.next() as usize) % m.len();
+                    let cut = (rng.next_u64() as usize) % m.len();
                     m.truncate(cut);
                 } else {
                     for _ in 0..64 {
-                        let i = (rng.next() as usize) % m.len();
-                        m[i] = rng.next() as u8;
+                        let i = (rng.next_u64() as usize) % m.len();
+                        m[i] = rng.next_u64() as u8;
                     }
                 }
                 fuzzing::list_binary(&m);

@@ -360,26 +360,8 @@ impl X86 {
             && !rex_misplaced(code, self.bitness)
             && !test_alias(code, self.bitness)
         {
-            let uses_segment = (0..ins.op_count()).any(|i| {
-                !matches!(
-                    ins.op_kind(i),
-                    OpKind::Register
-                        | OpKind::NearBranch16
-                        | OpKind::NearBranch32
-                        | OpKind::NearBranch64
-                        | OpKind::FarBranch16
-                        | OpKind::FarBranch32
-                        | OpKind::Immediate8
-                        | OpKind::Immediate8_2nd
-                        | OpKind::Immediate16
-                        | OpKind::Immediate32
-                        | OpKind::Immediate64
-                        | OpKind::Immediate8to16
-                        | OpKind::Immediate8to32
-                        | OpKind::Immediate8to64
-                        | OpKind::Immediate32to64
-                )
-            }) || ins.mnemonic() == Mnemonic::Xlatb;
+            let uses_segment = (0..ins.op_count()).any(|i| !plan9::is_non_memory(ins.op_kind(i)))
+                || ins.mnemonic() == Mnemonic::Xlatb;
             let branch = matches!(ins.flow_control(), FlowControl::ConditionalBranch)
                 || matches!(
                     ins.mnemonic(),

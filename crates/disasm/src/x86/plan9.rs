@@ -266,7 +266,8 @@ pub(super) fn format(
     }
 }
 
-fn is_non_memory(k: OpKind) -> bool {
+/// Whether an operand of this kind is not in memory (register, immediate or branch target).
+pub(super) fn is_non_memory(k: OpKind) -> bool {
     matches!(
         k,
         OpKind::Register
