@@ -119,19 +119,7 @@ impl<'b> Analyzer<'b> {
 
     /// File and declaration line of `f`.
     pub fn decl(&self, f: &FuncSym) -> (String, i32) {
-        let Some(func) = self.func(f) else {
-            return (String::new(), 0);
-        };
-        let file = func
-            .file_at(f.addr)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        let line = func
-            .start_line()
-            .filter(|&l| l > 0)
-            .or_else(|| func.line_at(f.addr))
-            .unwrap_or(0);
-        (file, line)
+        declaration(self.binary(), f).unwrap_or_default()
     }
 
     /// The facts of `f`.
@@ -281,4 +269,21 @@ impl<'b> Analyzer<'b> {
             })
             .collect()
     }
+}
+
+/// File and declaration line of the function whose entry is `f`: the pclntab's start line
+/// (Go 1.20+), else the line of the first instruction; `None` when no pclntab function starts
+/// at `f`.
+pub(crate) fn declaration(bin: &Binary, f: &FuncSym) -> Option<(String, i32)> {
+    let func = bin.func_at(f.addr).filter(|x| x.entry() == f.addr)?;
+    let file = func
+        .file_at(f.addr)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let line = func
+        .start_line()
+        .filter(|&l| l > 0)
+        .or_else(|| func.line_at(f.addr))
+        .unwrap_or(0);
+    Some((file, line))
 }

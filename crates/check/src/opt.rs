@@ -370,18 +370,10 @@ pub fn tie(bin: &Binary, mut decisions: Vec<Decision>, source: &str) -> Result<O
     let mut decls: HashMap<(String, i32), Vec<String>> = HashMap::new();
     let mut file_pkg: HashMap<String, String> = HashMap::new();
     for f in prog.functions() {
-        let Some(func) = bin.func_at(f.addr).filter(|x| x.entry() == f.addr) else {
+        let Some((file, line)) = crate::facts::declaration(bin, f) else {
             continue;
         };
-        let file = func
-            .file_at(f.addr)
-            .map(|b| norm(&String::from_utf8_lossy(b)))
-            .unwrap_or_default();
-        let line = func
-            .start_line()
-            .filter(|&l| l > 0)
-            .or_else(|| func.line_at(f.addr))
-            .unwrap_or(0);
+        let file = norm(&file);
         let name = source_name(&f.name).into_owned();
         file_pkg
             .entry(file.clone())

@@ -357,15 +357,22 @@ fn header(g: &Goroutine<'_>) -> String {
     format!("goroutine {} [{}]:", g.id, g.state())
 }
 
+/// A frame's call line and the tab-indented `file:line` under it, as the runtime's traceback
+/// prints them (without the line's end: callers append offsets).
+fn write_frame_position(w: &mut impl Write, f: &Frame<'_>) -> Result<()> {
+    writeln!(
+        w,
+        "{}({})",
+        f.print_name(),
+        if f.inlined { "..." } else { "" }
+    )?;
+    write!(w, "\t{}:{}", f.file, f.line)?;
+    Ok(())
+}
+
 fn write_frames(w: &mut impl Write, frames: &[Frame<'_>]) -> Result<()> {
     for f in frames {
-        writeln!(
-            w,
-            "{}({})",
-            f.print_name(),
-            if f.inlined { "..." } else { "" }
-        )?;
-        write!(w, "\t{}:{}", f.file, f.line)?;
+        write_frame_position(w, f)?;
         if let Some(off) = f.offset
             && off > 0
         {
@@ -873,13 +880,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
         }
         writeln!(w)?;
         for f in &g.frames {
-            writeln!(
-                w,
-                "{}({})",
-                f.print_name(),
-                if f.inlined { "..." } else { "" }
-            )?;
-            write!(w, "\t{}:{}", f.file, f.line)?;
+            write_frame_position(w, f)?;
             if let (Some(off), Some(sp), Some(fp)) = (f.offset, f.sp, f.fp) {
                 write!(w, " +{off:#x} fp={fp:#x} sp={sp:#x} pc={:#x}", f.pc)?;
             }
