@@ -81,6 +81,9 @@ func main() {
 		panic("crash after a long wait")
 	case "deadlock":
 		deadlock()
+	case "oom":
+		background()
+		outOfMemory()
 	case "overflow":
 		debug.SetMaxStack(1 << 20)
 		background()
@@ -371,6 +374,30 @@ func deadlock() {
 	wg.Add(1)
 	wg.Wait()
 }
+
+// outOfMemory caps the address space a little above what the process maps now, then allocates
+// past the cap: the runtime's mmap fails and it throws "runtime: out of memory" (a fatal error
+// that never reaches gopanic).
+func outOfMemory() {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		panic(err)
+	}
+	var vmKB uint64
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmSize:") {
+			rest := strings.TrimPrefix(line, "VmSize:")
+			vmKB, _ = strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	limit := (vmKB + 64<<10) << 10
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: limit, Max: limit}); err != nil {
+		panic(err)
+	}
+	sink = make([]byte, 1<<30)
+}
+
+var sink []byte
 
 //go:noinline
 func recurse(n int) int {

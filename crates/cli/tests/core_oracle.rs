@@ -47,13 +47,18 @@ fn scenario_in(
         return;
     }
     // arm64 cores come from qemu-user: not for cgo (no cross C compiler), PIE (dynamically
-    // linked, no arm64 loader here) or the largest cores.
-    let arches: Vec<&str> =
-        if cgo || args == ["many"] || args == ["waitlong"] || variants.contains(&Variant::Pie) {
-            vec!["amd64"]
-        } else {
-            crash_arches()
-        };
+    // linked, no arm64 loader here), the largest cores, or out-of-memory (qemu-user does not
+    // apply a guest's RLIMIT_AS).
+    let arches: Vec<&str> = if cgo
+        || args == ["many"]
+        || args == ["waitlong"]
+        || args == ["oom"]
+        || variants.contains(&Variant::Pie)
+    {
+        vec!["amd64"]
+    } else {
+        crash_arches()
+    };
     let mut errors = Vec::new();
     for tc in toolchains() {
         if system_go_only && tc.go != std::path::Path::new("go") {
@@ -394,6 +399,11 @@ fn all_goroutines_asleep_throw() {
 #[test]
 fn stack_overflow_throw() {
     scenario("crash", &["overflow"], false, &failing_is_first);
+}
+
+#[test]
+fn out_of_memory_throw() {
+    scenario("crash", &["oom"], false, &failing_is_first);
 }
 
 #[test]
