@@ -41,6 +41,7 @@ func main() {
 	total += int64(hot.RTMapLookup(m, n))
 	total += int64(hot.RTSliceLookup(s, n))
 	total += int64(hot.TwoCalls(n, n))
+	total += int64(hot.ClosureTwice(s, s[1:]))
 	total += int64(hot.FrameBig(n))
 	total += int64(hot.FrameSmall(n))
 	total += int64(hot.SizeBig(n))

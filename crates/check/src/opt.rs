@@ -557,9 +557,49 @@ pub fn tie(bin: &Binary, mut decisions: Vec<Decision>, source: &str) -> Result<O
                     ),
                 )
             }
-            DecisionKind::CanInline | DecisionKind::CannotInline | DecisionKind::CallNotInlined => {
+            DecisionKind::CallNotInlined => {
+                // The call that stayed a call: the CALLs at this line to the callee the message
+                // names; else the indirect CALLs there (a closure called through its variable
+                // is called through its funcval); else any CALL there when the message names
+                // no callee we can read.
+                let callee = not_inlined_callee(&d.message);
+                let calls: Vec<usize> = here
+                    .iter()
+                    .copied()
+                    .filter(|&i| insns[i].text.starts_with("CALL "))
+                    .collect();
+                let named: Vec<usize> = callee.as_ref().map_or_else(Vec::new, |c| {
+                    let target = format!(" {c}(SB)");
+                    calls
+                        .iter()
+                        .copied()
+                        .filter(|&i| insns[i].text.contains(&target))
+                        .collect()
+                });
+                let v: Vec<usize> = if !named.is_empty() {
+                    named
+                } else if callee.is_some() {
+                    calls
+                        .into_iter()
+                        .filter(|&i| !insns[i].text.contains("(SB)"))
+                        .collect()
+                } else {
+                    calls
+                };
+                let why = if here.is_empty() {
+                    no_code(file, line)
+                } else {
+                    format!(
+                        "no CALL {} at this line: the call was removed (dead code) or turned into \
+                         a jump (tail call)",
+                        callee.as_deref().unwrap_or("instruction")
+                    )
+                };
+                function = callee;
+                (v, Some(why))
+            }
+            DecisionKind::CanInline | DecisionKind::CannotInline => {
                 let name = match d.kind {
-                    DecisionKind::CallNotInlined => Some(d.message.clone()),
                     _ if d.code == "m" => d.message.split([' ', ':']).next().map(|s| s.to_string()),
                     _ => source_func_name(&mut sources, &d),
                 };
@@ -660,6 +700,34 @@ fn short(name: &str) -> &str {
     tail.split_once('.').map_or(tail, |(_, r)| r)
 }
 
+/// The callee a `cannotInlineCall` message names, in the linker's spelling (the compiler writes
+/// the package path and function name: `cost 192 of example.com/m.F.func1 exceeds max caller
+/// cost 160`, `example.com/m.F cannot be inlined`, `repeated recursive cycle to …`,
+/// `recursive call to …`, `call to runtime function … in instrumented build`, …).
+fn not_inlined_callee(message: &str) -> Option<String> {
+    let m = message.trim();
+    let name = if let Some(rest) = m.strip_prefix("cost ") {
+        // "cost N of NAME exceeds max [large ]caller cost M"
+        let rest = rest.split_once(" of ")?.1;
+        rest.rsplit_once(" exceeds max ")?.0
+    } else if let Some(name) = m.strip_suffix(" cannot be inlined") {
+        name
+    } else if let Some(rest) = m
+        .strip_prefix("repeated recursive cycle to ")
+        .or_else(|| m.strip_prefix("recursive call to "))
+    {
+        rest
+    } else if let Some((_, rest)) = m.split_once(" function ") {
+        // "call to runtime function NAME in instrumented build", "call to into \"no-race\"
+        // package function NAME in race build", "… package function NAME in -d=checkptr build"
+        rest.split_once(" in ")?.0
+    } else {
+        return None;
+    };
+    let name = name.trim();
+    (!name.is_empty() && !name.contains(' ')).then(|| name.to_string())
+}
+
 fn qualify(d: &Decision, name: &str) -> String {
     if name.contains('/') || d.package.is_empty() {
         return name.to_string();
@@ -717,6 +785,42 @@ mod tests {
         assert_eq!(d[1].position(), ("/m/x y/z.go", 7));
         assert!(parse_json_log("t", "{\"package\":\"p\"}\nnot json").is_err());
         assert!(parse_json_log("t", "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn names_the_callee_of_a_call_not_inlined() {
+        for (message, callee) in [
+            (
+                "cost 192 of example.com/checkfix/hot.Twice.func1 exceeds max caller cost 160",
+                Some("example.com/checkfix/hot.Twice.func1"),
+            ),
+            (
+                "cost 90 of m.f exceeds max large caller cost 20",
+                Some("m.f"),
+            ),
+            (
+                "example.com/m.(*T).Get cannot be inlined",
+                Some("example.com/m.(*T).Get"),
+            ),
+            ("repeated recursive cycle to m.walk", Some("m.walk")),
+            ("recursive call to m.walk", Some("m.walk")),
+            (
+                "call to runtime function runtime.LockOSThread in instrumented build",
+                Some("runtime.LockOSThread"),
+            ),
+            (
+                "call to into \"no-race\" package function internal/race.Read in race build",
+                Some("internal/race.Read"),
+            ),
+            (
+                "call to into runtime package function runtime.add in -d=checkptr build",
+                Some("runtime.add"),
+            ),
+            ("something else entirely", None),
+            ("cost 5 of  exceeds max caller cost 1", None),
+        ] {
+            assert_eq!(not_inlined_callee(message).as_deref(), callee, "{message}");
+        }
     }
 
     #[test]

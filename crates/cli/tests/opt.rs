@@ -120,7 +120,11 @@ fn opt_ties_every_decision_or_says_why() {
                 };
                 // An interface conversion that allocates; a closure that escapes; append.
                 tied_to(line_of("sink = v // want"), "escape", "runtime.convT64");
-                tied_to(line_of("n := 0 // want"), "escape", "runtime.newobject");
+                tied_to(
+                    line_of("n := 0              // want"),
+                    "escape",
+                    "runtime.newobject",
+                );
                 tied_to(
                     line_of("return func() int { // want"),
                     "escape",
@@ -173,6 +177,34 @@ fn opt_ties_every_decision_or_says_why() {
                     "{label}: {:#?}",
                     big[0]
                 );
+                if mode.is_empty() && tc.minor >= 20 {
+                    // A closure too costly for either of its two call sites: both calls stay
+                    // (indirect) CALLs in ClosureTwice, and each cannotInlineCall is tied to
+                    // its own line's CALL only.
+                    let mut sites = Vec::new();
+                    for needle in ["first := mix(a)", "second := mix(b)"] {
+                        let line = line_of(needle);
+                        let v = at(line, "call_not_inlined");
+                        assert!(!v.is_empty(), "{label}: no call_not_inlined at {line}");
+                        for d in &v {
+                            assert_eq!(
+                                d["function"], "example.com/checkfix/hot.ClosureTwice.func1",
+                                "{label}: {d:#}"
+                            );
+                            let insns = d["instructions"].as_array().unwrap();
+                            assert_eq!(insns.len(), 1, "{label}: one CALL per site: {d:#}");
+                            let i = &insns[0];
+                            assert!(
+                                i["function"] == "example.com/checkfix/hot.ClosureTwice"
+                                    && i["text"].as_str().unwrap().starts_with("CALL "),
+                                "{label}: {i:#}"
+                            );
+                            sites.push(i["address"].clone());
+                        }
+                    }
+                    sites.dedup();
+                    assert!(sites.len() >= 2, "{label}: both sites tied to one CALL");
+                }
                 if !mode.is_empty() {
                     // Two calls on one line: only small's inlining is reported, and tied to
                     // small's instructions.

@@ -45,7 +45,7 @@ func BoxPointer(p *Point) {
 //goscope:noalloc
 //go:noinline
 func EscapingClosure() func() int {
-	n := 0 // want no_alloc
+	n := 0              // want no_alloc
 	return func() int { // want no_alloc
 		n++
 		return n
@@ -282,4 +282,48 @@ func PlainUnlock() {
 	mu.Lock()
 	counter++
 	mu.Unlock()
+}
+
+// ClosureTwice calls one closure from two call sites. The closure is inlinable but, with two
+// callers, costs more than the budget a call site allows it (Go 1.20+ doubles the budget for
+// closures, still short): both calls stay CALLs, which the JSON log reports as cannotInlineCall.
+//
+//go:noinline
+func ClosureTwice(a, b []int) int {
+	mix := func(xs []int) int {
+		s := 0
+		for i, x := range xs {
+			if x%3 == 0 {
+				s += x * i
+			} else if x%5 == 0 {
+				s -= x
+			} else {
+				s ^= x << 2
+			}
+			if s > 1000 {
+				s = s/7 + x
+			} else if s < -1000 {
+				s = s/3 - x
+			}
+			if x > 10 && x < 20 || x > 30 && x < 40 {
+				s += 7 * x * x
+			}
+			if x > 50 && x < 60 || x > 70 && x < 80 {
+				s -= 3 * x * x
+			}
+			if s%11 == 0 || s%13 == 0 {
+				s = s*5 + x - 1
+			}
+			if s%17 == 0 || s%19 == 0 {
+				s = s*7 - x + 3
+			}
+			if x > 90 && x < 99 || x > 110 && x < 120 {
+				s ^= x * 11
+			}
+		}
+		return s
+	}
+	first := mix(a)  // opt: call not inlined (first site)
+	second := mix(b) // opt: call not inlined (second site)
+	return first ^ second
 }
