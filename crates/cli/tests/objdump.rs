@@ -496,6 +496,93 @@ fn stripped_twin_lists_what_unstripped_lists() {
     assert!(checked >= 2, "no stripped fixtures were compared");
 }
 
+/// A function's name and, per instruction, its position and annotation kinds.
+type AnnotatedFunc = (String, Vec<(String, Vec<String>)>);
+
+#[test]
+fn stripped_twin_annotates_what_unstripped_annotates() {
+    // The annotations of a stripped build equal its unstripped twin's, instruction by
+    // instruction — including the write-barrier flag tests, whose data symbol
+    // (runtime.writeBarrier) only the unstripped build names; goscope finds it from the code.
+    let Some(_) = toolchains() else { return };
+    let all = goscope_xtask::matrix("prog").expect("fixture matrix");
+    let mut checked = 0;
+    for s in all.iter().filter(|f| f.variant == Variant::Stripped) {
+        let supported = matches!(
+            (s.goos.as_str(), s.goarch.as_str()),
+            ("linux", "amd64" | "arm64" | "386") | ("darwin", "arm64") | ("windows", "amd64")
+        );
+        if !supported {
+            continue;
+        }
+        let u = goscope_xtask::twin(&all, s).expect("unstripped twin");
+        // Per function: the annotated instructions, by offset from the function's start, with
+        // their source position and annotation kinds. (Padding after a function, which the
+        // symbol tables of Mach-O and PE count in and the pclntab does not, has none.)
+        let shape = |bin: &Path| -> Vec<AnnotatedFunc> {
+            let out = goscope(&["objdump", "--annotate", "--json", bin.to_str().unwrap()]);
+            let mut funcs: Vec<AnnotatedFunc> = Vec::new();
+            let mut start = 0;
+            for line in out.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+                let name = norm(v["function"].as_str().unwrap_or(""));
+                let addr = u64::from_str_radix(
+                    v["address"].as_str().unwrap().trim_start_matches("0x"),
+                    16,
+                )
+                .unwrap();
+                if funcs.last().is_none_or(|f| f.0 != name) {
+                    funcs.push((name, Vec::new()));
+                    start = addr;
+                }
+                let kinds: Vec<String> = v["annotations"]
+                    .as_array()
+                    .map(|a| a.iter().map(|x| x["kind"].to_string()).collect())
+                    .unwrap_or_default();
+                if kinds.is_empty() {
+                    continue;
+                }
+                let pos = format!("+{:#x} {}:{}", addr - start, v["file"], v["line"]);
+                if let Some(f) = funcs.last_mut() {
+                    f.1.push((pos, kinds));
+                }
+            }
+            funcs
+        };
+        let (fs, fu) = (shape(&s.path), shape(&u.path));
+        assert_eq!(fs.len(), fu.len(), "{}: function count", s.label());
+        let mut barriers = 0;
+        for (a, b) in fs.iter().zip(&fu) {
+            assert_eq!(a.0, b.0, "{}: function order", s.label());
+            if a.0.trim_start_matches('_').starts_with("go:") {
+                // Not code: the linker's build id and FIPS boundary markers.
+                continue;
+            }
+            assert_eq!(
+                a.1,
+                b.1,
+                "{}: annotations of {} (stripped {}, unstripped {})",
+                s.label(),
+                a.0,
+                s.path.display(),
+                u.path.display()
+            );
+            barriers +=
+                a.1.iter()
+                    .flat_map(|x| &x.1)
+                    .filter(|k| *k == "\"write_barrier_check\"")
+                    .count();
+        }
+        assert!(
+            barriers > 100,
+            "{}: only {barriers} write-barrier flag tests marked",
+            s.label()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} stripped fixtures compared");
+}
+
 #[test]
 fn strip_all_copy_lists_the_same_instructions() {
     // Same layout as the original: only symbol names may differ (data symbols are gone).

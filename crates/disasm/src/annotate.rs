@@ -49,11 +49,39 @@ impl Annotation {
     }
 }
 
+/// The data address each instruction of a stream refers to: its absolute or pc-relative
+/// memory operand, or on arm64 the `ADRP` page plus the offset of the instruction right
+/// after it. Go's linker always emits the two as an adjacent pair (`R_ADDRARM64`), so only
+/// the immediately preceding ADRP counts: a register loaded by ADRP earlier may hold anything
+/// by now.
+#[derive(Debug, Default)]
+pub(crate) struct DataRefs {
+    prev_adrp: Option<(u8, u64)>,
+}
+
+impl DataRefs {
+    /// The data address `info` (the next instruction of the stream) refers to.
+    pub(crate) fn address(&mut self, info: &crate::InsnInfo) -> Option<u64> {
+        let prev = self.prev_adrp.take();
+        match info.reg {
+            Some(crate::RegRef::Adrp(reg, page)) => {
+                self.prev_adrp = Some((reg, page));
+                None
+            }
+            Some(crate::RegRef::BaseOffset(reg, off)) => match prev {
+                Some((r, page)) if r == reg => Some(page.wrapping_add(off as u64)),
+                _ => info.mem_addr,
+            },
+            None => info.mem_addr,
+        }
+    }
+}
+
 /// Annotates the instructions of one function, in order (it follows arm64 `ADRP` pairs).
 pub struct Annotator<'s> {
     syms: &'s dyn Symbolizer,
     stackguard_offset: i64,
-    adrp: [Option<u64>; 32],
+    data: DataRefs,
     /// Inside an arm64 load-exclusive/store-exclusive loop: the operation seen so far.
     exclusive: Option<Option<&'static str>>,
 }
@@ -83,7 +111,7 @@ impl<'s> Annotator<'s> {
             syms,
             // g.stackguard0 follows g.stack (two pointers).
             stackguard_offset: 2 * i64::from(ptr_size),
-            adrp: [None; 32],
+            data: DataRefs::default(),
             exclusive: None,
         }
     }
@@ -111,20 +139,7 @@ impl<'s> Annotator<'s> {
                 }
             }
         }
-        let mut data_addr = info.mem_addr;
-        match info.reg {
-            Some(crate::RegRef::Adrp(reg, page)) => {
-                if let Some(slot) = self.adrp.get_mut(reg as usize) {
-                    *slot = Some(page);
-                }
-            }
-            Some(crate::RegRef::BaseOffset(reg, off)) => {
-                if let Some(Some(page)) = self.adrp.get(reg as usize) {
-                    data_addr = Some(page.wrapping_add(off as u64));
-                }
-            }
-            None => {}
-        }
+        let data_addr = self.data.address(info);
         if let Some(a) = data_addr
             && let Some((name, _)) = self.syms.lookup(a)
             && name == WRITE_BARRIER_FLAG

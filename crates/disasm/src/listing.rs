@@ -27,6 +27,55 @@ pub struct FuncSym {
     pub size: u64,
 }
 
+/// Where `runtime.writeBarrier` lies in a binary without a symbol table: the flag every
+/// compiled pointer store tests (`if writeBarrier.enabled`), which the listing marks.
+///
+/// `runtime.typedmemmove` reads it before any other global and before any call in every
+/// release (`writeBarrier.needed`, offset 4, before Go 1.21; `.enabled`, offset 0, since); the
+/// struct is 8-aligned (it ends in `alignme uint64`), so the read address rounded down is its
+/// start. Accepted only inside the moduledata's bss or noptrbss.
+fn write_barrier_flag(
+    bin: &Binary,
+    dis: &dyn Disassembler,
+    funcs: &[FuncSym],
+    text: &[u8],
+    text_start: u64,
+) -> Option<u64> {
+    let md = bin.moduledata()?;
+    let in_bss = |a: u64| {
+        [md.bss, md.noptrbss]
+            .iter()
+            .any(|&(lo, hi)| lo <= a && a < hi)
+    };
+    let f = funcs.iter().find(|f| f.name == "runtime.typedmemmove")?;
+    let start = usize::try_from(f.addr.checked_sub(text_start)?).ok()?;
+    // The read comes within the first few instructions; a bounded look, whatever the size says.
+    let len = usize::try_from(f.size.min(256)).ok()?;
+    let code = text.get(start..start.checked_add(len)?)?;
+    let mut stream = dis.stream(code, f.addr);
+    let mut data = crate::annotate::DataRefs::default();
+    let mut scratch = String::new();
+    let mut off = 0;
+    while off < code.len() {
+        let info = stream.decode_at(off, Syntax::None, &crate::NoSymbols, &mut scratch, true);
+        if !info.known
+            || matches!(
+                info.flow,
+                crate::Flow::Call | crate::Flow::IndirectCall | crate::Flow::Return
+            )
+        {
+            return None;
+        }
+        let addr = data.address(&info);
+        if let Some(a) = addr {
+            let base = a & !7;
+            return (in_bss(a) && in_bss(base)).then_some(base);
+        }
+        off += info.len.max(1);
+    }
+    None
+}
+
 /// All symbols by address, for naming branch targets and memory operands.
 #[derive(Debug, Default)]
 pub struct SymbolTable {
@@ -214,7 +263,7 @@ impl<'b> Program<'b> {
                 "runtime.text" | "text" | "_text" | "runtime.etext" | "etext" | "_etext"
             )
         });
-        let funcs = syms
+        let funcs: Vec<FuncSym> = syms
             .iter()
             .filter(|s| s.is_text() && s.addr >= text_start)
             .map(|s| FuncSym {
@@ -231,6 +280,22 @@ impl<'b> Program<'b> {
                 },
             })
             .collect();
+        if listing.recovered
+            && let Some(addr) = write_barrier_flag(bin, &*dis, &funcs, text, text_start)
+        {
+            // Stripped: name the one data symbol the annotations need (it exists in every Go
+            // binary; 16 bytes in every release since 1.8).
+            let at = syms.partition_point(|s| s.addr <= addr);
+            syms.insert(
+                at,
+                Symbol {
+                    name: crate::classes::WRITE_BARRIER_FLAG.to_string(),
+                    addr,
+                    size: 16,
+                    code: 'B',
+                },
+            );
+        }
         Ok(Program {
             bin,
             dis,
