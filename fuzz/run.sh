@@ -12,7 +12,7 @@ if [ -d "$fixtures" ]; then
     cp "$f" corpus/open/ 2>/dev/null || true
     cp "$f" corpus/objdump/ 2>/dev/null || true
     cp "$f" corpus/runtime_static/ 2>/dev/null || true
-    head -c 4096 "$f" > "corpus/disasm/$(basename "$f").head" 2>/dev/null || true
+    head -c 1024 "$f" > "corpus/disasm/$(basename "$f").head" 2>/dev/null || true
     objcopy -O binary --only-section=.gopclntab "$f" "corpus/pclntab/$(basename "$f").pcln" 2>/dev/null || true
   done
 fi
