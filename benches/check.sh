@@ -32,4 +32,5 @@ awk -v o="$(cut -f2 <<<"$obj")" -v om="$(cut -f3 <<<"$obj")" \
     -v c="$(cut -f2 <<<"$chk")" -v cm="$(cut -f3 <<<"$chk")" 'BEGIN {
   printf "%-34s objdump %8.4fs %7.1f MB | check %8.4fs %7.1f MB | check/objdump %.2fx (target <= 2x)\n",
     "check, ten rules", o, om / 1024, c, cm / 1024, c / o }'
-"$GOSCOPE" check --policy "$POLICY" "$BIN" 2>/dev/null | tail -1
+# (check exits 1 when it finds violations, as here: the summary line is what matters.)
+{ "$GOSCOPE" check --policy "$POLICY" "$BIN" 2>/dev/null || true; } | tail -1
