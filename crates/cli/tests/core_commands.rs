@@ -127,14 +127,9 @@ fn threads_registers_and_memory_match_gdb() {
 
 #[test]
 fn binary_found_through_the_core() {
-    if !cores_possible() {
-        return;
-    }
-    let Some(tc) = toolchains().into_iter().next() else {
+    let Some((fx, run)) = first_crash(&["index"]) else {
         return;
     };
-    let fx = fixture("crash", &tc, Variant::Default, false);
-    let run = crash(&fx, &["index"]);
     let (code, with_bin, err) = goscope(&[
         "core",
         "--json",
@@ -157,14 +152,9 @@ fn binary_found_through_the_core() {
 
 #[test]
 fn usage_errors_say_what_to_do() {
-    if !cores_possible() {
-        return;
-    }
-    let Some(tc) = toolchains().into_iter().next() else {
+    let Some((fx, run)) = first_crash(&["index"]) else {
         return;
     };
-    let fx = fixture("crash", &tc, Variant::Default, false);
-    let run = crash(&fx, &["index"]);
     let (bin, core) = (fx.path.to_str().unwrap(), run.core.to_str().unwrap());
     // Swapped arguments.
     let (code, _, err) = goscope(&["core", core, bin]);
@@ -186,14 +176,9 @@ fn usage_errors_say_what_to_do() {
 
 #[test]
 fn filter_and_group_agree_with_the_runtime() {
-    if !cores_possible() {
-        return;
-    }
-    let Some(tc) = toolchains().into_iter().next() else {
+    let Some((fx, run)) = first_crash(&["many"]) else {
         return;
     };
-    let fx = fixture("crash", &tc, Variant::Default, false);
-    let run = crash(&fx, &["many"]);
     let oracle = parse_oracle(&run.stderr);
     let (bin, core) = (&fx.path, &run.core);
     // --filter by state: exactly the goroutines the runtime printed in that state.

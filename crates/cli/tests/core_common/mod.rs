@@ -101,6 +101,19 @@ pub fn crash(fx: &Fixture, args: &[&str]) -> CrashRun {
     goscope_xtask::crash_core(fx, args).unwrap_or_else(|e| panic!("{}: {e:#}", fx.label()))
 }
 
+/// The crash fixture of the first toolchain (linux/amd64, unstripped), crashed with `args`; `None`
+/// (skip) when this machine cannot produce cores or has no toolchain — a failure instead when
+/// CI requires them.
+pub fn first_crash(args: &[&str]) -> Option<(Fixture, CrashRun)> {
+    if !cores_possible() {
+        return None;
+    }
+    let tc = toolchains().into_iter().next()?;
+    let fx = fixture("crash", &tc, Variant::Default, false);
+    let run = crash(&fx, args);
+    Some((fx, run))
+}
+
 /// One frame the runtime printed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OFrame {
