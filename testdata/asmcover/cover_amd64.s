@@ -264,6 +264,13 @@ TEXT ·cover(SB), NOSPLIT|NOFRAME, $0-0
 	BYTE $0xef	// out    %eax,(%dx)
 	BYTE $0x6c	// insb   (%dx),%es:(%rdi)
 	BYTE $0x6f	// outsl  %ds:(%rsi),(%dx)
+	BYTE $0x36; BYTE $0x65; BYTE $0x6f	// ss outsl %gs:(%rsi),(%dx)
+	BYTE $0x66; BYTE $0x36; BYTE $0x4b; BYTE $0x6f	// data16 rex.WXB outsl %ds:(%rsi),(%dx)
+	BYTE $0x65; BYTE $0x64; BYTE $0x8b; BYTE $0x0	// gs mov %fs:(%rax),%eax
+	BYTE $0x3e; BYTE $0x65; BYTE $0x8b; BYTE $0x0	// ds mov %gs:(%rax),%eax
+	BYTE $0x36; BYTE $0xac	// lods   %ds:(%rsi),%al
+	BYTE $0x64; BYTE $0x36; BYTE $0xa4	// fs movsb %fs:(%rsi),%es:(%rdi)
+	BYTE $0x26; BYTE $0x8b; BYTE $0x0	// es mov (%rax),%eax
 	BYTE $0x48; BYTE $0xf; BYTE $0xc7; BYTE $0xf0	// rdrand %rax
 	BYTE $0x48; BYTE $0xf; BYTE $0xc7; BYTE $0xfb	// rdseed %rbx
 	BYTE $0xf; BYTE $0x1; BYTE $0xd0	// xgetbv

@@ -43,5 +43,14 @@
 	fld1; fldz; fldl (%rax); fstpl (%rbx); faddp; fmulp; fdivrp; fchs; fabs; fsqrt; fxch; fnstcw (%rax); fldcw (%rax)
 	fbld (%rax); frstor (%rax); fnsave (%rax); fldenv (%rax); fnstenv (%rax); fxsave (%rax); fxrstor (%rax)
 	in %dx,%eax; in $0x48,%al; out %al,$0x62; out %eax,%dx; insb; outsl
+	# Segment prefixes as x86asm weighs them: in 64-bit mode CS/DS/ES/SS do nothing (shown as a
+	# prefix), only the last FS/GS is in effect, a superseded one is shown as a prefix.
+	.byte 0x36, 0x65, 0x6f
+	.byte 0x66, 0x36, 0x4b, 0x6f
+	.byte 0x65, 0x64, 0x8b, 0x00
+	.byte 0x3e, 0x65, 0x8b, 0x00
+	.byte 0x36, 0xac
+	.byte 0x64, 0x36, 0xa4
+	.byte 0x26, 0x8b, 0x00
 	rdrand %rax; rdseed %rbx; xgetbv; crc32b %al,%ecx; crc32q %rax,%rcx; movbe (%rax),%rcx
 	adcx %rax,%rbx; adox %rcx,%rdx; mulx %rax,%rbx,%rcx

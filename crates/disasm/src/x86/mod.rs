@@ -104,6 +104,9 @@ pub(crate) struct Prefixes {
     /// The prefix x86asm prints before the mnemonic: the last one that is not a repeat,
     /// operand/address size, or a segment an operand uses.
     pub shown: Option<&'static str>,
+    /// The segment override memory operands show (x86asm's choice, which in 64-bit mode
+    /// ignores CS, DS, ES and SS); string instructions default to DS without one.
+    pub seg: Option<Register>,
     /// After a VEX prefix x86asm prints no prefix at all (its prefix loop stops at VEX).
     pub none_shown: bool,
     /// Size in bytes of the encoded displacement (x86asm sign-extends only an 8-bit one).
@@ -112,45 +115,55 @@ pub(crate) struct Prefixes {
 
 fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) -> Prefixes {
     let mut data_size = if bitness == 64 { 32 } else { bitness };
-    let mut opsize = false;
+    let is_prefix = |b: u8| {
+        matches!(
+            b,
+            0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65
+        )
+    };
+    let n = code.iter().position(|&b| !is_prefix(b)).unwrap_or(code.len());
+    let prefixes = &code[..n];
+    // The segment override in effect (x86asm's segIndex): the last FS or GS, or outside 64-bit
+    // mode the last of any segment prefix. In 64-bit mode CS, DS, ES and SS do nothing.
+    let seg_at = prefixes.iter().rposition(|&b| match b {
+        0x64 | 0x65 => true,
+        0x26 | 0x2E | 0x36 | 0x3E => bitness != 64,
+        _ => false,
+    });
+    let seg = seg_at.and_then(|k| match prefixes[k] {
+        0x26 => Some(Register::ES),
+        0x2E => Some(Register::CS),
+        0x36 => Some(Register::SS),
+        0x3E => Some(Register::DS),
+        0x64 => Some(Register::FS),
+        0x65 => Some(Register::GS),
+        _ => None,
+    });
+    // x86asm prints the last prefix that is not implied by the instruction text (the override
+    // an operand shows, a repeat, a mandatory prefix) before the mnemonic: a superseded or
+    // meaningless segment prefix, LOCK, or a branch hint (PN, PT) on a conditional branch.
     let mut shown = None;
-    let mut i = 0;
-    while let Some(&b) = code.get(i) {
-        // In 64-bit mode CS, DS, ES and SS overrides do nothing; x86asm shows them as prefixes
-        // (branch hints PN and PT on conditional branches). FS and GS go into the operand.
-        let seg = |name| if uses_segment { None } else { Some(name) };
-        let legacy_seg = |name, hint| {
-            if branch {
-                Some(hint)
-            } else if bitness == 64 || !uses_segment {
-                Some(name)
-            } else {
-                None
-            }
-        };
+    for (k, &b) in prefixes.iter().enumerate() {
+        if uses_segment && seg_at == Some(k) {
+            continue;
+        }
         match b {
-            0x66 => {
-                opsize = true;
-                shown = None;
-            }
-            0x67 => shown = None,
+            0x66 | 0x67 => shown = None,
             0xF2 | 0xF3 => {}
             0xF0 => shown = Some("LOCK"),
-            0x2E => shown = legacy_seg("CS", "PN"),
-            0x36 => shown = legacy_seg("SS", "SS"),
-            0x3E => shown = legacy_seg("DS", "PT"),
-            0x26 => shown = legacy_seg("ES", "ES"),
-            0x64 => shown = seg("FS"),
-            0x65 => shown = seg("GS"),
-            _ => break,
+            0x2E => shown = Some(if branch { "PN" } else { "CS" }),
+            0x3E => shown = Some(if branch { "PT" } else { "DS" }),
+            0x36 => shown = Some("SS"),
+            0x26 => shown = Some("ES"),
+            0x64 => shown = Some("FS"),
+            _ => shown = Some("GS"),
         }
-        i += 1;
     }
-    if opsize {
+    if prefixes.contains(&0x66) {
         data_size = if bitness == 16 { 32 } else { 16 };
     }
     if bitness == 64
-        && let Some(&b) = code.get(i)
+        && let Some(&b) = code.get(n)
         && (0x40..=0x4F).contains(&b)
         && b & 8 != 0
     {
@@ -159,6 +172,7 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) ->
     Prefixes {
         data_size,
         shown,
+        seg,
         none_shown: false,
         disp_size: 0,
     }

@@ -250,7 +250,7 @@ pub(super) fn format(
         }
         Mnemonic::Xlatb => {
             out.push(' ');
-            out.push_str(reg_name(ins.memory_segment()));
+            out.push_str(reg_name(p.seg.unwrap_or(Register::DS)));
             out.push_str(":0(BX)");
         }
         _ => {
@@ -378,7 +378,7 @@ fn operand(
             }
         }
         OpKind::Memory => {
-            memory(ins, p.disp_size, pc, syms, s);
+            memory(ins, p, pc, syms, s);
         }
         OpKind::MemorySegSI
         | OpKind::MemorySegESI
@@ -389,12 +389,14 @@ fn operand(
         | OpKind::MemoryESDI
         | OpKind::MemoryESEDI
         | OpKind::MemoryESRDI => {
+            // x86asm's default segment: the override in effect, else DS (ES:DI is fixed).
+            let default_seg = p.seg.unwrap_or(Register::DS);
             let (seg, base) = match ins.op_kind(i) {
                 OpKind::MemorySegSI | OpKind::MemorySegESI | OpKind::MemorySegRSI => {
-                    (ins.memory_segment(), "SI")
+                    (default_seg, "SI")
                 }
                 OpKind::MemorySegDI | OpKind::MemorySegEDI | OpKind::MemorySegRDI => {
-                    (ins.memory_segment(), "DI")
+                    (default_seg, "DI")
                 }
                 _ => (Register::ES, "DI"),
             };
@@ -404,16 +406,9 @@ fn operand(
 }
 
 /// A memory operand: `sym+off(SB)` when it names a symbol, else `seg:disp(base)(index*scale)`.
-fn memory(ins: &Instruction, disp_size: usize, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
-    let seg = match ins.segment_prefix() {
-        // Meaningless in 64-bit mode: x86asm prints them as prefixes instead.
-        Register::CS | Register::DS | Register::ES | Register::SS
-            if ins.code_size() == iced_x86::CodeSize::Code64 =>
-        {
-            Register::None
-        }
-        r => r,
-    };
+fn memory(ins: &Instruction, p: Prefixes, pc: u64, syms: &dyn Symbolizer, s: &mut String) {
+    let disp_size = p.disp_size;
+    let seg = p.seg.unwrap_or(Register::None);
     let base = ins.memory_base();
     let index = ins.memory_index();
     let scale = ins.memory_index_scale();
