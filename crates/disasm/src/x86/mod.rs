@@ -121,7 +121,10 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) ->
             0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65
         )
     };
-    let n = code.iter().position(|&b| !is_prefix(b)).unwrap_or(code.len());
+    let n = code
+        .iter()
+        .position(|&b| !is_prefix(b))
+        .unwrap_or(code.len());
     let prefixes = &code[..n];
     // The segment override in effect (x86asm's segIndex): the last FS or GS, or outside 64-bit
     // mode the last of any segment prefix. In 64-bit mode CS, DS, ES and SS do nothing.
