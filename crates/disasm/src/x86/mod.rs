@@ -113,17 +113,20 @@ pub(crate) struct Prefixes {
     pub disp_size: usize,
 }
 
+/// The legacy prefix bytes x86asm reads before an opcode: operand and address size, LOCK,
+/// REP/REPN, and the six segment overrides.
+fn is_legacy_prefix(b: u8) -> bool {
+    matches!(
+        b,
+        0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65
+    )
+}
+
 fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) -> Prefixes {
     let mut data_size = if bitness == 64 { 32 } else { bitness };
-    let is_prefix = |b: u8| {
-        matches!(
-            b,
-            0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65
-        )
-    };
     let n = code
         .iter()
-        .position(|&b| !is_prefix(b))
+        .position(|&b| !is_legacy_prefix(b))
         .unwrap_or(code.len());
     let prefixes = &code[..n];
     // The segment override in effect (x86asm's segIndex): the last FS or GS, or outside 64-bit
@@ -185,11 +188,7 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) ->
 fn test_alias(code: &[u8], bitness: u32) -> bool {
     let mut i = 0;
     while let Some(&b) = code.get(i) {
-        if matches!(
-            b,
-            0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67
-        ) || (bitness == 64 && (0x40..=0x4F).contains(&b))
-        {
+        if is_legacy_prefix(b) || (bitness == 64 && (0x40..=0x4F).contains(&b)) {
             i += 1;
             continue;
         }
@@ -204,23 +203,14 @@ fn rex_misplaced(code: &[u8], bitness: u32) -> bool {
     if bitness != 64 {
         return false;
     }
-    let Some(i) = code.iter().position(|b| {
-        !matches!(
-            b,
-            0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67
-        )
-    }) else {
+    let Some(i) = code.iter().position(|&b| !is_legacy_prefix(b)) else {
         return false;
     };
     let is_rex = |b: Option<&u8>| b.is_some_and(|b| (0x40..=0x4F).contains(b));
     is_rex(code.get(i))
-        && code.get(i + 1).is_some_and(|b| {
-            (0x40..=0x4F).contains(b)
-                || matches!(
-                    b,
-                    0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67
-                )
-        })
+        && code
+            .get(i + 1)
+            .is_some_and(|b| (0x40..=0x4F).contains(b) || is_legacy_prefix(*b))
 }
 
 thread_local! {
@@ -418,12 +408,7 @@ impl X86 {
             // Legacy prefixes may follow the VEX prefix; a REX may not.
             let opcode_at = rest_all
                 .iter()
-                .position(|b| {
-                    !matches!(
-                        b,
-                        0x66 | 0xF0 | 0xF2 | 0xF3 | 0x2E | 0x36 | 0x3E | 0x26 | 0x64 | 0x65 | 0x67
-                    )
-                })
+                .position(|&b| !is_legacy_prefix(b))
                 .unwrap_or(0);
             let first = rest_all.get(opcode_at).copied().unwrap_or(0);
             let rex = self.bitness == 64 && (0x40..=0x4F).contains(&first);
