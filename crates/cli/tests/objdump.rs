@@ -47,8 +47,14 @@ fn oracle(tcs: &[Toolchain]) -> Toolchain {
 }
 
 fn go_objdump(tc: &Toolchain, args: &[&str]) -> String {
-    let out = tc.tool("objdump", args, None).expect("go tool objdump");
-    String::from_utf8(out).expect("utf-8 listing")
+    go_tool_output(tc, "objdump", args)
+}
+
+fn go_tool_output(tc: &Toolchain, tool: &str, args: &[&str]) -> String {
+    let out = tc
+        .tool(tool, args, None)
+        .unwrap_or_else(|e| panic!("go tool {tool}: {e:#}"));
+    String::from_utf8(out).expect("utf-8 output")
 }
 
 fn build(program: &str, tc: &Toolchain, goarch: &str, variant: Variant) -> Fixture {
@@ -629,6 +635,25 @@ fn strip_all_copy_lists_the_same_instructions() {
             }
         }
         eprintln!("{arch}: {text_diffs} lines name data symbols only the unstripped binary has");
+        // The one data symbol goscope finds without a symbol table, runtime.writeBarrier (from
+        // the code), is where the original's symbol table has it (`go tool nm`).
+        let nm = go_tool_output(&go, "nm", &[f.path.to_str().unwrap()]);
+        let flag = nm
+            .lines()
+            .find_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                (cols.len() == 3 && cols[2] == "runtime.writeBarrier")
+                    .then(|| u64::from_str_radix(cols[0], 16).unwrap())
+            })
+            .expect("runtime.writeBarrier in go tool nm");
+        let bin = goscope_binary::Binary::open(&copy).unwrap();
+        let prog = goscope_disasm::listing::Program::new(&bin).unwrap();
+        assert!(prog.recovered(), "{arch}: the copy has no symbol table");
+        assert_eq!(
+            goscope_disasm::Symbolizer::lookup(prog.symbols(), flag),
+            Some(("runtime.writeBarrier", flag)),
+            "{arch}: go tool nm puts runtime.writeBarrier at {flag:#x}"
+        );
     }
 }
 
