@@ -4,10 +4,10 @@
 //!
 //! [`Binary`] is the entry point: open a file once, share it (`Send + Sync`), and ask.
 
-#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod buildinfo;
-mod bytes;
+pub mod bytes;
 mod container;
 pub mod error;
 #[doc(hidden)]
@@ -32,7 +32,7 @@ pub use moduledata::Moduledata;
 pub use pclntab::{Func, Pclntab, PclntabVersion};
 pub use symbols::Symbol;
 
-use bytes::Bytes;
+pub use bytes::Bytes;
 use container::Container;
 use pclntab::PclntabLocation;
 
@@ -57,6 +57,21 @@ pub struct TextSect {
     pub end: u64,
     /// The section's actual address.
     pub baseaddr: u64,
+}
+
+/// A segment the loader maps (link-time addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadSegment {
+    /// Start address.
+    pub addr: u64,
+    /// Size in memory (bss included).
+    pub mem_size: u64,
+    /// Bytes the file holds for it.
+    pub file_size: u64,
+    /// Writable at run time: its contents in a process differ from the file's.
+    pub writable: bool,
+    /// Executable.
+    pub executable: bool,
 }
 
 /// An opened Go executable. Immutable, `Send + Sync`; indexes are built on first use.
@@ -325,6 +340,18 @@ impl Binary {
     pub fn read_va_rest(&self, addr: u64) -> Option<&[u8]> {
         let (off, avail) = self.container.va_to_file(addr)?;
         self.bytes.get(off as usize..(off + avail) as usize)
+    }
+
+    /// The segments the loader maps (for PE, the sections), sorted by address: what is
+    /// writable at run time and what stays as the file holds it.
+    pub fn segments(&self) -> impl Iterator<Item = LoadSegment> + '_ {
+        self.container.mappings.iter().map(|m| LoadSegment {
+            addr: m.addr,
+            mem_size: m.mem_size,
+            file_size: m.file_size,
+            writable: m.writable,
+            executable: m.executable,
+        })
     }
 
     /// Whether `addr` is inside a loaded segment (file-backed or not).

@@ -1,3 +1,6 @@
+//! Prints the runtime struct layouts goscope reads from a binary's DWARF: a debugging aid when
+//! adding a Go release (`cargo run -p goscope-runtime --example dwdbg -- BIN`).
+
 fn main() {
     let p = std::env::args().nth(1).unwrap();
     let bin = goscope_binary::Binary::open(&p).unwrap();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use goscope_binary::Binary;
 use goscope_target::CoreFile;
 
-use crate::Process;
+use crate::{Runtime, Snapshot};
 
 /// Opens `core` against `bin` and runs every reader on a bounded number of goroutines.
 pub fn core_with_binary(bin: Arc<Binary>, core: Vec<u8>) {
@@ -16,11 +16,12 @@ pub fn core_with_binary(bin: Arc<Binary>, core: Vec<u8>) {
     };
     c.attach_binary(bin.clone());
     let threads = c.layout().threads.clone();
-    let Ok(p) = Process::new(&bin, &c, c.bias(), &threads) else {
+    let Ok(rt) = Runtime::new(&bin) else {
         return;
     };
+    let p = Snapshot::new(&rt, &c);
     let crash = p.crash(None, None);
-    let _ = Process::panic_message(&crash.panics);
+    let _ = Snapshot::panic_message(&crash.panics);
     if let Ok((addrs, _)) = p.goroutine_addrs() {
         let mut gs = Vec::new();
         for a in addrs.into_iter().take(256) {

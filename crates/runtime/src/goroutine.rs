@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::process::{Process, Special};
+use crate::snapshot::Snapshot;
 use crate::unwind::{RawFrame, Start};
 
 /// `_Grunning`.
@@ -235,6 +235,15 @@ impl Goroutine<'_> {
     /// The bracketed state the runtime prints in a goroutine header: `chan receive, 3 minutes,
     /// locked to thread`.
     pub fn state(&self) -> String {
+        self.state_text(true)
+    }
+
+    /// [`Goroutine::state`] without the wait time: `chan receive, locked to thread`.
+    pub fn state_without_wait(&self) -> String {
+        self.state_text(false)
+    }
+
+    fn state_text(&self, with_wait: bool) -> String {
         let mut s = match &self.wait_reason {
             Some(r) if self.status_code == STATUS_WAITING => r.clone(),
             _ => self.status.to_string(),
@@ -242,7 +251,8 @@ impl Goroutine<'_> {
         if self.scan {
             s.push_str(" (scan)");
         }
-        if let Some(m) = self.wait_minutes
+        if with_wait
+            && let Some(m) = self.wait_minutes
             && m >= 1
         {
             s.push_str(&format!(", {m} minutes"));
@@ -273,10 +283,10 @@ fn le32(b: &[u8], off: u64) -> u32 {
         .map_or(0, u32::from_le_bytes)
 }
 
-impl<'a> Process<'a> {
+impl<'r, 'b> Snapshot<'r, 'b> {
     /// Reads the goroutine at `addr`: everything but its stack.
-    pub fn goroutine(&self, addr: u64) -> Result<Goroutine<'a>, goscope_target::MemError> {
-        let o = &self.off;
+    pub fn goroutine(&self, addr: u64) -> Result<Goroutine<'b>, goscope_target::MemError> {
+        let o = &self.rt.off;
         let n = o.g_read_size as usize;
         let owned;
         let b: &[u8] = match self.mem.slice(addr, n) {
@@ -289,7 +299,8 @@ impl<'a> Process<'a> {
         let raw_status = le32(b, o.g_atomicstatus);
         let code = raw_status & !SCAN;
         let reason = b.get(o.g_waitreason as usize).copied().unwrap_or(0);
-        let wait_reason = (code == STATUS_WAITING && reason != 0).then(|| self.wait_reason(reason));
+        let wait_reason =
+            (code == STATUS_WAITING && reason != 0).then(|| self.rt.wait_reason(reason));
         let m = le64(b, o.g_m);
         let gopc = le64(b, o.g_gopc);
         let startpc = le64(b, o.g_startpc);
@@ -297,36 +308,17 @@ impl<'a> Process<'a> {
         let created_by = if id == 1 {
             None
         } else {
-            self.created_memo
-                .get(gopc, || {
-                    let link = self.unbias(gopc);
-                    let f = self.bin.pclntab().find_func(link)?;
-                    let trace = if link > f.entry() { link - 1 } else { link };
-                    Some(std::sync::Arc::new(CreatedBy {
-                        function: String::from_utf8_lossy(f.name_bytes()?),
-                        file: String::from_utf8_lossy(f.file_at(trace).unwrap_or(b"?")),
-                        line: f.line_at(trace).unwrap_or(0),
-                        pc: gopc,
-                        offset: link - f.entry(),
-                        goroutine: None,
-                    }))
-                })
-                .map(|c| {
-                    let mut c = (*c).clone();
-                    c.goroutine = o
-                        .g_parent_goid
-                        .map(|p| le64(b, p))
-                        .filter(|&p| p != 0 && self.minor >= 21);
-                    c
-                })
+            self.rt.created_at(self.unbias(gopc)).map(|c| {
+                let mut c = (*c).clone();
+                c.pc = gopc;
+                c.goroutine = o
+                    .g_parent_goid
+                    .map(|p| le64(b, p))
+                    .filter(|&p| p != 0 && self.rt.minor >= 21);
+                c
+            })
         };
-        let start_function = self.start_memo.get(startpc, || {
-            self.bin
-                .pclntab()
-                .find_func(self.unbias(startpc))
-                .and_then(|f| f.name_bytes())
-                .map(String::from_utf8_lossy)
-        });
+        let start_function = self.rt.start_function(self.unbias(startpc));
         let system = start_function.as_deref().is_some_and(|n| {
             n.starts_with("runtime.")
                 && !matches!(
@@ -347,7 +339,7 @@ impl<'a> Process<'a> {
         let mut g = Goroutine {
             id,
             addr,
-            status: status_name(code, self.minor),
+            status: status_name(code, self.rt.minor),
             status_code: code,
             state: String::new(),
             scan: raw_status & SCAN != 0,
@@ -461,13 +453,13 @@ impl<'a> Process<'a> {
     }
 
     /// Logical frames for physical frames: each expanded into its chain of inlined calls.
-    pub fn frames(&self, raw: &[RawFrame]) -> Vec<Frame<'a>> {
+    pub fn frames(&self, raw: &[RawFrame]) -> Vec<Frame<'b>> {
         let mut out = Vec::with_capacity(raw.len() + raw.len() / 2);
         for rf in raw {
             let link = self.unbias(rf.pc);
             let Some(entry) = self.pc_info(rf.pc).map(|i| i.entry) else {
                 out.push(Frame {
-                    function: Cow::Owned(self.c_symbol(link)),
+                    function: Cow::Owned(self.rt.c_symbol(link)),
                     file: Cow::Borrowed("?"),
                     line: 0,
                     pc: rf.pc,
@@ -486,31 +478,7 @@ impl<'a> Process<'a> {
             } else {
                 link
             };
-            let Some(info) = self.sym_memo.get(sym, || {
-                let chain: Vec<Frame<'a>> = self
-                    .bin
-                    .frames_at(sym)
-                    .into_iter()
-                    .map(|c| Frame {
-                        function: c.function,
-                        file: c.file,
-                        line: c.line,
-                        pc: 0,
-                        inlined: c.inlined,
-                        offset: None,
-                        sp: None,
-                        fp: None,
-                        cgo: false,
-                        wrapper: c.wrapper,
-                        trap: false,
-                    })
-                    .collect();
-                Some(std::sync::Arc::new(crate::process::SymInfo {
-                    entry,
-                    cgo: self.special(entry) == Some(Special::Cgo),
-                    chain,
-                }))
-            }) else {
+            let Some(info) = self.rt.sym_info(sym, entry) else {
                 continue;
             };
             let n = info.chain.len();
@@ -531,24 +499,8 @@ impl<'a> Process<'a> {
         out
     }
 
-    /// The name of the C function at `pc` from the ELF symbol table, or `?`.
-    fn c_symbol(&self, pc: u64) -> String {
-        if let Some(syms) = self.bin.symbols() {
-            let mut best: Option<&goscope_binary::Symbol> = None;
-            for s in syms {
-                if s.is_text() && s.addr <= pc && pc < s.addr + s.size.max(1) {
-                    best = Some(s);
-                }
-            }
-            if let Some(s) = best {
-                return format!("{}+{:#x} (C)", s.name, pc - s.addr);
-            }
-        }
-        "? (non-Go code)".to_string()
-    }
-
     /// Fills in `g.frames` (and warnings).
-    pub fn fill_stack(&self, g: &mut Goroutine<'a>) {
+    pub fn fill_stack(&self, g: &mut Goroutine<'b>) {
         let (raw, w) = self.raw_stack(g);
         g.frames = self.frames(&raw);
         g.warnings.extend(w);
@@ -558,7 +510,7 @@ impl<'a> Process<'a> {
     /// slice of `{key, value string}`.
     fn labels(&self, p: u64) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        if self.minor >= 24 {
+        if self.rt.minor >= 24 {
             let ptr = self.word(p);
             let len = self.word(p.wrapping_add(8));
             if len > 1024 {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::process::Process;
+use crate::snapshot::Snapshot;
 use crate::types::kind;
 use crate::values::Typed;
 
@@ -136,18 +136,18 @@ fn compare_keys(a: &Typed, b: &Typed) -> std::cmp::Ordering {
     }
 }
 
-impl<'a> Process<'a> {
+impl<'r, 'b> Snapshot<'r, 'b> {
     /// Whether maps in this binary are Swiss tables.
     pub fn swiss_maps(&self) -> bool {
-        if self.layouts.get("internal/runtime/maps.Map").is_none() {
+        if self.rt.layouts.get("internal/runtime/maps.Map").is_none() {
             return false;
         }
         // Go 1.24 and 1.25 could be built with GOEXPERIMENT=noswissmap.
-        let noswiss = self.bin.build_info().ok().is_some_and(|bi| {
+        let noswiss = self.rt.bin.build_info().ok().is_some_and(|bi| {
             bi.setting("GOEXPERIMENT")
                 .is_some_and(|e| e.split(',').any(|x| x == "noswissmap"))
         });
-        !noswiss || self.minor >= 26
+        !noswiss || self.rt.minor >= 26
     }
 
     /// Decodes the map type descriptor at `t`.
@@ -158,10 +158,11 @@ impl<'a> Process<'a> {
         }
         let swiss = self.swiss_maps();
         let l = if swiss {
-            self.layouts
+            self.rt
+                .layouts
                 .any(&["internal/abi.SwissMapType", "internal/abi.MapType"])
         } else {
-            self.layouts.any(&[
+            self.rt.layouts.any(&[
                 "internal/abi.OldMapType",
                 "internal/abi.MapType",
                 "runtime.maptype",
@@ -216,11 +217,11 @@ impl<'a> Process<'a> {
 
     /// Every map type in the binary's `typelinks`.
     pub fn map_types(&self) -> Vec<MapType> {
-        let Some(md) = self.bin.moduledata() else {
+        let Some(md) = self.rt.bin.moduledata() else {
             return Vec::new();
         };
         let (addr, n) = md.typelinks;
-        let base = self.types_base;
+        let base = self.rt.types_base.wrapping_add(self.bias);
         let mut out = Vec::new();
         for i in 0..n.min(1 << 20) {
             let Ok(off) = self
@@ -242,7 +243,7 @@ impl<'a> Process<'a> {
     /// Reads the header of the map at `addr`.
     pub fn map_header(&self, addr: u64) -> Option<MapHeader> {
         if self.swiss_maps() {
-            let l = self.layouts.get("internal/runtime/maps.Map");
+            let l = self.rt.layouts.get("internal/runtime/maps.Map");
             let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
             let used = self.mem.read_u64(addr.wrapping_add(f("used", 0))).ok()?;
             let dir = self.mem.read_u64(addr.wrapping_add(f("dirPtr", 16))).ok()?;
@@ -262,7 +263,7 @@ impl<'a> Process<'a> {
                 tables,
             })
         } else {
-            let l = self.layouts.get("runtime.hmap");
+            let l = self.rt.layouts.get("runtime.hmap");
             let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
             let count = self.mem.read_u64(addr.wrapping_add(f("count", 0))).ok()?;
             let flags = self.mem.read_u8(addr.wrapping_add(f("flags", 8))).ok()?;
@@ -336,7 +337,7 @@ impl<'a> Process<'a> {
                     }
                     return out;
                 }
-                let l = self.layouts.get("internal/runtime/maps.table");
+                let l = self.rt.layouts.get("internal/runtime/maps.table");
                 let groups = l.and_then(|l| l.field("groups")).unwrap_or(16);
                 let mut budget = MAX_BUCKETS;
                 for t in self.swiss_tables(dir, dir_len) {
@@ -511,7 +512,7 @@ impl<'a> Process<'a> {
 
 /// The entries of a `map[string]string` (pprof labels before Go 1.24) at `h`.
 pub(crate) fn walk_hmap_strings(
-    p: &Process<'_>,
+    p: &Snapshot<'_, '_>,
     h: u64,
 ) -> Result<Vec<(String, String)>, goscope_target::MemError> {
     let mt = MapType {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::goroutine::{Frame, Goroutine};
-use crate::process::{Process, Special};
+use crate::snapshot::{Snapshot, Special};
 use crate::unwind::{RawFrame, Start};
 use crate::values::{Typed, Value};
 
@@ -101,10 +101,10 @@ pub struct Crash<'a> {
 /// Longest `_panic` chain followed.
 const MAX_PANICS: usize = 1000;
 
-impl<'a> Process<'a> {
+impl<'r, 'b> Snapshot<'r, 'b> {
     /// The `_panic` chain of `g`, oldest first (the order the runtime prints).
     pub fn panics(&self, g: &Goroutine<'_>) -> Vec<PanicInfo> {
-        let o = &self.off;
+        let o = &self.rt.off;
         let mut out = Vec::new();
         let mut p = g.saved.panic;
         let mut seen = std::collections::HashSet::new();
@@ -178,13 +178,13 @@ impl<'a> Process<'a> {
     }
 
     fn bounds_error(&self, addr: u64) -> Option<String> {
-        let l = self.layouts.get("runtime.boundsError");
+        let l = self.rt.layouts.get("runtime.boundsError");
         let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
         let x = self.mem.read_u64(addr.wrapping_add(f("x", 0))).ok()? as i64;
         let y = self.mem.read_u64(addr.wrapping_add(f("y", 8))).ok()? as i64;
         let signed = self.mem.read_u8(addr.wrapping_add(f("signed", 16))).ok()? != 0;
         let code = self.mem.read_u8(addr.wrapping_add(f("code", 17))).ok()?;
-        let convert = if self.minor >= 20 {
+        let convert = if self.rt.minor >= 20 {
             "cannot convert slice with length %y to array or pointer to array with length %x"
         } else {
             "cannot convert slice with length %y to pointer to array with length %x"
@@ -226,7 +226,7 @@ impl<'a> Process<'a> {
     }
 
     fn type_assertion_error(&self, addr: u64) -> Option<String> {
-        let l = self.layouts.get("runtime.TypeAssertionError");
+        let l = self.rt.layouts.get("runtime.TypeAssertionError");
         let f = |n: &str, d: u64| l.and_then(|l| l.field(n)).unwrap_or(d);
         let ty = self.types();
         let name = |t: u64| ty.name(t);
@@ -304,12 +304,12 @@ impl<'a> Process<'a> {
     /// the closure `throw` passes to `systemstack` (`{fn, s.ptr, s.len}` in its frame), else
     /// any `{ptr, len}` in the frame that points at a short printable string in the binary.
     pub fn throw_message(&self, frames: &[RawFrame]) -> Option<String> {
-        let tab = self.bin.pclntab();
+        let tab = self.rt.bin.pclntab();
         for rf in frames {
             let Some(f) = tab.find_func(self.unbias(rf.pc)) else {
                 continue;
             };
-            if self.special(f.entry()) != Some(Special::Throw) {
+            if self.rt.special(f.entry()) != Some(Special::Throw) {
                 continue;
             }
             let closure = format!("{}.func1", f.name().trim_end_matches(".abi0"));
@@ -344,7 +344,7 @@ impl<'a> Process<'a> {
             let mut a = lo;
             while a.saturating_add(16) <= hi.saturating_add(16) {
                 let p = self.word(a);
-                if self.bin.read_va(self.unbias(p), 1).is_some()
+                if self.rt.bin.read_va(self.unbias(p), 1).is_some()
                     && let Some(s) = readable(p, self.word(a.wrapping_add(8)))
                 {
                     return Some(s);
@@ -382,7 +382,7 @@ impl<'a> Process<'a> {
 
     /// What killed the process, given the core's fatal signal (`NT_SIGINFO`: number, code and
     /// address/sender) and the process id.
-    pub fn crash(&self, siginfo: Option<(i32, i32, u64)>, pid: Option<i32>) -> Crash<'a> {
+    pub fn crash(&self, siginfo: Option<(i32, i32, u64)>, pid: Option<i32>) -> Crash<'b> {
         let _ = pid;
         // Each thread's physical frames, following stack switches.
         let all: Vec<(u64, Vec<RawFrame>)> = self
@@ -396,7 +396,7 @@ impl<'a> Process<'a> {
         let outer_signal = |frames: &[RawFrame]| frames.iter().filter_map(|f| f.signal).next_back();
         let has_throw_or_panic = all.first().is_some_and(|(_, f)| {
             f.iter().any(|rf| {
-                self.bin.func_at(self.unbias(rf.pc)).is_some_and(|func| {
+                self.rt.bin.func_at(self.unbias(rf.pc)).is_some_and(|func| {
                     matches!(
                         func.name(),
                         "runtime.fatalpanic"
@@ -444,7 +444,7 @@ impl<'a> Process<'a> {
             if gaddr == 0 || crash.fault.is_some() {
                 continue;
             }
-            let o = &self.off;
+            let o = &self.rt.off;
             let sig = self.mem.read_u32(gaddr.wrapping_add(o.g_sig)).unwrap_or(0);
             if sig != 0 {
                 crash.fault = Some(format!(
@@ -465,7 +465,7 @@ impl<'a> Process<'a> {
             crash.message = Some(msg);
         } else if !crash.panics.is_empty() {
             crash.kind = "panic";
-            crash.message = Some(Process::panic_message(&crash.panics));
+            crash.message = Some(Snapshot::panic_message(&crash.panics));
         } else if let Some(s) = outer_signal(&raw) {
             // The outermost signal handler on the thread handles the original signal; the
             // runtime prints it as `SIGSEGV: segmentation violation` and `PC=… m=… sigcode=…`.
@@ -478,7 +478,7 @@ impl<'a> Process<'a> {
                 s.code
             );
             // Go 1.22 added the fault address to this line.
-            if (s.signo == 11 || s.signo == 7) && self.minor >= 22 {
+            if (s.signo == 11 || s.signo == 7) && self.rt.minor >= 22 {
                 msg.push_str(&format!(" addr={:#x}", s.addr));
             }
             if m.is_some_and(|m| m.incgo) {

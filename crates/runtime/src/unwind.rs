@@ -13,7 +13,7 @@
 use goscope_binary::Arch;
 use goscope_binary::pclntab::funcflag;
 
-use crate::process::{MInfo, Process, Special};
+use crate::snapshot::{MInfo, Snapshot, Special};
 
 /// One physical frame.
 #[derive(Debug, Clone, Copy)]
@@ -93,30 +93,10 @@ struct SigContext {
     info: u64,
 }
 
-impl<'a> Process<'a> {
+impl<'r, 'b> Snapshot<'r, 'b> {
     /// The function facts at runtime pc `pc`, or `None` outside Go code.
     pub(crate) fn pc_info(&self, pc: u64) -> Option<PcInfo> {
-        let link = self.unbias(pc);
-        self.pc_memo.get(link, || {
-            let f = self.bin.pclntab().find_func(link)?;
-            Some(PcInfo {
-                entry: f.entry(),
-                flag: f.flag(),
-                has_pcsp: f.pcsp() != 0,
-                spdelta: f.sp_delta_at(link),
-                special: self.special(f.entry()),
-            })
-        })
-    }
-
-    fn func_name(&self, entry: u64) -> String {
-        self.bin
-            .func_at(entry)
-            .map_or_else(|| format!("{entry:#x}"), |f| f.name().to_string())
-    }
-
-    fn uses_lr(&self) -> bool {
-        self.bin.arch() == Arch::Arm64
+        self.rt.pc_info(self.unbias(pc))
     }
 
     /// The g (among `m`'s and `hint`) whose stack holds `sp`.
@@ -135,7 +115,7 @@ impl<'a> Process<'a> {
     }
 
     fn sig_context(&self, fp: u64) -> Option<SigContext> {
-        match self.bin.arch() {
+        match self.rt.bin.arch() {
             Arch::Amd64 => {
                 let mc = fp.wrapping_add(40);
                 Some(SigContext {
@@ -167,8 +147,8 @@ impl<'a> Process<'a> {
     /// signal stack → interrupted code, C/vDSO → the saved Go context). Returns the frames and
     /// a warning when unwinding stopped early for a reason other than reaching the stack top.
     pub fn unwind(&self, start: Start, m: Option<&MInfo>) -> (Vec<RawFrame>, Option<String>) {
-        let uses_lr = self.uses_lr();
-        let o = &self.off;
+        let uses_lr = self.rt.uses_lr();
+        let o = &self.rt.off;
         let mut frames: Vec<RawFrame> = Vec::new();
         let (mut pc, mut sp, mut lr, mut g) = (start.pc, start.sp, start.lr, start.g);
         let mut trap = start.trap;
@@ -294,7 +274,7 @@ impl<'a> Process<'a> {
             let Some(spd) = f.spdelta else {
                 warning = Some(format!(
                     "no SP delta for {} at {pc:#x}; the stack below it is not shown",
-                    self.func_name(f.entry)
+                    self.rt.func_name(f.entry)
                 ));
                 break;
             };
@@ -381,7 +361,7 @@ impl<'a> Process<'a> {
                 if warning.is_none() && flag & funcflag::TOP_FRAME == 0 {
                     warning = Some(format!(
                         "unexpected return pc {next_lr:#x} above {}; stack cut",
-                        self.func_name(f.entry)
+                        self.rt.func_name(f.entry)
                     ));
                 }
                 break;
@@ -407,7 +387,7 @@ impl<'a> Process<'a> {
             );
             let is_trap = match special {
                 Some(Special::Sigpanic) => true,
-                Some(Special::AsyncPreempt | Special::DebugCall) => self.minor >= 21,
+                Some(Special::AsyncPreempt | Special::DebugCall) => self.rt.minor >= 21,
                 _ => false,
             };
             pc = next_lr;

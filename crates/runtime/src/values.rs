@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::process::Process;
+use crate::snapshot::Snapshot;
 use crate::types::kind;
 
 /// A decoded Go value.
@@ -64,7 +64,7 @@ fn is_basic(k: u8) -> bool {
     (kind::BOOL..=kind::COMPLEX128).contains(&k) || k == kind::STRING
 }
 
-impl<'a> Process<'a> {
+impl<'r, 'b> Snapshot<'r, 'b> {
     /// Decodes the value of type `t` stored at `addr`.
     pub fn value_at(&self, t: u64, addr: u64) -> Typed {
         let budget = std::cell::Cell::new(MAX_NODES);

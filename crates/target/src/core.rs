@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use goscope_binary::Binary;
+use goscope_binary::bytes::{Access, Bytes};
 
 use crate::elfcore::{self, AT_ENTRY, AT_EXECFN, CoreLayout, Segment};
 use crate::error::CoreError;
 use crate::memory::{MemError, MemErrorKind, MemResult, Memory};
-use crate::mmap::Bytes;
+use crate::target::{StopInfo, Target};
+use crate::thread::{TargetArch, Thread};
 
 /// An opened core dump, optionally joined with the executable that produced it.
 pub struct CoreFile {
@@ -42,7 +44,7 @@ impl CoreFile {
         if file.metadata().map_err(io)?.is_dir() {
             return Err(io(std::io::Error::other("is a directory")));
         }
-        CoreFile::from_bytes_inner(Bytes::map(&file).map_err(io)?)
+        CoreFile::from_bytes_inner(Bytes::map_for(&file, Access::Random).map_err(io)?)
     }
 
     /// Parses a core already in memory.
@@ -225,5 +227,36 @@ impl Memory for CoreFile {
 
     fn release(&self) {
         self.bytes.release();
+    }
+}
+
+impl Target for CoreFile {
+    fn arch(&self) -> TargetArch {
+        self.layout.arch
+    }
+
+    fn threads(&self) -> &[Thread] {
+        &self.layout.threads
+    }
+
+    fn executable(&self) -> Option<PathBuf> {
+        self.exe_path()
+    }
+
+    fn bias(&self) -> u64 {
+        self.bias
+    }
+
+    fn stop(&self) -> StopInfo {
+        StopInfo {
+            pid: self.layout.process.as_ref().map(|p| p.pid),
+            signal: self.layout.siginfo,
+            live: false,
+            monotonic_ns: None,
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        CoreFile::warnings(self)
     }
 }

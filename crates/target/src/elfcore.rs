@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::error::CoreError;
-use crate::regs::{CoreArch, Registers};
+use crate::thread::{Registers, TargetArch, Thread};
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
@@ -79,17 +79,6 @@ pub struct MappedFile {
     pub path: String,
 }
 
-/// A thread: its id, registers and pending signal.
-#[derive(Debug, Clone, Serialize)]
-pub struct Thread {
-    /// Kernel thread id (`pr_pid`).
-    pub tid: u32,
-    /// The signal being delivered to this thread (`pr_cursig`), 0 if none.
-    pub signal: u16,
-    /// General-purpose registers.
-    pub regs: Registers,
-}
-
 /// The signal that killed the process (`NT_SIGINFO`).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct SigInfo {
@@ -116,7 +105,7 @@ pub struct ProcessInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct CoreLayout {
     /// The machine.
-    pub arch: CoreArch,
+    pub arch: TargetArch,
     /// `PT_LOAD` segments sorted by address.
     pub segments: Vec<Segment>,
     /// Threads in note order (the thread that received the fatal signal first).
@@ -181,8 +170,8 @@ pub fn parse(data: &[u8]) -> Result<CoreLayout, CoreError> {
         return Err(CoreError::NotCore(e_type));
     }
     let arch = match u16_at(data, 18).unwrap_or(0) {
-        EM_X86_64 => CoreArch::Amd64,
-        EM_AARCH64 => CoreArch::Arm64,
+        EM_X86_64 => TargetArch::Amd64,
+        EM_AARCH64 => TargetArch::Arm64,
         m => {
             return Err(CoreError::Unsupported(format!(
                 "machine {m} (goscope reads amd64 and arm64 cores)"
@@ -362,7 +351,7 @@ fn parse_notes(notes: &[u8], layout: &mut CoreLayout) {
                         .warnings
                         .push("the mapped-files note (NT_FILE) is malformed; ignored".into()),
                 },
-                NT_ARM_TLS if layout.arch == CoreArch::Arm64 => {
+                NT_ARM_TLS if layout.arch == TargetArch::Arm64 => {
                     if let (Some(t), Some(v)) = (layout.threads.last_mut(), u64_at(desc, 0))
                         && last_tls.is_none()
                     {
@@ -378,7 +367,7 @@ fn parse_notes(notes: &[u8], layout: &mut CoreLayout) {
 }
 
 /// `elf_prstatus`: `pr_cursig` at 12, `pr_pid` at 32, `pr_reg` at 112 (64-bit Linux).
-fn parse_prstatus(desc: &[u8], arch: CoreArch) -> Option<Thread> {
+fn parse_prstatus(desc: &[u8], arch: TargetArch) -> Option<Thread> {
     let signal = u16_at(desc, 12)?;
     let tid = u32_at(desc, 32)?;
     let n = arch.prstatus_regs();

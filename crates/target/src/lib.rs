@@ -1,26 +1,27 @@
-//! What goscope reads a Go program's state from: the [`Memory`] trait, implemented by the
-//! executable's own file bytes ([`FileMemory`]) and by ELF core dumps ([`CoreFile`]) merged with
-//! the executable's file-backed memory the kernel did not dump.
+//! What goscope reads a Go program's state from: the [`Target`] interface (memory, threads with
+//! registers, the executable, its load bias, why it is stopped) and the [`Memory`] trait,
+//! implemented by the executable's own file bytes ([`FileMemory`]) and by ELF core dumps
+//! ([`CoreFile`]) merged with the executable's file-backed memory the kernel did not dump.
 //!
 //! Core files are untrusted input: every count and offset is checked, a truncated core still
 //! opens, and what is missing is reported as warnings and as failed reads.
 
-#![deny(missing_docs)]
-#![deny(unsafe_code)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod core;
 pub mod elfcore;
 mod error;
 pub mod fuzzing;
 mod memory;
-mod mmap;
-mod regs;
+mod target;
+mod thread;
 
 pub use crate::core::CoreFile;
-pub use elfcore::{CoreLayout, MappedFile, ProcessInfo, Segment, SigInfo, Thread};
+pub use elfcore::{CoreLayout, MappedFile, ProcessInfo, Segment, SigInfo};
 pub use error::CoreError;
 pub use memory::{FileMemory, MemError, MemErrorKind, MemResult, Memory};
-pub use regs::{CoreArch, Registers};
+pub use target::{SignalOrigin, StopInfo, Target};
+pub use thread::{Registers, TargetArch, Thread};
 
 /// The name of a Linux signal number (`SIGSEGV`), as the Go runtime prints it.
 pub fn signal_name(sig: i32) -> &'static str {

@@ -14,6 +14,13 @@ pub enum MemErrorKind {
     /// The address was mapped, but its bytes are not in the dump (truncated core, or a mapping
     /// the kernel did not dump and no file on disk supplies).
     Missing,
+    /// The bytes were not copied while the live process was paused (the copy holds only what
+    /// the analysis needed then).
+    NotCopied,
+    /// The live process has exited.
+    ProcessGone,
+    /// The operating system refused the read (ptrace access mode).
+    PermissionDenied,
 }
 
 /// A failed read: which bytes, and why.
@@ -32,6 +39,19 @@ impl fmt::Display for MemError {
             MemErrorKind::Missing => write!(
                 f,
                 "memory at {:#x} is not in the core (truncated or not dumped)",
+                self.addr
+            ),
+            MemErrorKind::NotCopied => write!(
+                f,
+                "memory at {:#x} was not copied while the process was paused",
+                self.addr
+            ),
+            MemErrorKind::ProcessGone => {
+                write!(f, "the process exited (reading {:#x})", self.addr)
+            }
+            MemErrorKind::PermissionDenied => write!(
+                f,
+                "permission denied reading the process's memory at {:#x}",
                 self.addr
             ),
         }
@@ -57,6 +77,15 @@ pub trait Memory: Send + Sync {
     /// Pointer size of the target in bytes.
     fn ptr_size(&self) -> u8 {
         8
+    }
+
+    /// Reads many ranges at once; one result per request, in order. Live processes read them in
+    /// a few system calls instead of one per range.
+    fn read_many(&self, requests: &mut [(u64, &mut [u8])]) -> Vec<MemResult<()>> {
+        requests
+            .iter_mut()
+            .map(|(addr, buf)| self.read(*addr, buf))
+            .collect()
     }
 
     /// A hint that what was read so far is not needed again soon: implementations may drop

@@ -1,19 +1,22 @@
 //! `goscope core`: post-mortem of a Go program from its core dump — the panic or fatal error,
 //! the goroutine that failed, and every goroutine with its state and stack.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use goscope_binary::Binary;
+use goscope_runtime::analysis::{BATCH, GoroutineFilter, crash_machinery, default_frame};
 use goscope_runtime::goroutine::print_name;
-use goscope_runtime::{Frame, Goroutine, Process};
-use goscope_target::{CoreFile, Memory, Thread};
-use rayon::prelude::*;
+use goscope_runtime::{Frame, Goroutine, Runtime, Snapshot};
+use goscope_target::{CoreFile, Memory, SignalOrigin, Target};
 use serde::Serialize;
 
+use crate::cmd::goroutines::{
+    ListView, header, short, write_frame_position, write_frames, write_goroutine, write_list,
+};
 use crate::output;
 
 const AFTER_HELP: &str = "Examples:
@@ -205,10 +208,9 @@ fn warn(w: &str) {
 
 pub fn run(args: Args) -> Result<u8> {
     let (bin, core, bin_path, core_path) = open(&args.files)?;
-    let threads: &[Thread] = &core.layout().threads;
     let mut warnings = core.warnings();
-    let p = match Process::new(&bin, &core, core.bias(), threads) {
-        Ok(p) => p,
+    let rt = match Runtime::new(&bin) {
+        Ok(rt) => rt,
         Err(e) => {
             for w in &warnings {
                 warn(w);
@@ -216,6 +218,8 @@ pub fn run(args: Args) -> Result<u8> {
             return Err(e).context(format!("{}", core_path.display()));
         }
     };
+    let p = Snapshot::new(&rt, &core);
+    warnings.extend(rt.warnings.iter().cloned());
     warnings.extend(p.warnings.iter().cloned());
     let mut out = output::stdout();
     let ctx = Ctx {
@@ -236,9 +240,12 @@ pub fn run(args: Args) -> Result<u8> {
             }) => ctx.goroutines(
                 &mut out,
                 &mut warnings,
-                stacks,
-                group,
-                filter.as_deref(),
+                &ListView {
+                    stacks,
+                    group,
+                    filter: filter.as_deref().map(GoroutineFilter::parse),
+                    json: args.json,
+                },
                 all,
             )?,
             Some(Sub::Goroutine { id }) => ctx.one_goroutine(&mut out, &mut warnings, id)?,
@@ -281,15 +288,12 @@ pub fn run(args: Args) -> Result<u8> {
 }
 
 struct Ctx<'a, 'p> {
-    p: &'a Process<'p>,
+    p: &'a Snapshot<'a, 'p>,
     core: &'a CoreFile,
     json: bool,
     bin_path: &'a Path,
     core_path: &'a Path,
 }
-
-/// Goroutines per parallel batch: bounds memory when streaming 100,000+ stacks.
-const BATCH: usize = 8192;
 
 /// The signal that ended the process, from the core.
 #[derive(Serialize)]
@@ -300,8 +304,9 @@ struct SignalJson {
     code: i32,
     #[serde(serialize_with = "goscope_runtime::hex")]
     addr: u64,
-    /// Who sent it: the process itself (`raised`), another process, or the kernel (a fault).
-    origin: &'static str,
+    /// Who sent it: the process itself (`raised`), another process (`sent`), or the kernel (a
+    /// fault).
+    origin: SignalOrigin,
 }
 
 #[derive(Serialize)]
@@ -332,16 +337,9 @@ struct PanicJson<'a> {
 }
 
 fn signal_json(core: &CoreFile) -> Option<SignalJson> {
-    let si = core.layout().siginfo?;
-    let pid = core.layout().process.as_ref().map(|p| p.pid);
-    let sender = (si.addr & 0xffff_ffff) as i32;
-    let origin = if si.code > 0 {
-        "kernel"
-    } else if Some(sender) == pid {
-        "raised"
-    } else {
-        "sent"
-    };
+    let stop = core.stop();
+    let si = stop.signal?;
+    let origin = si.origin(stop.pid);
     Some(SignalJson {
         number: si.signo,
         name: goscope_target::signal_name(si.signo),
@@ -350,61 +348,6 @@ fn signal_json(core: &CoreFile) -> Option<SignalJson> {
         addr: si.addr,
         origin,
     })
-}
-
-/// The header line the runtime prints for a goroutine.
-fn header(g: &Goroutine<'_>) -> String {
-    format!("goroutine {} [{}]:", g.id, g.state())
-}
-
-/// A frame's call line and the tab-indented `file:line` under it, as the runtime's traceback
-/// prints them (without the line's end: callers append offsets).
-fn write_frame_position(w: &mut impl Write, f: &Frame<'_>) -> Result<()> {
-    writeln!(
-        w,
-        "{}({})",
-        f.print_name(),
-        if f.inlined { "..." } else { "" }
-    )?;
-    write!(w, "\t{}:{}", f.file, f.line)?;
-    Ok(())
-}
-
-fn write_frames(w: &mut impl Write, frames: &[Frame<'_>]) -> Result<()> {
-    for f in frames {
-        write_frame_position(w, f)?;
-        if let Some(off) = f.offset
-            && off > 0
-        {
-            write!(w, " +{off:#x}")?;
-        }
-        if f.cgo && f.file == "?" {
-            write!(w, " pc={:#x}", f.pc)?;
-        }
-        writeln!(w)?;
-    }
-    Ok(())
-}
-
-fn write_goroutine(w: &mut impl Write, g: &Goroutine<'_>) -> Result<()> {
-    writeln!(w, "{}", header(g))?;
-    write_frames(w, &g.frames)?;
-    if let Some(c) = &g.created_by {
-        write!(w, "created by {}", print_name(&c.function))?;
-        if let Some(p) = c.goroutine {
-            write!(w, " in goroutine {p}")?;
-        }
-        writeln!(w)?;
-        write!(w, "\t{}:{}", c.file, c.line)?;
-        if c.offset > 0 {
-            write!(w, " +{:#x}", c.offset)?;
-        }
-        writeln!(w)?;
-    }
-    for wn in &g.warnings {
-        writeln!(w, "\t(warning: {wn})")?;
-    }
-    Ok(())
 }
 
 /// The decoded panic values the runtime's text does not show (composite values print as
@@ -425,120 +368,12 @@ fn write_panic_values(
     Ok(())
 }
 
-/// How many innermost frames are the runtime's own crash handling: those above the first
-/// `gopanic`, `throw`, `fatal` or `sigpanic`, when all of them are runtime frames.
-fn crash_machinery(frames: &[Frame<'_>]) -> usize {
-    let Some(i) = frames.iter().position(|f| {
-        matches!(
-            &*f.function,
-            "runtime.gopanic" | "runtime.throw" | "runtime.fatal" | "runtime.sigpanic"
-        )
-    }) else {
-        return 0;
-    };
-    if frames[..i]
-        .iter()
-        .all(|f| f.function.starts_with("runtime."))
-    {
-        i
-    } else {
-        0
-    }
-}
-
-/// The innermost frame not in the runtime: where user code is.
-fn user_frame<'f>(frames: &'f [Frame<'_>]) -> Option<&'f Frame<'f>> {
-    frames.iter().find(|f| {
-        !(f.function.starts_with("runtime.")
-            || f.function.starts_with("internal/")
-            || f.function.starts_with("runtime/internal/"))
-    })
-}
-
-enum Filter {
-    State(String),
-    Func(String),
-    Either(String),
-}
-
-impl Filter {
-    fn parse(s: &str) -> Filter {
-        if let Some(v) = s.strip_prefix("state=") {
-            Filter::State(v.to_lowercase())
-        } else if let Some(v) = s.strip_prefix("func=") {
-            Filter::Func(v.to_string())
-        } else {
-            Filter::Either(s.to_string())
-        }
-    }
-
-    fn state_matches(g: &Goroutine<'_>, v: &str) -> bool {
-        g.status.eq_ignore_ascii_case(v)
-            || g.wait_reason
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case(v))
-    }
-
-    fn func_matches(g: &Goroutine<'_>, v: &str) -> bool {
-        g.frames.iter().any(|f| f.function.contains(v))
-    }
-
-    fn matches(&self, g: &Goroutine<'_>) -> bool {
-        match self {
-            Filter::State(v) => Filter::state_matches(g, v),
-            Filter::Func(v) => Filter::func_matches(g, v),
-            Filter::Either(v) => Filter::state_matches(g, v) || Filter::func_matches(g, v),
-        }
-    }
-}
-
 impl<'a, 'p> Ctx<'a, 'p> {
     /// Every goroutine's header (no stacks), in `allgs` order, dead ones removed unless `all`.
     fn headers(&self, warnings: &mut Vec<String>, all: bool) -> Result<Vec<Goroutine<'p>>> {
-        let (addrs, w) = self.p.goroutine_addrs()?;
-        warnings.extend(w);
-        // Batch by batch, so that only one batch of results is held besides the list.
-        let mut gs = Vec::with_capacity(addrs.len());
-        let mut bad = 0usize;
-        let mut first_bad = None;
-        for chunk in addrs.chunks(BATCH) {
-            let results: Vec<Result<Goroutine<'p>, (u64, String)>> = chunk
-                .par_iter()
-                .map(|&a| self.p.goroutine(a).map_err(|e| (a, e.to_string())))
-                .collect();
-            self.core.release();
-            for r in results {
-                match r {
-                    Ok(g) => {
-                        if all || !g.is_dead() {
-                            gs.push(g);
-                        }
-                    }
-                    Err((a, e)) => {
-                        bad += 1;
-                        first_bad.get_or_insert((a, e.clone()));
-                        gs.push(Goroutine::unreadable(a, e));
-                    }
-                }
-            }
-        }
-        if let Some((a, e)) = first_bad {
-            warnings.push(format!(
-                "{bad} goroutines could not be read (first: g at {a:#x}: {e}); they are listed as \
-                 unreadable, the rest in full"
-            ));
-        }
-        let now = self.p.now_estimate(&gs);
-        for g in &mut gs {
-            self.p.set_wait_minutes(g, now);
-        }
-        // The runtime prints the goroutine that failed first.
-        Ok(gs)
-    }
-
-    fn fill(&self, gs: &mut [Goroutine<'p>]) {
-        gs.par_iter_mut().for_each(|g| self.p.fill_stack(g));
-        self.core.release();
+        let gs = self.p.goroutines(all)?;
+        warnings.extend(gs.warnings);
+        Ok(gs.list)
     }
 
     fn summary(&self, w: &mut impl Write, warnings: &mut Vec<String>) -> Result<u8> {
@@ -566,8 +401,8 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let summary = Summary {
             binary: self.bin_path.display().to_string(),
             core: self.core_path.display().to_string(),
-            go_version: &p.go_version,
-            goarch: p.bin.arch().goarch(),
+            go_version: &p.rt.go_version,
+            goarch: p.rt.bin.arch().goarch(),
             pid,
             signal: signal_json(self.core),
             fault: crash.fault.clone(),
@@ -581,7 +416,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             goroutine_counts: counts,
             total_goroutines: gs.len(),
             threads: layout.threads.len(),
-            layouts: &p.layouts.source,
+            layouts: &p.rt.layouts.source,
             runtime_stack: crash.runtime_stack.clone(),
         };
         if self.json {
@@ -593,7 +428,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             write!(w, ",\"goroutines\":[")?;
             let mut first = true;
             for chunk in gs.chunks_mut(BATCH) {
-                self.fill(chunk);
+                self.p.fill_stacks(chunk);
                 for g in chunk.iter() {
                     if !first {
                         w.write_all(b",")?;
@@ -612,21 +447,21 @@ impl<'a, 'p> Ctx<'a, 'p> {
             w,
             "{} ({} {}/{}), core {}{}",
             self.bin_path.display(),
-            if p.go_version.is_empty() {
+            if p.rt.go_version.is_empty() {
                 "Go version unknown"
             } else {
-                &p.go_version
+                &p.rt.go_version
             },
-            p.bin.goos(),
-            p.bin.arch().goarch(),
+            p.rt.bin.goos(),
+            p.rt.bin.arch().goarch(),
             self.core_path.display(),
             pid.map(|x| format!(" (pid {x})")).unwrap_or_default()
         )?;
         if let Some(s) = &summary.signal {
             let how = match s.origin {
-                "raised" => " (raised by the process itself)",
-                "sent" => " (sent by another process)",
-                _ => "",
+                SignalOrigin::Raised => " (raised by the process itself)",
+                SignalOrigin::Sent => " (sent by another process)",
+                SignalOrigin::Kernel => "",
             };
             writeln!(w, "signal: {}{how}", s.description)?;
         }
@@ -689,146 +524,11 @@ impl<'a, 'p> Ctx<'a, 'p> {
         &self,
         w: &mut impl Write,
         warnings: &mut Vec<String>,
-        stacks: bool,
-        group: bool,
-        filter: Option<&str>,
+        view: &ListView,
         all: bool,
     ) -> Result<u8> {
         let mut gs = self.headers(warnings, all)?;
-        let filter = filter.map(Filter::parse);
-        let needs_frames = filter.is_some();
-        // Groups: state + stack (functions and lines) → (count, representative).
-        let mut groups: HashMap<Vec<(String, i32)>, (usize, usize)> = HashMap::new();
-        let mut reps: Vec<(String, Vec<u64>, Goroutine<'p>)> = Vec::new();
-        let mut json_first = true;
-        if self.json && !group {
-            w.write_all(b"[")?;
-        }
-        for chunk in gs.chunks_mut(BATCH) {
-            if stacks || group || needs_frames || !self.json {
-                self.fill(chunk);
-            }
-            for g in chunk.iter_mut() {
-                if let Some(f) = &filter
-                    && !f.matches(g)
-                {
-                    continue;
-                }
-                if group {
-                    let mut key: Vec<(String, i32)> = g
-                        .frames
-                        .iter()
-                        .map(|f| (format!("{}@{}", f.function, f.file), f.line))
-                        .collect();
-                    key.push((g.state(), 0));
-                    match groups.get_mut(&key) {
-                        Some((n, i)) => {
-                            *n += 1;
-                            reps[*i].1.push(g.id);
-                        }
-                        None => {
-                            groups.insert(key, (1, reps.len()));
-                            let mut rep = g.clone();
-                            rep.labels.clear();
-                            reps.push((g.state(), vec![g.id], rep));
-                        }
-                    }
-                    continue;
-                }
-                if self.json {
-                    if !json_first {
-                        w.write_all(b",\n")?;
-                    }
-                    json_first = false;
-                    if !stacks {
-                        let frames = std::mem::take(&mut g.frames);
-                        serde_json::to_writer(&mut *w, &*g)?;
-                        g.frames = frames;
-                    } else {
-                        serde_json::to_writer(&mut *w, &*g)?;
-                    }
-                } else if stacks {
-                    write_goroutine(w, g)?;
-                    writeln!(w)?;
-                } else {
-                    let loc = user_frame(&g.frames)
-                        .or(g.frames.first())
-                        .map(|f| {
-                            format!(
-                                "{} ({}:{})",
-                                print_name(&f.function),
-                                short(&f.file),
-                                f.line
-                            )
-                        })
-                        .unwrap_or_else(|| "(no stack)".into());
-                    let mut extra = String::new();
-                    if let Some(t) = g.thread {
-                        extra.push_str(&format!(" thread {t}"));
-                    }
-                    writeln!(
-                        w,
-                        "{:>8} {:<28} {loc}{extra}",
-                        g.id,
-                        format!("[{}]", g.state())
-                    )?;
-                }
-            }
-            for g in chunk.iter_mut() {
-                g.frames = Vec::new();
-            }
-        }
-        if group {
-            let mut order: Vec<usize> = (0..reps.len()).collect();
-            order.sort_by(|&a, &b| reps[b].1.len().cmp(&reps[a].1.len()).then(a.cmp(&b)));
-            if self.json {
-                #[derive(Serialize)]
-                struct Group<'g, 'p> {
-                    count: usize,
-                    state: &'g str,
-                    ids: &'g [u64],
-                    frames: &'g [Frame<'p>],
-                    created_by: &'g Option<goscope_runtime::CreatedBy<'p>>,
-                }
-                let v: Vec<Group<'_, 'p>> = order
-                    .iter()
-                    .map(|&i| Group {
-                        count: reps[i].1.len(),
-                        state: &reps[i].0,
-                        ids: &reps[i].1,
-                        frames: &reps[i].2.frames,
-                        created_by: &reps[i].2.created_by,
-                    })
-                    .collect();
-                output::json_pretty(w, &v)?;
-            } else {
-                for i in order {
-                    let (state, ids, g) = &reps[i];
-                    let shown: Vec<String> = ids.iter().take(8).map(u64::to_string).collect();
-                    writeln!(
-                        w,
-                        "{} goroutine{} [{state}]: {}{}",
-                        ids.len(),
-                        if ids.len() == 1 { "" } else { "s" },
-                        shown.join(" "),
-                        if ids.len() > 8 { " …" } else { "" }
-                    )?;
-                    write_frames(w, &g.frames)?;
-                    if let Some(c) = &g.created_by {
-                        writeln!(
-                            w,
-                            "created by {}\n\t{}:{}",
-                            print_name(&c.function),
-                            c.file,
-                            c.line
-                        )?;
-                    }
-                    writeln!(w)?;
-                }
-            }
-        } else if self.json {
-            w.write_all(b"]\n")?;
-        }
+        write_list(w, self.p, &mut gs, view)?;
         Ok(0)
     }
 
@@ -874,7 +574,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             writeln!(
                 w,
                 "  {}",
-                Process::panic_message(&panics).replace('\n', "\n  ")
+                Snapshot::panic_message(&panics).replace('\n', "\n  ")
             )?;
             write_panic_values(w, &panics, "    ")?;
         }
@@ -927,10 +627,10 @@ impl<'a, 'p> Ctx<'a, 'p> {
             let gid = (curg != 0)
                 .then(|| p.goroutine(curg).ok().map(|g| g.id))
                 .flatten();
-            let function = p
-                .bin
-                .func_at(p.unbias(t.regs.pc()))
-                .map(|f| f.name().to_string());
+            let function =
+                p.rt.bin
+                    .func_at(p.unbias(t.regs.pc()))
+                    .map(|f| f.name().to_string());
             all.push(ThreadJson {
                 tid: t.tid,
                 m: m.map(|m| m.id),
@@ -1011,6 +711,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
         for (name, v) in t.regs.iter() {
             let sym = self
                 .p
+                .rt
                 .bin
                 .func_at(self.p.unbias(v))
                 .map(|f| format!("  {}+{:#x}", f.name(), self.p.unbias(v) - f.entry()))
@@ -1104,11 +805,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
         p.fill_stack(&mut g);
         // Default: the innermost frame outside the runtime (where user code is), else the
         // first frame above the crash handling.
-        let index = frame.unwrap_or_else(|| {
-            user_frame(&g.frames)
-                .and_then(|u| g.frames.iter().position(|f| std::ptr::eq(f, u)))
-                .unwrap_or_else(|| crash_machinery(&g.frames))
-        });
+        let index = frame.unwrap_or_else(|| default_frame(&g.frames));
         let f = g.frames.get(index).with_context(|| {
             format!(
                 "goroutine {id} has {} frames (0 to {}); see: goroutine {id}",
@@ -1116,14 +813,8 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 g.frames.len().saturating_sub(1)
             )
         })?;
-        // The instruction the frame is at: the call for a return address, else the pc itself.
-        let link = p.unbias(f.pc);
-        let at = if f.trap || f.offset == Some(0) {
-            link
-        } else {
-            link.saturating_sub(1)
-        };
-        let prog = Program::new(p.bin)?;
+        let at = p.unbias(f.instruction_pc());
+        let prog = Program::new(p.rt.bin)?;
         let func = prog
             .select(at, at + 1, |_| true)
             .into_iter()
@@ -1299,15 +990,5 @@ impl<'a, 'p> Ctx<'a, 'p> {
             writeln!(w, "{}", m.display())?;
         }
         Ok(0)
-    }
-}
-
-/// The last two path elements: `crash/main.go`.
-fn short(file: &str) -> &str {
-    let mut it = file.rmatch_indices('/');
-    it.next();
-    match it.next() {
-        Some((i, _)) => &file[i + 1..],
-        None => file,
     }
 }

@@ -4,6 +4,7 @@ pub mod addr2line;
 pub mod check;
 pub mod core;
 pub mod diff;
+pub mod goroutines;
 pub mod info;
 pub mod nm;
 pub mod objdump;

@@ -1,11 +1,24 @@
-//! Thread registers as the kernel dumps them (`pr_reg` of `NT_PRSTATUS`).
+//! Threads and their registers, whatever the target: a core file's `NT_PRSTATUS` notes and a
+//! live process's `PTRACE_GETREGS` give the same words in the same order (`pr_reg` is the
+//! kernel's `user_regs_struct`).
 
 use serde::{Serialize, Serializer};
 
-/// The machine of a core file.
+/// A thread: its id, registers and pending signal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    /// Kernel thread id.
+    pub tid: u32,
+    /// The signal being delivered to this thread (a core's `pr_cursig`), 0 if none.
+    pub signal: u16,
+    /// General-purpose registers.
+    pub regs: Registers,
+}
+
+/// The machine of a target (its register set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CoreArch {
+pub enum TargetArch {
     /// x86-64.
     Amd64,
     /// AArch64.
@@ -24,8 +37,8 @@ const ARM64_NAMES: [&str; 34] = [
     "x28", "x29", "x30", "sp", "pc", "pstate",
 ];
 
-impl CoreArch {
-    /// Number of 64-bit words in `pr_reg`.
+impl TargetArch {
+    /// Number of 64-bit words in `pr_reg` (and `user_regs_struct`).
     pub fn prstatus_regs(self) -> usize {
         self.register_names().len()
     }
@@ -33,16 +46,16 @@ impl CoreArch {
     /// Register names in `pr_reg` order.
     pub fn register_names(self) -> &'static [&'static str] {
         match self {
-            CoreArch::Amd64 => &AMD64_NAMES,
-            CoreArch::Arm64 => &ARM64_NAMES,
+            TargetArch::Amd64 => &AMD64_NAMES,
+            TargetArch::Arm64 => &ARM64_NAMES,
         }
     }
 
     /// `GOARCH` spelling.
     pub fn goarch(self) -> &'static str {
         match self {
-            CoreArch::Amd64 => "amd64",
-            CoreArch::Arm64 => "arm64",
+            TargetArch::Amd64 => "amd64",
+            TargetArch::Arm64 => "arm64",
         }
     }
 }
@@ -50,7 +63,7 @@ impl CoreArch {
 /// The general-purpose registers of one thread.
 #[derive(Debug, Clone)]
 pub struct Registers {
-    arch: CoreArch,
+    arch: TargetArch,
     values: Vec<u64>,
     /// The thread pointer: `fs_base` on amd64, `TPIDR_EL0` (from `NT_ARM_TLS`) on arm64.
     pub tls: u64,
@@ -58,20 +71,20 @@ pub struct Registers {
 
 impl Registers {
     /// Registers of `arch` from `pr_reg` words.
-    pub fn new(arch: CoreArch, values: Vec<u64>) -> Registers {
+    pub fn new(arch: TargetArch, values: Vec<u64>) -> Registers {
         let mut r = Registers {
             arch,
             values,
             tls: 0,
         };
-        if arch == CoreArch::Amd64 {
+        if arch == TargetArch::Amd64 {
             r.tls = r.get("fs_base").unwrap_or(0);
         }
         r
     }
 
     /// The machine.
-    pub fn arch(&self) -> CoreArch {
+    pub fn arch(&self) -> TargetArch {
         self.arch
     }
 
@@ -83,8 +96,8 @@ impl Registers {
 
     fn at(&self, amd64: usize, arm64: usize) -> u64 {
         let i = match self.arch {
-            CoreArch::Amd64 => amd64,
-            CoreArch::Arm64 => arm64,
+            TargetArch::Amd64 => amd64,
+            TargetArch::Arm64 => arm64,
         };
         self.values.get(i).copied().unwrap_or(0)
     }
@@ -107,8 +120,8 @@ impl Registers {
     /// Link register (`x30`); 0 on amd64.
     pub fn lr(&self) -> u64 {
         match self.arch {
-            CoreArch::Amd64 => 0,
-            CoreArch::Arm64 => self.at(0, 30),
+            TargetArch::Amd64 => 0,
+            TargetArch::Arm64 => self.at(0, 30),
         }
     }
 

@@ -1,52 +1,16 @@
-//! [`Process`]: the Go runtime of one program, read from target memory (a core dump joined with
-//! its executable). Everything else in this crate hangs off it.
+//! [`Snapshot`]: the Go runtime's state at one stop of one target — a core file, a live process
+//! paused for a moment, or a copy taken of it. Cheap to make again and to drop: everything fixed
+//! per binary lives in the [`Runtime`] it borrows.
 
-use std::collections::HashMap;
-
-use goscope_binary::{Binary, go_minor_version};
-use goscope_target::{Memory, Thread};
+use goscope_target::{Memory, Target, Thread};
 use serde::Serialize;
 
-use crate::globals::{self, FoundBy, Global};
-use crate::layouts::Layouts;
+use crate::globals::{FoundBy, Global};
 use crate::offsets::Offsets;
+use crate::runtime::Runtime;
 use crate::types::Types;
 
-/// Why the runtime could not be read at all.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RuntimeError {
-    /// No layouts: no DWARF and no built-in table for the architecture.
-    #[error("{0}")]
-    NoLayouts(String),
-    /// The list of goroutines could not be found or read.
-    #[error("cannot find the goroutine list (runtime.allgs): {0}")]
-    NoGoroutines(String),
-}
-
-/// Runtime functions the unwinder and the crash analysis treat specially, matched by name
-/// (function IDs are renumbered between releases).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Special {
-    /// `runtime.morestack`: `newstack` resumes `curg.sched`.
-    Morestack,
-    /// `runtime.systemstack`: switches from a goroutine to g0 and back.
-    Systemstack,
-    /// `runtime.sigpanic`: injected by the signal handler; its caller faulted.
-    Sigpanic,
-    /// `runtime.asyncPreempt`: injected for asynchronous preemption.
-    AsyncPreempt,
-    /// `runtime.debugCallV2`: injected by debuggers.
-    DebugCall,
-    /// `runtime.sigtramp`: the signal handler entry, on the signal stack.
-    Sigtramp,
-    /// `runtime.cgocallback`: C calling back into Go.
-    Cgocallback,
-    /// cgo machinery: `runtime.cgocall`, `runtime.asmcgocall`, `_cgo_*`, `*._Cfunc_*`.
-    Cgo,
-    /// `runtime.throw`, `runtime.fatal`: a fatal error.
-    Throw,
-}
+pub use crate::runtime::{RuntimeError, Special};
 
 /// One M (OS thread of the Go scheduler).
 #[derive(Debug, Clone, Serialize)]
@@ -97,50 +61,29 @@ impl StackBounds {
     }
 }
 
-/// The Go runtime of one process.
-pub struct Process<'a> {
-    /// The executable.
-    pub bin: &'a Binary,
-    pub(crate) mem: &'a dyn Memory,
+/// The runtime's state at one stop of one target.
+pub struct Snapshot<'r, 'b> {
+    /// What is fixed per binary.
+    pub rt: &'r Runtime<'b>,
+    pub(crate) mem: &'r dyn Memory,
     /// PIE load bias: runtime address minus link-time address.
     pub bias: u64,
-    pub(crate) threads: &'a [Thread],
-    /// Struct layouts.
-    pub layouts: Layouts,
-    pub(crate) off: Offsets,
-    /// The Go version from build info.
-    pub go_version: String,
-    pub(crate) minor: u32,
+    pub(crate) threads: &'r [Thread],
     pub(crate) allgs: Option<Global>,
     pub(crate) allm: Option<Global>,
     pub(crate) allp: Option<Global>,
-    pub(crate) wait_reasons: Vec<String>,
-    pub(crate) wait_reasons_from: Option<FoundBy>,
-    pub(crate) special: HashMap<u64, Special>,
     pub(crate) ms: Vec<MInfo>,
-    pub(crate) types_base: u64,
-    pub(crate) pc_memo: crate::cache::Memo<u64, Option<crate::unwind::PcInfo>>,
-    pub(crate) sym_memo: crate::cache::Memo<u64, Option<std::sync::Arc<SymInfo<'a>>>>,
-    pub(crate) created_memo:
-        crate::cache::Memo<u64, Option<std::sync::Arc<crate::goroutine::CreatedBy<'a>>>>,
-    pub(crate) start_memo: crate::cache::Memo<u64, Option<std::borrow::Cow<'a, str>>>,
-    /// Problems found while opening, for the user.
+    /// The target's monotonic clock at the stop, in the runtime's `nanotime` units, if it has one.
+    pub(crate) clock: Option<i64>,
+    /// Problems found while reading this stop, for the user (the runtime's own are in
+    /// [`Runtime::warnings`]).
     pub warnings: Vec<String>,
 }
 
-/// The symbolization of one pc: its function's entry, whether it is cgo machinery, and its
-/// inline chain (frames without pc/sp).
-#[derive(Debug)]
-pub(crate) struct SymInfo<'a> {
-    pub entry: u64,
-    pub cgo: bool,
-    pub chain: Vec<crate::goroutine::Frame<'a>>,
-}
-
-impl std::fmt::Debug for Process<'_> {
+impl std::fmt::Debug for Snapshot<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Process")
-            .field("go_version", &self.go_version)
+        f.debug_struct("Snapshot")
+            .field("runtime", self.rt)
             .field("ms", &self.ms.len())
             .finish()
     }
@@ -153,96 +96,61 @@ const MAX_GOROUTINES: u64 = 1 << 24;
 /// Most Ms followed along `m.alllink`: a corrupt list must not loop.
 const MAX_MS: usize = 100_000;
 
-fn special_of(name: &str) -> Option<Special> {
-    let name = name.strip_suffix(".abi0").unwrap_or(name);
-    Some(match name {
-        "runtime.morestack" => Special::Morestack,
-        "runtime.systemstack" => Special::Systemstack,
-        "runtime.sigpanic" => Special::Sigpanic,
-        "runtime.asyncPreempt" => Special::AsyncPreempt,
-        "runtime.debugCallV2" => Special::DebugCall,
-        "runtime.sigtramp" | "runtime.cgoSigtramp" => Special::Sigtramp,
-        "runtime.cgocallback" => Special::Cgocallback,
-        "runtime.cgocall" | "runtime.asmcgocall" | "runtime.asmcgocall_no_g" => Special::Cgo,
-        "runtime.throw" | "runtime.fatal" => Special::Throw,
-        n if n.starts_with("_cgo_") || n.contains("._Cfunc_") || n.contains("._cgo_") => {
-            Special::Cgo
-        }
-        _ => return None,
-    })
-}
+impl<'r, 'b> Snapshot<'r, 'b> {
+    /// Reads the runtime's state from `target`: where its globals are (checked against its
+    /// memory) and its Ms.
+    pub fn new(rt: &'r Runtime<'b>, target: &'r dyn Target) -> Snapshot<'r, 'b> {
+        let mut s = Snapshot::with_memory(rt, target, target.bias(), target.threads());
+        s.clock = target.stop().monotonic_ns;
+        s
+    }
 
-impl<'a> Process<'a> {
-    /// Reads the runtime of `bin` from `mem`. `threads` are the target's OS threads (from a core
-    /// file's notes), used for running goroutines.
-    pub fn new(
-        bin: &'a Binary,
-        mem: &'a dyn Memory,
+    /// [`Snapshot::new`] from parts: memory, load bias and threads.
+    pub fn with_memory(
+        rt: &'r Runtime<'b>,
+        mem: &'r dyn Memory,
         bias: u64,
-        threads: &'a [Thread],
-    ) -> Result<Process<'a>, RuntimeError> {
-        let (layouts, mut warnings) = Layouts::for_binary(bin);
-        let layouts = layouts.ok_or_else(|| RuntimeError::NoLayouts(warnings.join("; ")))?;
-        let off = Offsets::new(&layouts).map_err(RuntimeError::NoLayouts)?;
-        let go_version = bin.go_version().unwrap_or("").to_string();
-        let minor = go_minor_version(&go_version).unwrap_or(99);
-        if go_version.is_empty() {
-            warnings.push("no Go build information: the Go version is unknown".into());
-        }
-        let mut special = HashMap::new();
-        for f in bin.pclntab().funcs() {
-            if let Some(s) = f.name_bytes().and_then(|n| std::str::from_utf8(n).ok())
-                && let Some(k) = special_of(s)
-            {
-                special.insert(f.entry(), k);
-            }
-        }
-        let types_base = bin.moduledata().map_or(0, |m| m.types.0).wrapping_add(bias);
-        let mut p = Process {
-            bin,
+        threads: &'r [Thread],
+    ) -> Snapshot<'r, 'b> {
+        let mut s = Snapshot {
+            rt,
             mem,
             bias,
             threads,
-            layouts,
-            off,
-            go_version,
-            minor,
             allgs: None,
             allm: None,
             allp: None,
-            wait_reasons: Vec::new(),
-            wait_reasons_from: None,
-            special,
             ms: Vec::new(),
-            types_base,
-            pc_memo: crate::cache::Memo::new(),
-            sym_memo: crate::cache::Memo::new(),
-            created_memo: crate::cache::Memo::new(),
-            start_memo: crate::cache::Memo::new(),
-            warnings,
+            clock: None,
+            warnings: Vec::new(),
         };
-        p.find_globals();
-        p.ms = p.read_ms();
-        Ok(p)
+        s.find_globals();
+        s.ms = s.read_ms();
+        s
     }
 
     /// The memory being read.
-    pub fn memory(&self) -> &'a dyn Memory {
+    pub fn memory(&self) -> &'r dyn Memory {
         self.mem
     }
 
     /// Type descriptor reader.
     pub fn types(&self) -> Types<'_> {
-        Types::new(self.mem, &self.off, self.types_base, self.minor)
+        Types::new(
+            self.mem,
+            &self.rt.off,
+            self.rt.types_base.wrapping_add(self.bias),
+            self.rt.minor,
+        )
     }
 
     /// The resolved field offsets.
-    pub fn offsets(&self) -> &Offsets {
-        &self.off
+    pub fn offsets(&self) -> &'r Offsets {
+        &self.rt.off
     }
 
     /// The OS threads.
-    pub fn threads(&self) -> &'a [Thread] {
+    pub fn threads(&self) -> &'r [Thread] {
         self.threads
     }
 
@@ -266,24 +174,6 @@ impl<'a> Process<'a> {
         v
     }
 
-    /// Where the wait reason names came from.
-    pub fn wait_reasons_source(&self) -> Option<FoundBy> {
-        self.wait_reasons_from
-    }
-
-    /// The name of wait reason `r` in this binary's release.
-    pub fn wait_reason(&self, r: u8) -> String {
-        match self.wait_reasons.get(r as usize) {
-            Some(s) => s.clone(),
-            None => format!("wait reason {r}"),
-        }
-    }
-
-    /// The special role of the function whose entry is `entry` (link-time), if any.
-    pub fn special(&self, entry: u64) -> Option<Special> {
-        self.special.get(&entry).copied()
-    }
-
     /// Reads a pointer-sized word; 0 if unreadable.
     pub(crate) fn word(&self, addr: u64) -> u64 {
         self.mem.read_u64(addr).unwrap_or(0)
@@ -293,12 +183,12 @@ impl<'a> Process<'a> {
         if m == 0 || m % 8 != 0 {
             return false;
         }
-        let g0 = self.word(m.wrapping_add(self.off.m_g0));
-        g0 != 0 && self.word(g0.wrapping_add(self.off.g_m)) == m
+        let g0 = self.word(m.wrapping_add(self.rt.off.m_g0));
+        g0 != 0 && self.word(g0.wrapping_add(self.rt.off.g_m)) == m
     }
 
     fn find_globals(&mut self) {
-        let cands = globals::candidates(self.bin, Some(&self.layouts));
+        let cands = self.rt.global_candidates();
         let bias = self.bias;
         // allgs: a slice whose first element is a g with a plausible goid and a stack.
         self.allgs = cands.allgs.iter().copied().find(|c| {
@@ -314,8 +204,8 @@ impl<'a> Process<'a> {
             ptr != 0 && len <= cap && len > 0 && {
                 let g = self.word(ptr);
                 let (lo, hi) = (
-                    self.word(g.wrapping_add(self.off.g_stack_lo)),
-                    self.word(g.wrapping_add(self.off.g_stack_hi)),
+                    self.word(g.wrapping_add(self.rt.off.g_stack_lo)),
+                    self.word(g.wrapping_add(self.rt.off.g_stack_hi)),
                 );
                 g != 0 && lo < hi && hi - lo <= 1 << 30
             }
@@ -329,7 +219,7 @@ impl<'a> Process<'a> {
             }
             let a = c.addr.wrapping_add(bias);
             let (ptr, len) = (self.word(a), self.word(a.wrapping_add(8)));
-            let Some(pid) = self.off.p_id else {
+            let Some(pid) = self.rt.off.p_id else {
                 return false;
             };
             len > 0
@@ -350,34 +240,13 @@ impl<'a> Process<'a> {
             self.warnings
                 .push("runtime.allm not found: threads are not tied to Ms".into());
         }
-        // Wait reasons: symbol, DWARF variable, scan, built-in table.
-        if let Some(v) = globals::wait_reasons_from_symbols(self.bin) {
-            self.wait_reasons = v;
-            self.wait_reasons_from = Some(FoundBy::Symbol);
-        } else if let Some(v) = globals::wait_reasons_by_scan(self.bin) {
-            self.wait_reasons = v;
-            self.wait_reasons_from = Some(FoundBy::Scan);
-        } else if !self.layouts.wait_reasons.is_empty() {
-            self.wait_reasons = self.layouts.wait_reasons.clone();
-            self.wait_reasons_from = Some(FoundBy::Builtin);
-        } else {
-            let table = crate::layouts::nearest_table(
-                crate::builtin::TABLES,
-                &self.go_version,
-                self.bin.arch().goarch(),
-            );
-            if let Some((t, _)) = table {
-                self.wait_reasons = t.wait_reasons.iter().map(|s| (*s).to_string()).collect();
-                self.wait_reasons_from = Some(FoundBy::Builtin);
-            }
-        }
     }
 
     fn read_ms(&self) -> Vec<MInfo> {
         let Some(head) = self.allm else {
             return Vec::new();
         };
-        let o = &self.off;
+        let o = &self.rt.off;
         let mut out = Vec::new();
         let mut m = self.word(head.addr.wrapping_add(self.bias));
         let mut seen = std::collections::HashSet::new();
@@ -422,7 +291,7 @@ impl<'a> Process<'a> {
     }
 
     /// The thread with id `tid`.
-    pub fn thread(&self, tid: u64) -> Option<&'a Thread> {
+    pub fn thread(&self, tid: u64) -> Option<&'r Thread> {
         self.threads.iter().find(|t| u64::from(t.tid) == tid)
     }
 
@@ -432,8 +301,8 @@ impl<'a> Process<'a> {
             return StackBounds::default();
         }
         StackBounds {
-            lo: self.word(g.wrapping_add(self.off.g_stack_lo)),
-            hi: self.word(g.wrapping_add(self.off.g_stack_hi)),
+            lo: self.word(g.wrapping_add(self.rt.off.g_stack_lo)),
+            hi: self.word(g.wrapping_add(self.rt.off.g_stack_hi)),
         }
     }
 
