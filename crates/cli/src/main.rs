@@ -53,6 +53,7 @@ enum Command {
     Opt(cmd::opt::Args),
     Objdump(cmd::objdump::Args),
     Core(cmd::core::Args),
+    Stacks(cmd::stacks::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -110,12 +111,17 @@ fn main() -> ExitCode {
         Command::Opt(a) => cmd::opt::run(a),
         Command::Objdump(a) => cmd::objdump::run(a),
         Command::Core(a) => cmd::core::run(a),
+        Command::Stacks(a) => cmd::stacks::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if output::is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_OK);
+            }
+            if let Some(sig) = goscope_target::live::signals::interrupted() {
+                eprintln!("goscope: {e:#}");
+                return ExitCode::from(goscope_target::live::signals::exit_status(sig));
             }
             eprintln!("goscope: {e:#}");
             ExitCode::from(EXIT_ERROR)

@@ -387,6 +387,15 @@ impl<'r, 'b> Snapshot<'r, 'b> {
     /// from `syscallpc/sp` in a system call, otherwise from its saved `sched` context.
     pub fn raw_stack(&self, g: &Goroutine<'_>) -> (Vec<RawFrame>, Vec<String>) {
         let mut warnings = Vec::new();
+        if g.status_code == STATUS_RUNNING && self.threads.is_empty() {
+            // A live process read without pausing it: the registers of the thread running the
+            // goroutine are not known, and its saved context is stale.
+            warnings.push(
+                "running on another thread; its stack is only shown when the process is paused"
+                    .into(),
+            );
+            return (Vec::new(), warnings);
+        }
         if g.status_code == STATUS_RUNNING
             && let Some(m) = self.m_at(g.saved.m)
             && m.curg == g.addr
@@ -417,7 +426,7 @@ impl<'r, 'b> Snapshot<'r, 'b> {
                 ));
             } else {
                 warnings.push(format!(
-                    "running on thread {}, which is not in the core; showing its last saved \
+                    "running on thread {}, whose registers are not in the target; showing its last saved \
                      context",
                     m.tid
                 ));

@@ -12,6 +12,8 @@
 mod builtin;
 pub mod analysis;
 mod cache;
+#[cfg(target_os = "linux")]
+pub mod capture;
 pub mod codescan;
 pub mod dwarf;
 pub mod fuzzing;

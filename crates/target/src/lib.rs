@@ -12,6 +12,8 @@ mod core;
 pub mod elfcore;
 mod error;
 pub mod fuzzing;
+#[cfg(target_os = "linux")]
+pub mod live;
 mod memory;
 mod target;
 mod thread;

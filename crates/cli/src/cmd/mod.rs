@@ -6,6 +6,8 @@ pub mod core;
 pub mod diff;
 pub mod goroutines;
 pub mod info;
+pub mod live;
 pub mod nm;
 pub mod objdump;
 pub mod opt;
+pub mod stacks;

@@ -124,6 +124,8 @@ pub struct OFrame {
     /// pc and sp of physical frames (printed at GOTRACEBACK=crash).
     pub pc: Option<u64>,
     pub sp: Option<u64>,
+    /// `+0x…`: the pc's offset in its function (physical frames).
+    pub offset: Option<u64>,
 }
 
 /// One goroutine the runtime printed.
@@ -187,20 +189,29 @@ fn func_of(line: &str) -> String {
 
 /// `\t/path/file.go:123 +0x1f fp=… sp=… pc=…`.
 fn parse_loc(line: &str) -> (String, i64, Option<u64>, Option<u64>) {
+    let (file, line, pc, sp, _) = parse_loc_offset(line);
+    (file, line, pc, sp)
+}
+
+/// [`parse_loc`] and the `+0x…` offset.
+fn parse_loc_offset(line: &str) -> (String, i64, Option<u64>, Option<u64>, Option<u64>) {
     let t = line.trim_start_matches('\t');
     let mut parts = t.split(' ');
     let fl = parts.next().unwrap_or("");
     let (file, ln) = fl.rsplit_once(':').unwrap_or((fl, "0"));
     let mut pc = None;
     let mut sp = None;
+    let mut offset = None;
     for p in parts {
-        if let Some(v) = p.strip_prefix("pc=") {
+        if let Some(v) = p.strip_prefix('+') {
+            offset = hexnum(v);
+        } else if let Some(v) = p.strip_prefix("pc=") {
             pc = hexnum(v);
         } else if let Some(v) = p.strip_prefix("sp=") {
             sp = hexnum(v);
         }
     }
-    (file.to_string(), ln.parse().unwrap_or(-1), pc, sp)
+    (file.to_string(), ln.parse().unwrap_or(-1), pc, sp, offset)
 }
 
 /// Parses a `GOTRACEBACK=crash` traceback.
@@ -303,13 +314,14 @@ fn parse_frames(lines: &[&str], mut i: usize) -> (Vec<OFrame>, Option<u64>, usiz
             continue;
         }
         let func = func_of(l);
-        let (file, line, pc, sp) = parse_loc(lines.get(i + 1).unwrap_or(&""));
+        let (file, line, pc, sp, offset) = parse_loc_offset(lines.get(i + 1).unwrap_or(&""));
         frames.push(OFrame {
             func,
             file,
             line,
             pc,
             sp,
+            offset,
         });
         i += 2;
     }
@@ -334,6 +346,7 @@ pub fn gs_frames(frames: &Value) -> Vec<OFrame> {
                         line: f["line"].as_i64().unwrap_or(0),
                         pc: if physical { hexval(&f["pc"]) } else { None },
                         sp: if physical { hexval(&f["sp"]) } else { None },
+                        offset: if physical { hexval(&f["offset"]) } else { None },
                     }
                 })
                 .collect()

@@ -1,0 +1,314 @@
+//! Shared by the live-process tests: running the `testdata/live` fixture, asking it for its own
+//! `runtime.Stack` dump (the oracle), and checking that it runs on, untouched, afterwards.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use goscope_xtask::Fixture;
+
+use crate::core_common::{OFrame, OGoroutine, Oracle, parse_oracle, print_name};
+
+/// A running `testdata/live` fixture; killed on drop.
+pub struct Live {
+    pub child: Child,
+    pub pid: i32,
+    pub dir: tempfile::TempDir,
+    pub fixture: PathBuf,
+    dumps: u32,
+}
+
+impl Live {
+    /// Starts `fx` with `args` and waits until every goroutine is parked.
+    pub fn start(fx: &Fixture, args: &[&str]) -> Live {
+        Live::start_path(&fx.path, args)
+    }
+
+    /// Starts the fixture at `path`.
+    pub fn start_path(path: &Path, args: &[&str]) -> Live {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(path)
+            .arg("-dir")
+            .arg(dir.path())
+            .args(args)
+            // runtime.Stack prints at the default traceback level.
+            .env("GOTRACEBACK", "single")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
+        let pid = child.id() as i32;
+        let mut live = Live {
+            child,
+            pid,
+            dir,
+            fixture: path.to_path_buf(),
+            dumps: 0,
+        };
+        let ready = live.dir.path().join("ready");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ready.exists() {
+            if let Ok(Some(st)) = live.child.try_wait() {
+                panic!("{} exited early: {st}", path.display());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never became ready",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        live
+    }
+
+    /// The fixture's own `runtime.Stack(buf, true)` dump, taken now.
+    pub fn dump(&mut self) -> String {
+        self.dumps += 1;
+        let want = format!("dumped {}\n", self.dumps);
+        signal(self.pid, "USR1");
+        let file = self.dir.path().join("stacks");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&file)
+                && s.ends_with(&want)
+            {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "no stack dump from {}", self.pid);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// `(progress, leaked)` as the fixture last wrote them.
+    pub fn progress(&self) -> (u64, u64) {
+        let s = std::fs::read_to_string(self.dir.path().join("progress")).unwrap_or_default();
+        let w: Vec<&str> = s.split_whitespace().collect();
+        let num = |k: &str| {
+            w.iter()
+                .position(|x| *x == k)
+                .and_then(|i| w.get(i + 1)?.parse().ok())
+                .unwrap_or(0)
+        };
+        (num("progress"), num("leaked"))
+    }
+
+    /// Panics unless the fixture is running normally: not stopped, not traced, its progress
+    /// counter advancing, and its code identical to the executable's.
+    pub fn assert_runs_untouched(&self, what: &str) {
+        let (state, tracer) = proc_state(self.pid);
+        assert!(
+            !matches!(state, 'T' | 't' | 'Z' | 'X'),
+            "{what}: process {} left in state {state}",
+            self.pid
+        );
+        assert_eq!(tracer, 0, "{what}: process {} still traced", self.pid);
+        for task in tasks(self.pid) {
+            let (s, t) = proc_state_of(&format!("/proc/{}/task/{task}", self.pid));
+            assert!(
+                !matches!(s, 'T' | 't'),
+                "{what}: thread {task} left in state {s}"
+            );
+            assert_eq!(t, 0, "{what}: thread {task} still traced");
+        }
+        let before = self.progress().0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.progress().0 <= before + 2 {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: process {} makes no progress",
+                self.pid
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_code_untouched(self.pid, &self.fixture, what);
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `SIG{name}` to `pid`.
+pub fn signal(pid: i32, name: &str) {
+    let st = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -{name} {pid}");
+}
+
+fn proc_state_of(dir: &str) -> (char, i32) {
+    let status = std::fs::read_to_string(format!("{dir}/status")).unwrap_or_default();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let state = field("State:").chars().next().unwrap_or('?');
+    (state, field("TracerPid:").parse().unwrap_or(-1))
+}
+
+/// The state letter and tracer of process `pid`.
+pub fn proc_state(pid: i32) -> (char, i32) {
+    proc_state_of(&format!("/proc/{pid}"))
+}
+
+/// The thread ids of `pid`.
+pub fn tasks(pid: i32) -> Vec<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Panics unless the text of process `pid` equals the executable's `.text`.
+pub fn assert_code_untouched(pid: i32, exe: &Path, what: &str) {
+    let bin = goscope_binary::Binary::open(exe).unwrap();
+    let text = bin.text_section().expect("a .text section");
+    let file = bin.section_data(text);
+    let auxv = std::fs::read(format!("/proc/{pid}/auxv")).unwrap();
+    let entry = auxv
+        .chunks_exact(16)
+        .find(|p| u64::from_le_bytes(p[..8].try_into().unwrap()) == 9)
+        .map(|p| u64::from_le_bytes(p[8..].try_into().unwrap()))
+        .expect("AT_ENTRY");
+    let bias = entry.wrapping_sub(bin.entry());
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut live = vec![0u8; file.len()];
+    std::os::unix::fs::FileExt::read_exact_at(&mem, &mut live, text.addr.wrapping_add(bias))
+        .unwrap();
+    if let Some(i) = live.iter().zip(file).position(|(a, b)| a != b) {
+        panic!(
+            "{what}: the code of process {pid} differs from the executable at {:#x}",
+            text.addr + i as u64
+        );
+    }
+}
+
+/// Whether the runtime shows a frame at the default traceback level (`showframe`): runtime
+/// functions are hidden unless exported, wrappers are hidden.
+pub fn shown_by_runtime(f: &serde_json::Value) -> bool {
+    let name = f["function"].as_str().unwrap_or("");
+    if f["wrapper"].as_bool().unwrap_or(false) {
+        return false;
+    }
+    if name == "runtime.gopanic" {
+        return true;
+    }
+    if !name.contains('.') {
+        return false;
+    }
+    match name.strip_prefix("runtime.") {
+        Some(rest) => rest.chars().next().is_some_and(|c| c.is_ascii_uppercase()),
+        None => true,
+    }
+}
+
+/// The goroutines of the dump that parked on purpose (a `main.park…` frame).
+pub fn parked(o: &Oracle) -> Vec<&OGoroutine> {
+    o.goroutines
+        .iter()
+        .filter(|g| g.frames.iter().any(|f| f.func.starts_with("main.park")))
+        .collect()
+}
+
+/// Compares goscope's JSON goroutines with the fixture's own dump: every parked goroutine with
+/// the same id, state, frames (function, file, line, offset) and creator. Returns mismatches.
+pub fn compare_parked(label: &str, ours: &serde_json::Value, dump: &str) -> Vec<String> {
+    let oracle = parse_oracle(dump);
+    let gs = ours["goroutines"].as_array().cloned().unwrap_or_default();
+    let mut errors = Vec::new();
+    let want = parked(&oracle);
+    if want.len() < 10 {
+        errors.push(format!(
+            "{label}: only {} parked goroutines in the dump",
+            want.len()
+        ));
+    }
+    for og in want {
+        let what = format!("{label} goroutine {}", og.id);
+        let Some(g) = gs.iter().find(|g| g["id"].as_u64() == Some(og.id)) else {
+            errors.push(format!("{what}: missing from goscope's list"));
+            continue;
+        };
+        if g["state"].as_str() != Some(og.state.as_str()) {
+            errors.push(format!(
+                "{what}: state {}, the runtime printed {:?}",
+                g["state"], og.state
+            ));
+        }
+        let frames: Vec<OFrame> = g["frames"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|f| shown_by_runtime(f))
+                    .map(|f| {
+                        let physical = !f["inlined"].as_bool().unwrap_or(false);
+                        OFrame {
+                            func: print_name(f["function"].as_str().unwrap_or("")),
+                            file: f["file"].as_str().unwrap_or("").into(),
+                            line: f["line"].as_i64().unwrap_or(0),
+                            pc: None,
+                            sp: None,
+                            offset: if physical {
+                                f["offset"]
+                                    .as_str()
+                                    .and_then(|s| u64::from_str_radix(&s[2..], 16).ok())
+                            } else {
+                                None
+                            },
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let same = |a: &OFrame, b: &OFrame| {
+            a.func == b.func
+                && a.file == b.file
+                && a.line == b.line
+                && a.offset.unwrap_or(0) == b.offset.unwrap_or(0)
+        };
+        if frames.len() != og.frames.len()
+            || !frames.iter().zip(&og.frames).all(|(a, b)| same(a, b))
+        {
+            errors.push(format!(
+                "{what}: frames differ\n  runtime: {:?}\n  goscope: {:?}",
+                og.frames
+                    .iter()
+                    .map(|f| format!("{} {}:{} +{:?}", f.func, f.file, f.line, f.offset))
+                    .collect::<Vec<_>>(),
+                frames
+                    .iter()
+                    .map(|f| format!("{} {}:{} +{:?}", f.func, f.file, f.line, f.offset))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        match (&og.created_by, g.get("created_by")) {
+            (Some((f, parent, file, line)), Some(c)) if !c.is_null() => {
+                let cf = print_name(c["function"].as_str().unwrap_or(""));
+                if &cf != f
+                    || c["file"].as_str() != Some(file)
+                    || c["line"].as_i64() != Some(*line)
+                    || c["goroutine"].as_u64() != *parent
+                {
+                    errors.push(format!(
+                        "{what}: created by {f} in {parent:?} at {file}:{line}, goscope {c}"
+                    ));
+                }
+            }
+            (o, c) => errors.push(format!("{what}: created by {o:?}, goscope {c:?}")),
+        }
+    }
+    errors
+}

@@ -1,0 +1,59 @@
+//! SIGINT, SIGTERM and SIGHUP while goscope holds a process paused: the handler only records the
+//! signal; the code that holds the pause checks [`interrupted`] between steps, resumes the
+//! process and returns [`super::LiveError::Interrupted`]. The handler is reset after the first
+//! signal, so a second one ends goscope at once — and the kernel detaches its tracees as it
+//! exits, which resumes them.
+//!
+//! A panic unwinds through the [`super::Frozen`] guard, which detaches; the panic hook installed
+//! here says so after the usual message.
+
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// Processes paused right now (for the panic hook's message).
+pub(crate) static PAUSED: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn record(sig: nix::libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    RECEIVED.store(sig, Ordering::SeqCst);
+}
+
+/// Installs the handlers and the panic hook. Call once, before pausing anything.
+pub fn install() {
+    let action = SigAction::new(
+        SigHandler::Handler(record),
+        SaFlags::SA_RESTART | SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler performs a single atomic store, which is async-signal-safe, and
+        // touches no other state; replacing the default disposition has no other effect.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        if PAUSED.load(Ordering::SeqCst) > 0 {
+            eprintln!(
+                "goscope: the paused process is being detached and resumed as goscope unwinds"
+            );
+        }
+    }));
+}
+
+/// The signal received since [`install`], if any.
+pub fn interrupted() -> Option<Signal> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        s => Signal::try_from(s).ok(),
+    }
+}
+
+/// The exit status a shell expects after signal `sig`: 128 + its number.
+pub fn exit_status(sig: Signal) -> u8 {
+    128u8.saturating_add(sig as i32 as u8)
+}
