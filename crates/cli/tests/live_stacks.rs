@@ -47,6 +47,10 @@ fn stacks_agree_with_the_programs_own_dump() {
         let dump = live.dump();
         let paused = stacks_json(live.pid, &[]);
         errors.extend(compare_parked(&format!("{label} paused"), &paused, &dump));
+        eprintln!(
+            "{label}: {} goroutines, paused {} us",
+            paused["total_goroutines"], paused["paused_us"]
+        );
         assert_eq!(paused["pid"].as_i64(), Some(i64::from(live.pid)));
         let us = paused["paused_us"].as_u64().unwrap_or(0);
         assert!(us > 0, "{label}: paused_us {us}");

@@ -111,8 +111,16 @@ pub fn capture(o: &Opened, rt: &Runtime<'_>, nonblocking: bool) -> Result<Captur
             elapsed: start.elapsed(),
         });
     }
+    // First the whole copy while the program runs, then, paused, only what can have changed.
+    let before = builder;
+    let first = rt
+        .capture_before_pause(&before, bias)
+        .map_err(gone_or(pid))?;
+    let fresh = CopyBuilder::new(mem);
+    fresh.reserve(rt.paused_copy_size(&first));
     let frozen = o.live.freeze()?;
-    let captured = rt.capture(&builder, bias, frozen.threads());
+    mem.invalidate();
+    let captured = rt.capture_paused(&fresh, &first, bias, frozen.threads());
     let threads = frozen.threads().to_vec();
     let (monotonic, stop_latency) = (frozen.monotonic_ns(), frozen.stop_latency());
     let mut warnings: Vec<String> = frozen.warnings().to_vec();
@@ -120,11 +128,13 @@ pub fn capture(o: &Opened, rt: &Runtime<'_>, nonblocking: bool) -> Result<Captur
     let paused = frozen.resume();
     mem.invalidate();
     interrupted?;
-    let report = captured.map_err(gone_or(pid))?;
+    let mut report = captured.map_err(gone_or(pid))?;
     warnings.extend(report.warnings.iter().cloned());
     let n = threads.len();
+    let copy = fresh.finish_over(before, parts(threads, monotonic, warnings));
+    report.copied = copy.stats();
     Ok(Captured {
-        copy: builder.finish(parts(threads, monotonic, warnings)),
+        copy,
         report,
         paused: Some(paused),
         stop_latency: Some(stop_latency),

@@ -17,44 +17,128 @@ use crate::memory::{MemError, MemErrorKind, MemResult, Memory};
 use crate::target::{StopInfo, Target};
 use crate::thread::{TargetArch, Thread};
 
-/// Copied ranges keyed by start address; they never overlap.
-type Ranges = BTreeMap<u64, Box<[u8]>>;
-
-/// The range holding `addr`, as `(start, bytes)`.
-fn find(ranges: &Ranges, addr: u64) -> Option<(u64, &[u8])> {
-    let (&start, bytes) = ranges.range(..=addr).next_back()?;
-    (addr - start < bytes.len() as u64).then_some((start, &bytes[..]))
+/// Where one copied range's bytes are: a slice of one of the store's buffers.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    buffer: usize,
+    offset: usize,
+    len: usize,
 }
 
-/// Serves `buf` from `ranges`; `Err(first missing address)` if some byte is not there.
-fn read_from(ranges: &Ranges, addr: u64, buf: &mut [u8]) -> Result<(), u64> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        let a = addr.wrapping_add(done as u64);
-        let (start, bytes) = find(ranges, a).ok_or(a)?;
-        let off = (a - start) as usize;
-        let n = (bytes.len() - off).min(buf.len() - done);
-        buf[done..done + n].copy_from_slice(&bytes[off..off + n]);
-        done += n;
+/// Copied ranges keyed by start address (they never overlap), their bytes kept in a few large
+/// buffers: a bulk copy of thousands of ranges is one buffer, filled in place.
+#[derive(Default)]
+struct Store {
+    buffers: Vec<Box<[u8]>>,
+    ranges: BTreeMap<u64, Slot>,
+    /// A buffer allocated and touched in advance (see [`CopyBuilder::reserve`]), and how much
+    /// of it is used.
+    spare: Option<(usize, usize)>,
+}
+
+impl Store {
+    fn bytes(&self, slot: Slot) -> &[u8] {
+        &self.buffers[slot.buffer][slot.offset..slot.offset + slot.len]
     }
-    Ok(())
-}
 
-/// Inserts `[addr, addr+len)`, cut to the parts not already copied.
-fn insert(ranges: &mut Ranges, addr: u64, bytes: &[u8]) {
-    let end = addr.saturating_add(bytes.len() as u64);
-    let mut a = addr;
-    while a < end {
-        if let Some((start, have)) = find(ranges, a) {
-            a = start + have.len() as u64;
-            continue;
+    /// The range holding `addr`, as `(start, bytes)`.
+    fn find(&self, addr: u64) -> Option<(u64, &[u8])> {
+        let (&start, &slot) = self.ranges.range(..=addr).next_back()?;
+        (addr - start < slot.len as u64).then(|| (start, self.bytes(slot)))
+    }
+
+    /// Serves `buf`; `Err(first missing address)` if some byte is not there.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), u64> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr.wrapping_add(done as u64);
+            let (start, bytes) = self.find(a).ok_or(a)?;
+            let off = (a - start) as usize;
+            let n = (bytes.len() - off).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&bytes[off..off + n]);
+            done += n;
         }
-        // Up to the next copied range.
-        let next = ranges.range(a..end).next().map_or(end, |(&s, _)| s);
-        let lo = (a - addr) as usize;
-        let hi = (next - addr) as usize;
-        ranges.insert(a, bytes[lo..hi].into());
-        a = next;
+        Ok(())
+    }
+
+    /// Records `[addr, addr+slot.len)` as held by `slot`, cut to the parts not already copied.
+    fn insert_slot(&mut self, addr: u64, slot: Slot) {
+        let end = addr.saturating_add(slot.len as u64);
+        let mut a = addr;
+        while a < end {
+            if let Some((start, have)) = self.find(a) {
+                a = start + have.len() as u64;
+                continue;
+            }
+            let next = self.ranges.range(a..end).next().map_or(end, |(&s, _)| s);
+            let skip = (a - addr) as usize;
+            self.ranges.insert(
+                a,
+                Slot {
+                    buffer: slot.buffer,
+                    offset: slot.offset + skip,
+                    len: (next - a) as usize,
+                },
+            );
+            a = next;
+        }
+    }
+
+    /// Keeps a copy of `bytes` as the contents at `addr` (bytes already copied there win).
+    fn insert(&mut self, addr: u64, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.buffers.push(bytes.into());
+        let slot = Slot {
+            buffer: self.buffers.len() - 1,
+            offset: 0,
+            len: bytes.len(),
+        };
+        self.insert_slot(addr, slot);
+    }
+
+    /// Drops what was copied of `[addr, addr+len)`.
+    fn forget(&mut self, addr: u64, len: u64) {
+        let end = addr.saturating_add(len);
+        let first = self
+            .ranges
+            .range(..=addr)
+            .next_back()
+            .map_or(addr, |(&s, _)| s);
+        let hit: Vec<u64> = self.ranges.range(first..end).map(|(&s, _)| s).collect();
+        for s in hit {
+            let Some(slot) = self.ranges.remove(&s) else {
+                continue;
+            };
+            let e = s + slot.len as u64;
+            if e <= addr {
+                self.ranges.insert(s, slot);
+                continue;
+            }
+            if s < addr {
+                let len = (addr - s) as usize;
+                self.ranges.insert(s, Slot { len, ..slot });
+            }
+            if e > end {
+                let cut = (end - s) as usize;
+                self.ranges.insert(
+                    end,
+                    Slot {
+                        buffer: slot.buffer,
+                        offset: slot.offset + cut,
+                        len: slot.len - cut,
+                    },
+                );
+            }
+        }
+    }
+
+    fn stats(&self) -> CopyStats {
+        CopyStats {
+            ranges: self.ranges.len(),
+            bytes: self.ranges.values().map(|s| s.len as u64).sum(),
+        }
     }
 }
 
@@ -70,7 +154,7 @@ pub struct CopyStats {
 /// Reads through to a live process's memory and keeps what it read.
 pub struct CopyBuilder<'m> {
     live: &'m dyn Memory,
-    ranges: Mutex<Ranges>,
+    store: Mutex<Store>,
 }
 
 impl<'m> CopyBuilder<'m> {
@@ -78,93 +162,175 @@ impl<'m> CopyBuilder<'m> {
     pub fn new(live: &'m dyn Memory) -> CopyBuilder<'m> {
         CopyBuilder {
             live,
-            ranges: Mutex::new(BTreeMap::new()),
+            store: Mutex::new(Store::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Ranges> {
-        self.ranges.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Copies every range of `wanted` (`(address, length)`) not copied yet, in a few batched
-    /// reads. Overlapping and touching ranges are merged first. Returns the ranges that could
-    /// not be read.
-    pub fn prefetch(&self, wanted: &mut Vec<(u64, u64)>) -> Vec<(u64, MemError)> {
+    /// Copies every range of `wanted` (`(address, length)`) in a few batched reads into one
+    /// buffer. Ranges less than `gap` bytes apart are read as one, gap included: neighbours
+    /// (goroutines allocated one after the other) then take one read, which costs less than
+    /// two. Returns the ranges that could not be read.
+    pub fn prefetch(&self, wanted: &mut Vec<(u64, u64)>, gap: u64) -> Vec<(u64, MemError)> {
+        self.prefetch_with(wanted, gap, true, |_, _| {})
+    }
+
+    /// [`CopyBuilder::prefetch`], then `each(address, bytes)` for every wanted range in address
+    /// order (`None` if unreadable). With `keep` false the bytes are only shown to `each`, not
+    /// kept. `each` must not read through this builder.
+    pub fn prefetch_with(
+        &self,
+        wanted: &mut Vec<(u64, u64)>,
+        gap: u64,
+        keep: bool,
+        mut each: impl FnMut(u64, Option<&[u8]>),
+    ) -> Vec<(u64, MemError)> {
         wanted.retain(|&(_, len)| len > 0);
         wanted.sort_unstable();
         let mut merged: Vec<(u64, u64)> = Vec::with_capacity(wanted.len());
         for &(a, len) in wanted.iter() {
             let end = a.saturating_add(len);
             match merged.last_mut() {
-                Some((s, e)) if a <= *e => *e = (*e).max(end),
+                Some((_, e)) if a <= e.saturating_add(gap) => *e = (*e).max(end),
                 _ => merged.push((a, end)),
             }
         }
-        let mut bufs: Vec<Vec<u8>> = merged
-            .iter()
-            .map(|&(s, e)| vec![0u8; (e - s) as usize])
-            .collect();
-        let mut reqs: Vec<(u64, &mut [u8])> = merged
-            .iter()
-            .zip(bufs.iter_mut())
-            .map(|(&(s, _), b)| (s, b.as_mut_slice()))
-            .collect();
-        let results = self.live.read_many(&mut reqs);
-        drop(reqs);
-        let mut failed = Vec::new();
-        let mut ranges = self.lock();
-        for ((&(s, _), buf), r) in merged.iter().zip(bufs).zip(results) {
-            match r {
-                Ok(()) => insert(&mut ranges, s, &buf),
-                Err(e) => failed.push((s, e)),
+        let total: u64 = merged.iter().map(|(s, e)| e - s).sum();
+        let not_copied = |s: u64| {
+            (
+                s,
+                MemError {
+                    addr: s,
+                    kind: MemErrorKind::NotCopied,
+                },
+            )
+        };
+        let Ok(total) = usize::try_from(total) else {
+            return merged.iter().map(|&(s, _)| not_copied(s)).collect();
+        };
+        let mut store = self.lock();
+        let mut scratch = Vec::new();
+        let (id, base) = match store.spare {
+            _ if !keep => (usize::MAX, 0),
+            Some((id, used)) if store.buffers[id].len() - used >= total => {
+                store.spare = Some((id, used + total));
+                (id, used)
             }
+            _ => {
+                store.buffers.push(vec![0u8; total].into_boxed_slice());
+                (store.buffers.len() - 1, 0)
+            }
+        };
+        let buffer: &mut [u8] = if keep {
+            &mut store.buffers[id][base..base + total]
+        } else {
+            scratch.resize(total, 0);
+            &mut scratch
+        };
+        let results = {
+            let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(merged.len());
+            let mut rest: &mut [u8] = buffer;
+            for &(s, e) in &merged {
+                let (head, tail) = rest.split_at_mut((e - s) as usize);
+                reqs.push((s, head));
+                rest = tail;
+            }
+            self.live.read_many(&mut reqs)
+        };
+        // Every wanted range in its merged range: its bytes, for `each`.
+        let bytes: &[u8] = if keep {
+            &store.buffers[id][base..base + total]
+        } else {
+            &scratch
+        };
+        let mut offset = 0usize;
+        let mut w = 0usize;
+        for (&(s, e), r) in merged.iter().zip(&results) {
+            while let Some(&(a, len)) = wanted.get(w) {
+                if a >= e {
+                    break;
+                }
+                let lo = offset + (a - s) as usize;
+                let hi = lo + (len.min(e - a)) as usize;
+                each(a, r.is_ok().then(|| &bytes[lo..hi]));
+                w += 1;
+            }
+            offset += (e - s) as usize;
+        }
+        let mut failed = Vec::new();
+        let mut offset = base;
+        for (&(s, e), r) in merged.iter().zip(results) {
+            let len = (e - s) as usize;
+            match r {
+                Ok(()) if keep => store.insert_slot(
+                    s,
+                    Slot {
+                        buffer: id,
+                        offset,
+                        len,
+                    },
+                ),
+                Ok(()) => {}
+                Err(err) => failed.push((s, err)),
+            }
+            offset += len;
         }
         failed
     }
 
     /// Keeps `bytes` as the contents at `addr` (bytes already copied there win).
     pub fn insert(&self, addr: u64, bytes: &[u8]) {
-        insert(&mut self.lock(), addr, bytes);
+        self.lock().insert(addr, bytes);
+    }
+
+    /// Allocates (and touches) `bytes` of buffer now, for the bulk copies to come: a page
+    /// fault costs microseconds, which must not be spent while the process is paused.
+    pub fn reserve(&self, bytes: usize) {
+        let mut buffer = vec![0u8; bytes].into_boxed_slice();
+        for i in (0..buffer.len()).step_by(4096) {
+            buffer[i] = 1;
+        }
+        let mut store = self.lock();
+        store.buffers.push(buffer);
+        store.spare = Some((store.buffers.len() - 1, 0));
+    }
+
+    /// The bytes at `addr`, if they were copied (no read-through).
+    pub fn copied(&self, addr: u64, buf: &mut [u8]) -> bool {
+        self.lock().read(addr, buf).is_ok()
     }
 
     /// Drops what was copied of `[addr, addr+len)`, so that it can be copied again.
     pub fn forget(&self, addr: u64, len: u64) {
-        let end = addr.saturating_add(len);
-        let mut ranges = self.lock();
-        let first = ranges.range(..=addr).next_back().map_or(addr, |(&s, _)| s);
-        let hit: Vec<u64> = ranges.range(first..end).map(|(&s, _)| s).collect();
-        for s in hit {
-            let Some(bytes) = ranges.remove(&s) else {
-                continue;
-            };
-            let e = s + bytes.len() as u64;
-            if e <= addr {
-                ranges.insert(s, bytes);
-                continue;
-            }
-            if s < addr {
-                ranges.insert(s, bytes[..(addr - s) as usize].into());
-            }
-            if e > end {
-                ranges.insert(end, bytes[(end - s) as usize..].into());
-            }
-        }
+        self.lock().forget(addr, len);
     }
 
     /// What was copied so far.
     pub fn stats(&self) -> CopyStats {
-        let r = self.lock();
-        CopyStats {
-            ranges: r.len(),
-            bytes: r.values().map(|b| b.len() as u64).sum(),
-        }
+        self.lock().stats()
     }
 
     /// The finished copy, with the executable (its read-only segments stand in for memory not
     /// copied), threads and stop information.
     pub fn finish(self, parts: CopyParts) -> ProcessCopy {
         ProcessCopy {
-            ranges: self.ranges.into_inner().unwrap_or_else(|e| e.into_inner()),
+            store: self.store.into_inner().unwrap_or_else(|e| e.into_inner()),
+            base: None,
+            parts,
+        }
+    }
+
+    /// The finished copy, laid over `base`, an earlier copy: what this one lacks is read from
+    /// `base`. The caller vouches that `base` holds nothing that changed in between (a copy
+    /// taken while the process ran, of which everything that may have changed was copied
+    /// again here).
+    pub fn finish_over(self, base: CopyBuilder<'_>, parts: CopyParts) -> ProcessCopy {
+        ProcessCopy {
+            store: self.store.into_inner().unwrap_or_else(|e| e.into_inner()),
+            base: Some(base.store.into_inner().unwrap_or_else(|e| e.into_inner())),
             parts,
         }
     }
@@ -172,11 +338,11 @@ impl<'m> CopyBuilder<'m> {
 
 impl Memory for CopyBuilder<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
-        if read_from(&self.lock(), addr, buf).is_ok() {
+        if self.lock().read(addr, buf).is_ok() {
             return Ok(());
         }
         self.live.read(addr, buf)?;
-        insert(&mut self.lock(), addr, buf);
+        self.lock().insert(addr, buf);
         Ok(())
     }
 
@@ -206,26 +372,48 @@ pub struct CopyParts {
 
 /// A copy of a live process's memory, taken while it was paused or read as it ran.
 pub struct ProcessCopy {
-    ranges: Ranges,
+    store: Store,
+    base: Option<Store>,
     parts: CopyParts,
 }
 
 impl std::fmt::Debug for ProcessCopy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessCopy")
-            .field("ranges", &self.ranges.len())
+            .field("ranges", &self.store.ranges.len())
             .field("threads", &self.parts.threads.len())
             .finish()
     }
 }
 
 impl ProcessCopy {
-    /// What was copied.
+    /// What was copied (while paused, and before, if the copy was taken in two steps).
     pub fn stats(&self) -> CopyStats {
-        CopyStats {
-            ranges: self.ranges.len(),
-            bytes: self.ranges.values().map(|b| b.len() as u64).sum(),
+        let mut st = self.store.stats();
+        if let Some(b) = &self.base {
+            let b = b.stats();
+            st.ranges += b.ranges;
+            st.bytes += b.bytes;
         }
+        st
+    }
+
+    /// Serves `buf` from the copy, then the base copy, byte range by byte range.
+    fn layered_read(&self, addr: u64, buf: &mut [u8]) -> Result<(), u64> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr.wrapping_add(done as u64);
+            let (start, bytes) = self
+                .store
+                .find(a)
+                .or_else(|| self.base.as_ref()?.find(a))
+                .ok_or(a)?;
+            let off = (a - start) as usize;
+            let n = (bytes.len() - off).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&bytes[off..off + n]);
+            done += n;
+        }
+        Ok(())
     }
 
     /// The file bytes at runtime address `addr` when they lie in a read-only segment of the
@@ -245,7 +433,7 @@ impl ProcessCopy {
 
 impl Memory for ProcessCopy {
     fn read(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
-        match read_from(&self.ranges, addr, buf) {
+        match self.layered_read(addr, buf) {
             Ok(()) => Ok(()),
             Err(missing) => {
                 if let Some(b) = self.file_bytes(addr, buf.len()) {
@@ -261,9 +449,11 @@ impl Memory for ProcessCopy {
     }
 
     fn slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
-        if let Some((start, bytes)) = find(&self.ranges, addr) {
-            let off = (addr - start) as usize;
-            return bytes.get(off..off.checked_add(len)?);
+        for store in std::iter::once(&self.store).chain(self.base.as_ref()) {
+            if let Some((start, bytes)) = store.find(addr) {
+                let off = (addr - start) as usize;
+                return bytes.get(off..off.checked_add(len)?);
+            }
         }
         self.file_bytes(addr, len)
     }
@@ -301,37 +491,68 @@ mod tests {
 
     #[test]
     fn insert_keeps_ranges_disjoint_and_reads_span_them() {
-        let mut r = Ranges::new();
-        insert(&mut r, 100, &[1; 10]);
-        insert(&mut r, 105, &[2; 10]);
-        insert(&mut r, 90, &[3; 40]);
+        let mut r = Store::default();
+        r.insert(100, &[1; 10]);
+        r.insert(105, &[2; 10]);
+        r.insert(90, &[3; 40]);
         let mut buf = [0u8; 40];
-        read_from(&r, 90, &mut buf).unwrap();
+        r.read(90, &mut buf).unwrap();
         assert_eq!(&buf[..10], &[3; 10]);
         assert_eq!(&buf[10..20], &[1; 10]);
         assert_eq!(&buf[20..25], &[2; 5]);
         assert_eq!(&buf[25..], &[3; 15]);
-        assert_eq!(read_from(&r, 129, &mut [0u8; 2]), Err(130));
+        assert_eq!(r.read(129, &mut [0u8; 2]), Err(130));
     }
 
-    struct Zeros;
-    impl Memory for Zeros {
-        fn read(&self, _: u64, buf: &mut [u8]) -> MemResult<()> {
-            buf.fill(9);
+    struct Pattern;
+    impl Memory for Pattern {
+        fn read(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = (addr as usize + i) as u8;
+            }
             Ok(())
         }
     }
 
     #[test]
     fn forget_cuts_ranges_at_both_ends() {
-        let b = CopyBuilder::new(&Zeros);
+        let b = CopyBuilder::new(&Pattern);
         b.insert(100, &[1; 100]);
         b.forget(120, 10);
         let r = b.lock();
-        let mut buf = [0u8; 20];
-        read_from(&r, 100, &mut buf).unwrap();
-        assert_eq!(read_from(&r, 125, &mut [0u8; 1]), Err(125));
-        assert!(read_from(&r, 130, &mut [0u8; 70]).is_ok());
-        assert_eq!(read_from(&r, 119, &mut [0u8; 2]), Err(120));
+        r.read(100, &mut [0u8; 20]).unwrap();
+        assert_eq!(r.read(125, &mut [0u8; 1]), Err(125));
+        assert!(r.read(130, &mut [0u8; 70]).is_ok());
+        assert_eq!(r.read(119, &mut [0u8; 2]), Err(120));
+    }
+
+    #[test]
+    fn prefetch_merges_neighbours_and_serves_every_byte() {
+        let b = CopyBuilder::new(&Pattern);
+        let failed = b.prefetch(&mut vec![(1000, 10), (1020, 5), (5000, 3), (1005, 2)], 16);
+        assert!(failed.is_empty());
+        assert_eq!(b.stats().ranges, 2);
+        let r = b.lock();
+        let mut buf = [0u8; 25];
+        r.read(1000, &mut buf).unwrap();
+        assert!(buf.iter().enumerate().all(|(i, &x)| x == (1000 + i) as u8));
+        assert_eq!(r.read(5003, &mut [0u8; 1]), Err(5003));
+    }
+
+    #[test]
+    fn prefetch_with_shows_each_wanted_range() {
+        let b = CopyBuilder::new(&Pattern);
+        let mut seen = Vec::new();
+        b.prefetch_with(
+            &mut vec![(2000, 4), (1000, 10), (1004, 10)],
+            0,
+            false,
+            |a, bytes| seen.push((a, bytes.map(<[u8]>::to_vec))),
+        );
+        assert_eq!(b.stats().ranges, 0);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[1].0, 1004);
+        let want: Vec<u8> = (1004..1014).map(|x| x as u8).collect();
+        assert_eq!(seen[1].1.as_deref(), Some(&want[..]));
     }
 }
