@@ -54,6 +54,7 @@ enum Command {
     Objdump(cmd::objdump::Args),
     Core(cmd::core::Args),
     Stacks(cmd::stacks::Args),
+    Snapshot(cmd::snapshot::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -112,6 +113,7 @@ fn main() -> ExitCode {
         Command::Objdump(a) => cmd::objdump::run(a),
         Command::Core(a) => cmd::core::run(a),
         Command::Stacks(a) => cmd::stacks::run(a),
+        Command::Snapshot(a) => cmd::snapshot::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,31 +11,6 @@ use core_common::*;
 use goscope_xtask::Variant;
 use serde_json::Value;
 
-fn gdb(bin: &std::path::Path, core: &std::path::Path, cmds: &[&str]) -> Option<String> {
-    let mut c = Command::new("gdb");
-    c.arg("-batch").arg("-nx");
-    for x in cmds {
-        c.arg("-ex").arg(x);
-    }
-    let out = c.arg(bin).arg(core).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn have_gdb() -> bool {
-    let ok = Command::new("gdb")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            !goscope_xtask::required(),
-            "gdb is required (apt-get install gdb)"
-        );
-        eprintln!("skipping: no gdb");
-    }
-    ok
-}
-
 #[test]
 fn threads_registers_and_memory_match_gdb() {
     if !cores_possible() || !have_gdb() {

@@ -13,38 +13,6 @@ use core_common::*;
 use goscope_xtask::Variant;
 use serde_json::Value;
 
-/// `dlv` on PATH or in `$(go env GOPATH)/bin`.
-fn dlv() -> Option<PathBuf> {
-    if Command::new("dlv")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return Some(PathBuf::from("dlv"));
-    }
-    let gopath = Command::new("go").args(["env", "GOPATH"]).output().ok()?;
-    let p = PathBuf::from(String::from_utf8_lossy(&gopath.stdout).trim()).join("bin/dlv");
-    p.exists().then_some(p)
-}
-
-/// Runs `dlv core BIN CORE` with `commands`; returns stdout.
-fn dlv_run(dlv: &Path, bin: &Path, core: &Path, commands: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let init = dir.path().join("init");
-    std::fs::write(&init, format!("{commands}\nexit\n")).unwrap();
-    let out = Command::new(dlv)
-        .args(["core"])
-        .arg(bin)
-        .arg(core)
-        .arg("--init")
-        .arg(&init)
-        .arg("--allow-non-terminal-interactive=true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("running dlv");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// What `dlv goroutines` says of one goroutine: user location, function, thread.
 type DlvGoroutine = (String, String, Option<u64>);
 

@@ -9,6 +9,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod core;
+pub mod coredump;
 pub mod elfcore;
 mod error;
 pub mod fuzzing;

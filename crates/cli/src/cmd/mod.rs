@@ -10,4 +10,5 @@ pub mod live;
 pub mod nm;
 pub mod objdump;
 pub mod opt;
+pub mod snapshot;
 pub mod stacks;

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use goscope_xtask::{CrashRun, Fixture, Toolchain, Variant};
@@ -594,4 +594,63 @@ pub fn double_failure(o: &Oracle) -> bool {
     o.head
         .iter()
         .any(|l| l.starts_with("fatal error") && !seen.insert(l))
+}
+
+/// `gdb -batch` over BIN and CORE with `cmds`; stdout.
+pub fn gdb(bin: &std::path::Path, core: &std::path::Path, cmds: &[&str]) -> Option<String> {
+    let mut c = Command::new("gdb");
+    c.arg("-batch").arg("-nx");
+    for x in cmds {
+        c.arg("-ex").arg(x);
+    }
+    let out = c.arg(bin).arg(core).output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whether gdb runs (required under `GOSCOPE_REQUIRE_TOOLCHAINS`).
+pub fn have_gdb() -> bool {
+    let ok = Command::new("gdb")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            !goscope_xtask::required(),
+            "gdb is required (apt-get install gdb)"
+        );
+        eprintln!("skipping: no gdb");
+    }
+    ok
+}
+
+/// `dlv` on PATH or in `$(go env GOPATH)/bin`.
+pub fn dlv() -> Option<PathBuf> {
+    if Command::new("dlv")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Some(PathBuf::from("dlv"));
+    }
+    let gopath = Command::new("go").args(["env", "GOPATH"]).output().ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&gopath.stdout).trim()).join("bin/dlv");
+    p.exists().then_some(p)
+}
+
+/// Runs `dlv core BIN CORE` with `commands`; returns stdout.
+pub fn dlv_run(dlv: &Path, bin: &Path, core: &Path, commands: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("init");
+    std::fs::write(&init, format!("{commands}\nexit\n")).unwrap();
+    let out = Command::new(dlv)
+        .args(["core"])
+        .arg(bin)
+        .arg(core)
+        .arg("--init")
+        .arg(&init)
+        .arg("--allow-non-terminal-interactive=true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running dlv");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

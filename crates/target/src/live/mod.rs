@@ -70,6 +70,7 @@ pub struct LiveProcess {
     command: String,
     auxv: Vec<(u64, u64)>,
     memory: ProcessMemory,
+    pagemap: std::sync::OnceLock<Option<std::fs::File>>,
 }
 
 impl LiveProcess {
@@ -93,6 +94,7 @@ impl LiveProcess {
             command,
             auxv,
             memory: ProcessMemory::new(pid),
+            pagemap: std::sync::OnceLock::new(),
         })
     }
 
@@ -162,4 +164,125 @@ pub fn monotonic_ns() -> i64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(|t| t.tv_sec() * 1_000_000_000 + t.tv_nsec())
         .unwrap_or(0)
+}
+
+impl LiveProcess {
+    /// What a core file of the process holds besides memory, read while it is paused: its
+    /// mappings (and how much of each to dump, as the kernel's default `coredump_filter`
+    /// would), the paused threads' registers, who it is, its auxiliary vector.
+    pub fn core_spec(&self, frozen: &Frozen) -> Result<crate::coredump::CoreSpec, LiveError> {
+        use crate::coredump::{CoreFileMapping, CoreProcess, CoreSegment, CoreSpec, Dump};
+        let pid = self.pid;
+        let maps = read_maps(pid)?;
+        let mut segments = Vec::new();
+        let mut files = Vec::new();
+        for m in &maps {
+            if m.path == "[vsyscall]" {
+                continue;
+            }
+            let dump = if !m.read || m.path.starts_with("[vvar") {
+                Dump::Nothing
+            } else if m.is_file() {
+                files.push(CoreFileMapping {
+                    start: m.start,
+                    end: m.end,
+                    offset: m.offset,
+                    path: m.path.clone(),
+                });
+                if m.shared {
+                    Dump::Nothing
+                } else if m.write {
+                    Dump::All
+                } else if m.offset == 0 && self.is_elf_header(m.start) {
+                    Dump::FirstPage
+                } else {
+                    Dump::Nothing
+                }
+            } else {
+                Dump::All
+            };
+            segments.push(CoreSegment {
+                start: m.start,
+                end: m.end,
+                read: m.read,
+                write: m.write,
+                exec: m.exec,
+                dump,
+            });
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let num = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let ids = |name: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                })
+                .unwrap_or(0)
+        };
+        let args = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .trim_end_matches('\0')
+                    .replace('\0', " ")
+            })
+            .unwrap_or_default();
+        let process = CoreProcess {
+            pid,
+            ppid: num(1),
+            pgrp: num(2),
+            sid: num(3),
+            uid: ids("Uid:"),
+            gid: ids("Gid:"),
+            state: fields
+                .first()
+                .and_then(|s| s.bytes().next())
+                .unwrap_or(b'S'),
+            fname: self.command.clone(),
+            args,
+        };
+        let auxv = std::fs::read(format!("/proc/{pid}/auxv"))
+            .map_err(|e| proc::io_error(pid, e, "reading /proc/PID/auxv"))?;
+        let arch = frozen
+            .threads()
+            .first()
+            .map_or(crate::TargetArch::Amd64, |t| t.regs.arch());
+        Ok(CoreSpec {
+            arch,
+            threads: frozen.threads().to_vec(),
+            process,
+            auxv,
+            files,
+            segments,
+        })
+    }
+
+    /// Which of the `pages` pages from `addr` are resident or swapped (`/proc/PID/pagemap`
+    /// bits 63 and 62): the others were never touched and read as zeros.
+    pub fn resident_pages(&self, addr: u64, pages: usize) -> Option<Vec<bool>> {
+        use std::os::unix::fs::FileExt;
+        let f = self
+            .pagemap
+            .get_or_init(|| std::fs::File::open(format!("/proc/{}/pagemap", self.pid)).ok())
+            .as_ref()?;
+        let mut raw = vec![0u8; pages * 8];
+        f.read_exact_at(&mut raw, (addr / 4096) * 8).ok()?;
+        Some(
+            raw.chunks_exact(8)
+                .map(|e| {
+                    let v = u64::from_le_bytes(e.try_into().unwrap_or([0; 8]));
+                    v & (3 << 62) != 0
+                })
+                .collect(),
+        )
+    }
+
+    fn is_elf_header(&self, addr: u64) -> bool {
+        let mut b = [0u8; 4];
+        crate::Memory::read(&self.memory, addr, &mut b).is_ok() && &b == b"\x7fELF"
+    }
 }
