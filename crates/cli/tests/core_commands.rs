@@ -5,7 +5,6 @@
 
 mod core_common;
 
-use std::process::Command;
 
 use core_common::*;
 use goscope_xtask::Variant;
