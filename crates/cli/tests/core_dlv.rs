@@ -6,8 +6,7 @@
 mod core_common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use core_common::*;
 use goscope_xtask::Variant;
