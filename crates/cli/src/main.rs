@@ -55,6 +55,7 @@ enum Command {
     Core(cmd::core::Args),
     Stacks(cmd::stacks::Args),
     Snapshot(cmd::snapshot::Args),
+    Top(cmd::top::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -114,6 +115,7 @@ fn main() -> ExitCode {
         Command::Core(a) => cmd::core::run(a),
         Command::Stacks(a) => cmd::stacks::run(a),
         Command::Snapshot(a) => cmd::snapshot::run(a),
+        Command::Top(a) => cmd::top::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,7 +5,6 @@
 
 mod core_common;
 
-
 use core_common::*;
 use goscope_xtask::Variant;
 use serde_json::Value;

@@ -14,6 +14,7 @@ pub mod analysis;
 mod cache;
 #[cfg(target_os = "linux")]
 pub mod capture;
+pub mod census;
 pub mod codescan;
 pub mod dwarf;
 pub mod fuzzing;

@@ -36,10 +36,7 @@ pub fn open(pid: i32, bin: Option<&Path>) -> Result<Opened> {
             goscope_binary::Error::Io { .. } => {
                 anyhow::anyhow!("{what}, which goscope cannot read: {e}")
             }
-            e => anyhow::anyhow!(
-                "{what}, which is not a Go program goscope can read ({e}); goscope stacks, top \
-                 and snapshot work on Go programs"
-            ),
+            e => anyhow::anyhow!("{what}: {e}; goscope stacks, top and snapshot read Go programs"),
         }
     })?;
     if binary.go_version().is_none() && binary.pclntab().funcs().next().is_none() {
@@ -80,6 +77,8 @@ pub fn capture(o: &Opened, rt: &Runtime<'_>, nonblocking: bool) -> Result<Captur
     let pid = o.live.pid();
     let bias = o.live.bias(o.bin.entry());
     let mem = o.live.memory();
+    // The page cache holds what an earlier capture read: the process has run since.
+    mem.invalidate();
     let builder = CopyBuilder::new(mem);
     let parts = |threads, monotonic_ns, warnings| CopyParts {
         binary: Some(o.bin.clone()),

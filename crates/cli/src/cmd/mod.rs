@@ -12,3 +12,4 @@ pub mod objdump;
 pub mod opt;
 pub mod snapshot;
 pub mod stacks;
+pub mod top;
