@@ -215,8 +215,8 @@ fn render(
     writeln!(w)?;
     writeln!(
         w,
-        "{:>8} {:>7} {:>9}  {:<4}  {:<22} {}",
-        "COUNT", "DELTA", "RATE/s", "", "STATE", "WHERE"
+        "{:>8} {:>7} {:>9}        {:<22} WHERE",
+        "COUNT", "DELTA", "RATE/s", "STATE"
     )?;
     for g in s.groups.iter().take(args.rows) {
         let state = if g.info.state.is_empty() {
