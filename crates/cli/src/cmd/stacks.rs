@@ -93,6 +93,11 @@ pub fn run(args: Args) -> Result<u8> {
     let rt = Runtime::new(&opened.bin)
         .with_context(|| format!("process {} ({})", args.pid, opened.exe.display()))?;
     let cap = live::capture(&opened, &rt, args.nonblocking)?;
+    // The process runs again and nothing is left to undo: Ctrl-C may end goscope at once.
+    if let Some(sig) = goscope_target::live::signals::interrupted() {
+        return Err(goscope_target::live::LiveError::Interrupted(sig.as_str()).into());
+    }
+    goscope_target::live::signals::restore_default();
     let snap = Snapshot::new(&rt, &cap.copy);
     let mut warnings: Vec<String> = rt.warnings.clone();
     warnings.extend(goscope_target::Target::warnings(&cap.copy));

@@ -45,6 +45,17 @@ pub fn install() {
     }));
 }
 
+/// Gives SIGINT, SIGTERM and SIGHUP back their default action, for the part of a command that
+/// holds nothing to undo (the analysis after the process was resumed): Ctrl-C then ends
+/// goscope at once.
+pub fn restore_default() {
+    let action = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: restoring the default disposition installs no handler code.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
 /// The signal received since [`install`], if any.
 pub fn interrupted() -> Option<Signal> {
     match RECEIVED.load(Ordering::SeqCst) {
