@@ -11,6 +11,9 @@ tasks:
   crash-core PROGRAM ARGS…
               build testdata/PROGRAM with the system Go, crash it under GOTRACEBACK=crash
               (cached) and print the binary and core paths, tab-separated
+  fixture PROGRAM [VARIANT]
+              build testdata/PROGRAM with the system Go for linux/amd64 (default, stripped,
+              pie, trimpath; cached) and print its path
   layouts     regenerate crates/runtime/src/builtin.rs (runtime layouts per Go release) from the
               DWARF of fixture builds with every toolchain on the machine";
 
@@ -32,10 +35,7 @@ fn main() -> Result<()> {
             let Some(program) = args.get(1) else {
                 bail!("{USAGE}");
             };
-            let tc = goscope_xtask::toolchains()?
-                .into_iter()
-                .find(|t| t.go == std::path::Path::new("go"))
-                .ok_or_else(|| anyhow::anyhow!("no system Go toolchain"))?;
+            let tc = system_toolchain()?;
             let fx = goscope_xtask::build(
                 program,
                 &tc,
@@ -49,6 +49,22 @@ fn main() -> Result<()> {
             println!("{}\t{}", fx.path.display(), run.core.display());
             Ok(())
         }
+        Some("fixture") => {
+            let Some(program) = args.get(1) else {
+                bail!("{USAGE}");
+            };
+            let variant = match args.get(2).map(String::as_str) {
+                None | Some("default") => goscope_xtask::Variant::Default,
+                Some("stripped") => goscope_xtask::Variant::Stripped,
+                Some("pie") => goscope_xtask::Variant::Pie,
+                Some("trimpath") => goscope_xtask::Variant::Trimpath,
+                Some(v) => bail!("unknown variant {v}\n{USAGE}"),
+            };
+            let tc = system_toolchain()?;
+            let fx = goscope_xtask::build(program, &tc, "linux", "amd64", variant, false)?;
+            println!("{}", fx.path.display());
+            Ok(())
+        }
         Some("layouts") => {
             let src = layouts::generate()?;
             let path = goscope_xtask::repo_root().join("crates/runtime/src/builtin.rs");
@@ -58,4 +74,12 @@ fn main() -> Result<()> {
         }
         _ => bail!("{USAGE}"),
     }
+}
+
+/// The `go` on PATH.
+fn system_toolchain() -> Result<goscope_xtask::Toolchain> {
+    goscope_xtask::toolchains()?
+        .into_iter()
+        .find(|t| t.go == std::path::Path::new("go"))
+        .ok_or_else(|| anyhow::anyhow!("no system Go toolchain"))
 }

@@ -108,3 +108,34 @@ fn text_output_is_the_runtimes_traceback_format() {
     assert!(out.contains("goroutine [chan receive]") || out.contains("goroutines [chan receive]"));
     live.assert_runs_untouched("after text stacks");
 }
+
+#[test]
+fn stacks_read_a_process_whose_executable_was_deleted_or_replaced() {
+    let Some(tc) = toolchains().into_iter().next() else {
+        return;
+    };
+    let fx = core_common::fixture("live", &tc, Variant::Stripped, false);
+    for replace in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("server");
+        std::fs::copy(&fx.path, &exe).unwrap();
+        let mut live = Live::start_path(&exe, &[]);
+        std::fs::remove_file(&exe).unwrap();
+        if replace {
+            // Another program under the same name (the next deploy).
+            std::fs::copy("/bin/true", &exe).unwrap();
+        }
+        let dump = live.dump();
+        let got = stacks_json(live.pid, &[]);
+        let errors = compare_parked(&format!("replaced={replace}"), &got, &dump);
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        assert!(
+            got["binary"].as_str().unwrap_or("").contains("deleted"),
+            "the path the process runs is reported as deleted: {}",
+            got["binary"]
+        );
+        // The code check reads the file the process runs (through /proc/PID/exe).
+        live.fixture = std::path::PathBuf::from(format!("/proc/{}/exe", live.pid));
+        live.assert_runs_untouched("after stacks of a deleted executable");
+    }
+}

@@ -18,6 +18,7 @@
 //! that keep changing.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use goscope_target::live::{CopyBuilder, CopyStats};
 use goscope_target::{Memory, Thread};
@@ -58,6 +59,15 @@ pub struct CaptureReport {
     g_prints: Prints,
     /// Problems met.
     pub warnings: Vec<String>,
+    /// Where the time went: `(phase, microseconds since the capture started)`.
+    pub phases_us: Vec<(&'static str, u64)>,
+}
+
+impl CaptureReport {
+    fn phase(&mut self, name: &'static str, start: Instant) {
+        self.phases_us
+            .push((name, start.elapsed().as_micros() as u64));
+    }
 }
 
 /// The fields of a `g` that say what to copy and whether it changed.
@@ -128,6 +138,8 @@ type Prints = HashMap<u64, u64, std::hash::BuildHasherDefault<AddrHasher>>;
 #[derive(Default)]
 struct GScan {
     stacks: Vec<(u64, u64)>,
+    /// Every `g`'s address and fingerprint.
+    prints: Vec<(u64, u64)>,
     special: Vec<u64>,
     reread: usize,
 }
@@ -202,7 +214,7 @@ impl<'b> Runtime<'b> {
         snap: &Snapshot<'_, '_>,
         addrs: &[u64],
         keep: bool,
-        mut copy_stack: impl FnMut(u64, u64, &GBrief) -> bool,
+        copy_stack: impl Fn(u64, u64, &GBrief) -> bool + Sync,
     ) -> GScan {
         let gsize = self.off.g_read_size;
         let mut wanted: Vec<(u64, u64)> = addrs.iter().map(|&a| (a, gsize)).collect();
@@ -217,20 +229,24 @@ impl<'b> Runtime<'b> {
         } else {
             wanted.append(&mut system);
         }
-        let mut scan = GScan::default();
-        copy.prefetch_with(&mut wanted, G_GAP, keep, |a, bytes| {
-            let Some(b) = bytes else {
-                return;
-            };
+        let (briefs, _) = copy.prefetch_map(&mut wanted, G_GAP, keep, |a, bytes| {
+            let b = bytes?;
             let g = self.brief(b);
-            if copy_stack(a, fingerprint(b), &g) {
+            let print = fingerprint(b);
+            Some((a, g, print, copy_stack(a, print, &g)))
+        });
+        let mut scan = GScan::default();
+        scan.prints.reserve(briefs.len());
+        for (a, g, print, stack) in briefs.into_iter().flatten() {
+            scan.prints.push((a, print));
+            if stack {
                 scan.reread += 1;
                 scan.stacks.extend(self.stack_range(&g));
             }
             if g.labels != 0 || g.panic != 0 {
                 scan.special.push(a);
             }
-        });
+        }
         scan
     }
 
@@ -290,11 +306,8 @@ impl<'b> Runtime<'b> {
     ) -> Result<CaptureReport, RuntimeError> {
         let mut report = CaptureReport::default();
         let (snap, addrs) = self.capture_globals(copy, bias, threads, &mut report)?;
-        let mut prints = Prints::with_capacity_and_hasher(addrs.len(), Default::default());
-        let scan = self.scan_gs(copy, &snap, &addrs, keep_gs, |a, print, _| {
-            prints.insert(a, print);
-            true
-        });
+        let mut scan = self.scan_gs(copy, &snap, &addrs, keep_gs, |_, _, _| true);
+        let prints: Prints = std::mem::take(&mut scan.prints).into_iter().collect();
         self.capture_stacks(copy, &snap, threads, scan, 0, &mut report);
         report.reread = 0;
         report.g_prints = prints;
@@ -314,12 +327,16 @@ impl<'b> Runtime<'b> {
         threads: &[Thread],
     ) -> Result<CaptureReport, RuntimeError> {
         let mut report = CaptureReport::default();
+        let start = Instant::now();
         let (snap, addrs) = self.capture_globals(copy, bias, threads, &mut report)?;
+        report.phase("globals", start);
         let scan = self.scan_gs(copy, &snap, &addrs, true, |a, print, g| {
             g.status == STATUS_RUNNING || before.g_prints.get(&a) != Some(&print)
         });
+        report.phase("goroutines", start);
         report.reread = scan.reread;
         self.capture_stacks(copy, &snap, threads, scan, STACK_GAP, &mut report);
+        report.phase("stacks", start);
         Ok(report)
     }
 

@@ -76,6 +76,8 @@ struct Header<'a> {
     paused_us: u64,
     /// Of the pause, how long stopping every thread took, in microseconds.
     stop_us: u64,
+    /// Of the pause, when each step of the copy ended (microseconds after all threads stopped).
+    pause_phases_us: BTreeMap<&'static str, u64>,
     nonblocking: bool,
     threads: usize,
     copied_bytes: u64,
@@ -155,6 +157,7 @@ pub fn run(args: Args) -> Result<u8> {
             goarch: rt.bin.arch().goarch(),
             paused_us: cap.paused.map_or(0, |p| p.as_micros() as u64),
             stop_us: cap.stop_latency.map_or(0, |p| p.as_micros() as u64),
+            pause_phases_us: cap.report.phases_us.iter().copied().collect(),
             nonblocking: args.nonblocking,
             threads: cap.threads,
             copied_bytes: cap.report.copied.bytes,

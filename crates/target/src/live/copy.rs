@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use goscope_binary::Binary;
+use rayon::prelude::*;
 
 use crate::memory::{MemError, MemErrorKind, MemResult, Memory};
 use crate::target::{StopInfo, Target};
@@ -175,19 +176,19 @@ impl<'m> CopyBuilder<'m> {
     /// (goroutines allocated one after the other) then take one read, which costs less than
     /// two. Returns the ranges that could not be read.
     pub fn prefetch(&self, wanted: &mut Vec<(u64, u64)>, gap: u64) -> Vec<(u64, MemError)> {
-        self.prefetch_with(wanted, gap, true, |_, _| {})
+        self.prefetch_map(wanted, gap, true, |_, _| ()).1
     }
 
-    /// [`CopyBuilder::prefetch`], then `each(address, bytes)` for every wanted range in address
-    /// order (`None` if unreadable). With `keep` false the bytes are only shown to `each`, not
-    /// kept. `each` must not read through this builder.
-    pub fn prefetch_with(
+    /// [`CopyBuilder::prefetch`], then `each(address, bytes)` for every wanted range (`None`
+    /// if unreadable), in parallel; the results come back in address order. With `keep` false
+    /// the bytes are only shown to `each`, not kept. `each` must not read through this builder.
+    pub fn prefetch_map<T: Send>(
         &self,
         wanted: &mut Vec<(u64, u64)>,
         gap: u64,
         keep: bool,
-        mut each: impl FnMut(u64, Option<&[u8]>),
-    ) -> Vec<(u64, MemError)> {
+        each: impl Fn(u64, Option<&[u8]>) -> T + Sync,
+    ) -> (Vec<T>, Vec<(u64, MemError)>) {
         wanted.retain(|&(_, len)| len > 0);
         wanted.sort_unstable();
         let mut merged: Vec<(u64, u64)> = Vec::with_capacity(wanted.len());
@@ -209,7 +210,8 @@ impl<'m> CopyBuilder<'m> {
             )
         };
         let Ok(total) = usize::try_from(total) else {
-            return merged.iter().map(|&(s, _)| not_copied(s)).collect();
+            let failed = merged.iter().map(|&(s, _)| not_copied(s)).collect();
+            return (Vec::new(), failed);
         };
         let mut store = self.lock();
         let mut scratch = Vec::new();
@@ -240,12 +242,13 @@ impl<'m> CopyBuilder<'m> {
             }
             self.live.read_many(&mut reqs)
         };
-        // Every wanted range in its merged range: its bytes, for `each`.
+        // Every wanted range in its merged range: where its bytes are, for `each`.
         let bytes: &[u8] = if keep {
             &store.buffers[id][base..base + total]
         } else {
             &scratch
         };
+        let mut places: Vec<(u64, Option<(usize, usize)>)> = Vec::with_capacity(wanted.len());
         let mut offset = 0usize;
         let mut w = 0usize;
         for (&(s, e), r) in merged.iter().zip(&results) {
@@ -255,11 +258,16 @@ impl<'m> CopyBuilder<'m> {
                 }
                 let lo = offset + (a - s) as usize;
                 let hi = lo + (len.min(e - a)) as usize;
-                each(a, r.is_ok().then(|| &bytes[lo..hi]));
+                places.push((a, r.is_ok().then_some((lo, hi))));
                 w += 1;
             }
             offset += (e - s) as usize;
         }
+        let mapped: Vec<T> = places
+            .par_iter()
+            .with_min_len(1024)
+            .map(|&(a, at)| each(a, at.map(|(lo, hi)| &bytes[lo..hi])))
+            .collect();
         let mut failed = Vec::new();
         let mut offset = base;
         for (&(s, e), r) in merged.iter().zip(results) {
@@ -278,7 +286,7 @@ impl<'m> CopyBuilder<'m> {
             }
             offset += len;
         }
-        failed
+        (mapped, failed)
     }
 
     /// Keeps `bytes` as the contents at `addr` (bytes already copied there win).
@@ -540,14 +548,13 @@ mod tests {
     }
 
     #[test]
-    fn prefetch_with_shows_each_wanted_range() {
+    fn prefetch_map_shows_each_wanted_range() {
         let b = CopyBuilder::new(&Pattern);
-        let mut seen = Vec::new();
-        b.prefetch_with(
+        let (seen, _) = b.prefetch_map(
             &mut vec![(2000, 4), (1000, 10), (1004, 10)],
             0,
             false,
-            |a, bytes| seen.push((a, bytes.map(<[u8]>::to_vec))),
+            |a, bytes| (a, bytes.map(<[u8]>::to_vec)),
         );
         assert_eq!(b.stats().ranges, 0);
         assert_eq!(seen.len(), 3);
