@@ -32,6 +32,9 @@ const AFTER_HELP: &str = "Examples:
   goscope objdump --annotate -s 'main\\.main$' ./server
                                           disassembly with allocations, LOCKs, inlining marked
   goscope core ./server core.1234         post-mortem: the panic and every goroutine's stack
+  goscope stacks 1234                     a running program's goroutines, paused for milliseconds
+  goscope top 1234                        its goroutines counted over time; leaks flagged
+  goscope snapshot 1234 -o core.1234      a core of it, for later
 
 Every command takes --json. Exit status: 0 ok, 1 findings, 2 usage or input error.";
 

@@ -437,3 +437,107 @@ impl Drop for PendingCore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elfcore;
+    use crate::thread::Registers;
+
+    struct Pattern;
+    impl Memory for Pattern {
+        fn read(&self, addr: u64, buf: &mut [u8]) -> crate::MemResult<()> {
+            for (i, b) in buf.iter_mut().enumerate() {
+                // Every other page is zeros: those become holes.
+                let a = addr + i as u64;
+                *b = if (a / PAGE) % 2 == 0 {
+                    (a % 251) as u8 | 1
+                } else {
+                    0
+                };
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_written_core_parses_back() {
+        let regs: Vec<u64> = (0..27).collect();
+        let spec = CoreSpec {
+            arch: TargetArch::Amd64,
+            threads: vec![
+                Thread {
+                    tid: 100,
+                    signal: 0,
+                    regs: Registers::new(TargetArch::Amd64, regs.clone()),
+                },
+                Thread {
+                    tid: 101,
+                    signal: 0,
+                    regs: Registers::new(TargetArch::Amd64, regs.iter().map(|r| r + 1).collect()),
+                },
+            ],
+            process: CoreProcess {
+                pid: 100,
+                fname: "server".into(),
+                args: "server -flag".into(),
+                ..CoreProcess::default()
+            },
+            auxv: [9u64, 0x401000, 0, 0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            files: vec![CoreFileMapping {
+                start: 0x400000,
+                end: 0x402000,
+                offset: 0,
+                path: "/srv/server".into(),
+            }],
+            segments: vec![
+                CoreSegment {
+                    start: 0x400000,
+                    end: 0x402000,
+                    read: true,
+                    write: false,
+                    exec: true,
+                    dump: Dump::FirstPage,
+                },
+                CoreSegment {
+                    start: 0xc000000000,
+                    end: 0xc000004000,
+                    read: true,
+                    write: true,
+                    exec: false,
+                    dump: Dump::All,
+                },
+            ],
+        };
+        let dir = std::env::temp_dir().join(format!("goscope-core-test-{}", std::process::id()));
+        let mut f = File::create(&dir).unwrap();
+        let mut all_resident = |_: u64, n: usize| Some(vec![true; n]);
+        let stats = write_core(&spec, &Pattern, &mut all_resident, &mut f, &mut || Ok(())).unwrap();
+        drop(f);
+        let bytes = std::fs::read(&dir).unwrap();
+        let _ = std::fs::remove_file(&dir);
+        assert_eq!(stats.memory_bytes, 3 * PAGE, "zero pages are holes");
+        let layout = elfcore::parse(&bytes).unwrap();
+        assert!(layout.warnings.is_empty(), "{:?}", layout.warnings);
+        assert_eq!(layout.threads.len(), 2);
+        assert_eq!(layout.threads[1].tid, 101);
+        assert_eq!(layout.threads[1].regs.pc(), 17);
+        assert_eq!(layout.threads[0].regs.get("fs_base"), Some(21));
+        assert_eq!(layout.auxv(9), Some(0x401000));
+        assert_eq!(layout.files[0].path, "/srv/server");
+        let p = layout.process.unwrap();
+        assert_eq!((p.pid, p.fname.as_str()), (100, "server"));
+        assert_eq!(layout.segments.len(), 2);
+        let heap = layout.segments[1];
+        assert_eq!((heap.vaddr, heap.filesz), (0xc000000000, 0x4000));
+        let at = |a: u64| bytes[(heap.offset + a - heap.vaddr) as usize];
+        let mut want = [0u8; 1];
+        Pattern.read(0xc000000010, &mut want).unwrap();
+        assert_eq!(at(0xc000000010), want[0]);
+        assert_eq!(at(0xc000001010), 0);
+        assert_eq!(layout.segments[0].filesz, PAGE);
+    }
+}

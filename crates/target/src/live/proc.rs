@@ -220,3 +220,28 @@ pub(crate) fn permission_hint(pid: i32) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_lines_parse() {
+        let m = parse_map_line(
+            "7f1c2a000000-7f1c2a021000 r-xp 00002000 08:01 1234567    /usr/lib/x86_64-linux-gnu/libc.so.6",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.start, m.end, m.offset),
+            (0x7f1c2a000000, 0x7f1c2a021000, 0x2000)
+        );
+        assert!(m.read && !m.write && m.exec && !m.shared && m.is_file());
+        assert_eq!(m.path, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+        let anon = parse_map_line("c000000000-c000400000 rw-p 00000000 00:00 0 ").unwrap();
+        assert!(!anon.is_file() && anon.write);
+        let stack = parse_map_line("7ffd1000-7ffd2000 rw-p 00000000 00:00 0      [stack]").unwrap();
+        assert_eq!(stack.path, "[stack]");
+        assert!(parse_map_line("garbage").is_none());
+        assert!(parse_map_line("zz-10 rw-p 0 00:00 0").is_none());
+    }
+}
