@@ -59,6 +59,7 @@ enum Command {
     Stacks(cmd::stacks::Args),
     Snapshot(cmd::snapshot::Args),
     Top(cmd::top::Args),
+    Debug(cmd::debug::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -119,6 +120,7 @@ fn main() -> ExitCode {
         Command::Stacks(a) => cmd::stacks::run(a),
         Command::Snapshot(a) => cmd::snapshot::run(a),
         Command::Top(a) => cmd::top::run(a),
+        Command::Debug(a) => cmd::debug::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

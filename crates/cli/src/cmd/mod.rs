@@ -3,6 +3,7 @@
 pub mod addr2line;
 pub mod check;
 pub mod core;
+pub mod debug;
 pub mod diff;
 pub mod goroutines;
 pub mod info;

@@ -64,6 +64,25 @@ impl ProcessMemory {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
+    /// Writes `bytes` at `addr` through `/proc/PID/mem`, which writes read-only (code) pages
+    /// too, as a tracer may; drops the cached pages it touches.
+    pub fn write(&self, addr: u64, bytes: &[u8]) -> MemResult<()> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/{}/mem", self.pid))
+            .map_err(|e| mem_error(addr, e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)))?;
+        f.write_all_at(bytes, addr)
+            .map_err(|e| mem_error(addr, e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)))?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let first = addr & !(PAGE - 1);
+        let mut page = first;
+        while page < addr.saturating_add(bytes.len() as u64) {
+            cache.remove(&page);
+            page += PAGE;
+        }
+        Ok(())
+    }
+
     fn mem_file(&self) -> Option<&File> {
         self.mem_file
             .get_or_init(|| File::open(format!("/proc/{}/mem", self.pid)).ok())

@@ -155,7 +155,13 @@ impl LiveProcess {
     /// meanwhile) and reads their registers. The process runs again when the [`Frozen`] is
     /// resumed or dropped.
     pub fn freeze(&self) -> Result<Frozen, LiveError> {
-        ptrace::freeze(self.pid)
+        ptrace::freeze(self.pid, nix::sys::ptrace::Options::empty())
+    }
+
+    /// [`LiveProcess::freeze`] with ptrace options set on every thread (a debugger's
+    /// `PTRACE_O_TRACECLONE`, …).
+    pub fn freeze_with(&self, options: nix::sys::ptrace::Options) -> Result<Frozen, LiveError> {
+        ptrace::freeze(self.pid, options)
     }
 }
 

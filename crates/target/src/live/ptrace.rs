@@ -130,7 +130,19 @@ fn registers(_tid: i32) -> Result<Registers, Errno> {
     Err(Errno::ENOSYS)
 }
 
-pub(super) fn freeze(pid: i32) -> Result<Frozen, LiveError> {
+/// Whether thread `tid` is traced by this process.
+fn traced_by_us(tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("TracerPid:"))
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        })
+        == Some(std::process::id())
+}
+
+pub(super) fn freeze(pid: i32, options: ptrace::Options) -> Result<Frozen, LiveError> {
     let mut f = Frozen {
         pid,
         paused: Vec::new(),
@@ -161,10 +173,17 @@ pub(super) fn freeze(pid: i32) -> Result<Frozen, LiveError> {
         rounds += 1;
         let mut seized = Vec::with_capacity(new.len());
         for &tid in &new {
-            match ptrace::seize(Pid::from_raw(tid), ptrace::Options::empty()) {
+            match ptrace::seize(Pid::from_raw(tid), options) {
                 Ok(()) => {}
                 // The thread exited since the scan.
                 Err(Errno::ESRCH) => continue,
+                // Created by a thread already traced with PTRACE_O_TRACECLONE: it is ours, and
+                // stops by itself.
+                Err(Errno::EPERM) if rounds > 1 && traced_by_us(tid) => {
+                    f.paused.push(Paused { tid, pending: None });
+                    seized.push(tid);
+                    continue;
+                }
                 // Dropping `f` detaches the threads seized so far.
                 Err(e) => return Err(seize_error(pid, e)),
             }
@@ -254,6 +273,16 @@ impl Frozen {
             Some(sig) => Err(LiveError::Interrupted(sig.as_str())),
             None => Ok(()),
         }
+    }
+
+    /// Keeps every thread stopped and traced, and gives up the duty to detach them: for a
+    /// debugger, which controls the threads from now on. Returns `(thread id, signal to deliver
+    /// on resume)` for each.
+    pub fn into_traced(mut self) -> Vec<(i32, Option<Signal>)> {
+        let out = self.paused.drain(..).map(|p| (p.tid, p.pending)).collect();
+        self.resumed = Some(self.started.elapsed());
+        signals::PAUSED.fetch_sub(1, Ordering::SeqCst);
+        out
     }
 
     /// Lets every thread run again (detaching) and returns how long the process was paused:

@@ -45,6 +45,31 @@ pub fn install() {
     }));
 }
 
+/// Installs the handlers for a debugging session: without `SA_RESTART`, so that a wait for the
+/// program (`waitpid`) returns at once with `EINTR`, and without resetting after the first
+/// signal — a debugger that dies leaves int3s behind, so every signal goes through the clean
+/// exit. Also the panic hook of [`install`].
+pub fn install_for_debugger() {
+    install();
+    let action = SigAction::new(
+        SigHandler::Handler(record),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: as in `install`: the handler is one atomic store.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+/// The signal received since the last call (or since [`install`]), clearing it.
+pub fn take() -> Option<Signal> {
+    match RECEIVED.swap(0, Ordering::SeqCst) {
+        0 => None,
+        s => Signal::try_from(s).ok(),
+    }
+}
+
 /// Gives SIGINT, SIGTERM and SIGHUP back their default action, for the part of a command that
 /// holds nothing to undo (the analysis after the process was resumed): Ctrl-C then ends
 /// goscope at once.

@@ -1,0 +1,1548 @@
+//! A debugging session: the traced processes with their binaries and runtime models, the
+//! breakpoints and watchpoints, the current thread, goroutine and frame, and the execution of
+//! every command. All-stop, as Delve: when the program stops, every thread is stopped; when it
+//! runs, every thread runs. Breakpoint conditions are evaluated here, on the thread that hit,
+//! while the others keep running: a false condition costs one trap, no round trip.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use goscope_binary::Binary;
+use goscope_disasm::listing::{Options, Program};
+use goscope_disasm::{Flow, Syntax};
+use goscope_runtime::{Runtime, Snapshot};
+use goscope_target::live::{ProcessMemory, signals};
+use goscope_target::{MemResult, Memory, Registers, StopInfo, Target, TargetArch, Thread};
+
+use crate::command::{Command, HELP};
+use crate::hw::{self, HwKind, HwSlot};
+use crate::locate;
+use crate::reply::*;
+use crate::tracer::{Event, TraceError, Tracer};
+
+/// Why a command failed; the session goes on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// Process control failed.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// A command's argument was wrong (no such function, no debug register left, …).
+    #[error("{0}")]
+    Command(String),
+    /// The executable could not be read.
+    #[error("{0}")]
+    Binary(String),
+    /// goscope was asked to end (SIGTERM, SIGHUP).
+    #[error("ended by {0}")]
+    Terminated(&'static str),
+}
+
+fn cmd_err(s: impl Into<String>) -> SessionError {
+    SessionError::Command(s.into())
+}
+
+/// What a process runs: its binary, runtime model, listing and load bias.
+struct ProcCtx {
+    bin: &'static Binary,
+    rt: Runtime<'static>,
+    prog: Program<'static>,
+    bias: u64,
+}
+
+impl ProcCtx {
+    fn load(exe: &Path, pid: i32) -> Result<ProcCtx, SessionError> {
+        let bin = Binary::open(exe)
+            .map_err(|e| SessionError::Binary(format!("{}: {e}", exe.display())))?;
+        // The binary lives as long as the session: it is borrowed by its runtime model and
+        // listing, and a session loads one per distinct executable it meets.
+        let bin: &'static Binary = Box::leak(Box::new(bin));
+        let rt = Runtime::new(bin)
+            .map_err(|e| SessionError::Binary(format!("{}: {e}", exe.display())))?;
+        let prog = Program::new(bin)
+            .map_err(|e| SessionError::Binary(format!("{}: {e}", exe.display())))?;
+        let bias = auxv_entry(pid).map_or(0, |e| e.wrapping_sub(bin.entry()));
+        Ok(ProcCtx {
+            bin,
+            rt,
+            prog,
+            bias,
+        })
+    }
+}
+
+fn auxv_entry(pid: i32) -> Option<u64> {
+    let b = std::fs::read(format!("/proc/{pid}/auxv")).ok()?;
+    b.chunks_exact(16).find_map(|p| {
+        let k = u64::from_le_bytes(p[..8].try_into().ok()?);
+        (k == 9).then(|| u64::from_le_bytes(p[8..].try_into().unwrap_or([0; 8])))
+    })
+}
+
+/// A stopped process as a [`Target`]: its memory and its threads' registers.
+struct Stopped<'a> {
+    mem: &'a ProcessMemory,
+    threads: Vec<Thread>,
+    bias: u64,
+    exe: PathBuf,
+    pid: i32,
+}
+
+impl Memory for Stopped<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> MemResult<()> {
+        self.mem.read(addr, buf)
+    }
+    fn read_many(&self, requests: &mut [(u64, &mut [u8])]) -> Vec<MemResult<()>> {
+        self.mem.read_many(requests)
+    }
+}
+
+impl Target for Stopped<'_> {
+    fn arch(&self) -> TargetArch {
+        TargetArch::Amd64
+    }
+    fn threads(&self) -> &[Thread] {
+        &self.threads
+    }
+    fn executable(&self) -> Option<PathBuf> {
+        Some(self.exe.clone())
+    }
+    fn bias(&self) -> u64 {
+        self.bias
+    }
+    fn stop(&self) -> StopInfo {
+        StopInfo {
+            pid: Some(self.pid),
+            signal: None,
+            live: true,
+            monotonic_ns: Some(goscope_target::live::monotonic_ns()),
+        }
+    }
+}
+
+/// A breakpoint's or watchpoint's condition.
+#[derive(Debug, Clone)]
+enum Condition {
+    /// `goroutine == N` / `goroutine != N`, evaluated without reading more than the g.
+    Goroutine { equal: bool, id: u64 },
+    /// Any other expression: evaluated by the runtime's expression evaluator.
+    Expr,
+}
+
+fn parse_condition(text: &str) -> Condition {
+    let t: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (op, equal) in [("==", true), ("!=", false)] {
+        if let Some((l, r)) = t.split_once(op) {
+            let (l, r) = (l.trim(), r.trim());
+            let id = if l == "goroutine" {
+                r.parse().ok()
+            } else if r == "goroutine" {
+                l.parse().ok()
+            } else {
+                None
+            };
+            if let Some(id) = id {
+                return Condition::Goroutine { equal, id };
+            }
+        }
+    }
+    Condition::Expr
+}
+
+/// Where a breakpoint is placed in one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// Debug register `slot`.
+    Hardware(usize),
+    /// An int3 in the code.
+    Int3,
+}
+
+#[derive(Debug, Clone)]
+struct Site {
+    pid: i32,
+    addr: u64,
+    how: How,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Code,
+    Watch {
+        access: HwKind,
+        addr: u64,
+        len: u8,
+        old: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Breakpoint {
+    id: u32,
+    spec: String,
+    kind: Kind,
+    sites: Vec<Site>,
+    cond: Option<(String, Condition)>,
+    goroutine: Option<u64>,
+    hits: BTreeMap<u64, u64>,
+    total: u64,
+}
+
+/// What a run stops at besides breakpoints: the end of `ni` or `stepout`.
+#[derive(Debug, Clone, Copy)]
+struct Until {
+    addr: u64,
+    goroutine: Option<u64>,
+    /// Only when the stack pointer is above this (the frame returned, not a recursive call).
+    min_sp: u64,
+}
+
+/// How a session starts.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Trace forked children (and their execs).
+    pub follow_fork: bool,
+    /// After `exec`: leave the program running when the session ends instead of killing it.
+    pub keep: bool,
+}
+
+/// The current thread, goroutine and frame.
+#[derive(Debug, Clone, Copy, Default)]
+struct Current {
+    pid: i32,
+    tid: i32,
+    goroutine: Option<u64>,
+    frame: usize,
+}
+
+/// A debugging session.
+pub struct Session {
+    tracer: Tracer,
+    ctx: HashMap<i32, ProcCtx>,
+    main_pid: i32,
+    cur: Current,
+    bps: BTreeMap<u32, Breakpoint>,
+    next_id: u32,
+    keep: bool,
+    attached: bool,
+    ended: bool,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.leave();
+        }
+    }
+}
+
+impl Session {
+    /// Starts `program` with `args`, stopped at its first instruction.
+    pub fn exec(
+        program: &Path,
+        args: &[String],
+        opts: &SessionOptions,
+    ) -> Result<Session, SessionError> {
+        signals::install_for_debugger();
+        let tracer = Tracer::launch(program, args, opts.follow_fork, opts.keep)?;
+        Session::with(tracer, opts, false)
+    }
+
+    /// Attaches to process `pid` and stops it.
+    pub fn attach(pid: i32, opts: &SessionOptions) -> Result<Session, SessionError> {
+        signals::install_for_debugger();
+        let tracer = Tracer::attach(pid, opts.follow_fork)?;
+        Session::with(tracer, opts, true)
+    }
+
+    fn with(
+        tracer: Tracer,
+        opts: &SessionOptions,
+        attached: bool,
+    ) -> Result<Session, SessionError> {
+        let (&pid, p) = tracer
+            .procs
+            .iter()
+            .next()
+            .ok_or(SessionError::Trace(TraceError::Exited))?;
+        let exe = p.exe.clone();
+        let tid = p.threads.keys().next().copied().unwrap_or(pid);
+        let mut s = Session {
+            tracer,
+            ctx: HashMap::new(),
+            main_pid: pid,
+            cur: Current {
+                pid,
+                tid,
+                goroutine: None,
+                frame: 0,
+            },
+            bps: BTreeMap::new(),
+            next_id: 1,
+            keep: opts.keep,
+            attached,
+            ended: false,
+        };
+        let ctx = ProcCtx::load(&exe_path(pid, &exe), pid)?;
+        s.ctx.insert(pid, ctx);
+        s.cur.goroutine = s.goroutine_of(pid, tid);
+        Ok(s)
+    }
+
+    /// The main process's id.
+    pub fn pid(&self) -> i32 {
+        self.main_pid
+    }
+
+    /// Whether the session has ended (`detach`, `exit`, the program exited).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Runs one command.
+    pub fn execute(&mut self, cmd: Command) -> Result<Reply, SessionError> {
+        if self.ended && !matches!(cmd, Command::Help(_) | Command::Exit) {
+            return Err(cmd_err("the program is gone; exit to leave"));
+        }
+        match cmd {
+            Command::Break {
+                location,
+                goroutine,
+                cond,
+            } => self.set_breakpoint(&location, goroutine, cond.as_deref()),
+            Command::Cond { id, expr } => self.set_condition(id, &expr),
+            Command::Clear(id) => self.clear(&[id]),
+            Command::ClearAll => {
+                let ids: Vec<u32> = self.bps.keys().copied().collect();
+                self.clear(&ids)
+            }
+            Command::Breakpoints => Ok(Reply::Breakpoints {
+                list: self.bps.values().map(|b| self.info(b)).collect(),
+            }),
+            Command::Watch { kind, target, size } => self.watch(kind, &target, size),
+            Command::Continue => self.run(None).map(Reply::Stop),
+            Command::StepInstruction => self.step_instruction().map(Reply::Stop),
+            Command::NextInstruction => self.next_instruction().map(Reply::Stop),
+            Command::StepOut => self.step_out().map(Reply::Stop),
+            Command::Regs { all } => self.regs(all),
+            Command::Disassemble => self.disassemble(),
+            Command::Goroutines { group } => self.goroutines(group),
+            Command::Goroutine(id) => self.goroutine(id),
+            Command::Stack(depth) => self.stack(depth),
+            Command::Frame(n) => self.frame(n),
+            Command::Print(expr) => self.print(&expr),
+            Command::Examine { addr, count } => self.examine(&addr, count),
+            Command::Processes => Ok(self.processes()),
+            Command::Process(pid) => self.switch_process(pid),
+            Command::Detach => {
+                self.tracer.leave(true);
+                self.ended = true;
+                Ok(Reply::Ended {
+                    program: "detached",
+                })
+            }
+            Command::Exit => {
+                let program = if self.ended {
+                    "gone"
+                } else if self.attached || self.keep {
+                    "detached"
+                } else {
+                    "killed"
+                };
+                self.leave();
+                Ok(Reply::Ended { program })
+            }
+            Command::Help(_) => Ok(Reply::Help {
+                commands: HELP.to_vec(),
+            }),
+        }
+    }
+
+    /// Ends the session as `exit` does: detached after attach or with `--keep`, else killed.
+    pub fn leave(&mut self) {
+        if !self.ended {
+            let keep = self.attached || self.keep;
+            self.tracer.leave(keep);
+            self.ended = true;
+        }
+    }
+
+    // ----- state helpers -----
+
+    fn ctx(&self, pid: i32) -> Result<&ProcCtx, SessionError> {
+        self.ctx
+            .get(&pid)
+            .ok_or_else(|| cmd_err(format!("process {pid} is not traced")))
+    }
+
+    fn memory(&self, pid: i32) -> Result<&ProcessMemory, SessionError> {
+        self.tracer
+            .proc(pid)
+            .map(|p| &p.memory)
+            .ok_or(SessionError::Trace(TraceError::Exited))
+    }
+
+    /// The goroutine thread `tid` runs: its g register (R14 in Go code), checked against the
+    /// g's stack bounds, else the g in the thread's TLS slot (`-8(FS)`).
+    fn goroutine_of(&self, pid: i32, tid: i32) -> Option<u64> {
+        let regs = self.tracer.regs(tid).ok()?;
+        self.goroutine_of_regs(pid, &regs).map(|(_, id)| id)
+    }
+
+    fn goroutine_of_regs(&self, pid: i32, regs: &Registers) -> Option<(u64, u64)> {
+        let ctx = self.ctx.get(&pid)?;
+        let mem = &self.tracer.proc(pid)?.memory;
+        let off = ctx.rt.offsets();
+        let sp = regs.sp();
+        let tls = mem.read_u64(regs.tls.wrapping_sub(8)).unwrap_or(0);
+        for g in [regs.g(), tls] {
+            if g == 0 || g % 8 != 0 {
+                continue;
+            }
+            let lo = mem.read_u64(g.wrapping_add(off.g_stack_lo)).ok()?;
+            let hi = mem.read_u64(g.wrapping_add(off.g_stack_hi)).ok()?;
+            if lo < hi && lo <= sp && sp <= hi {
+                let id = mem.read_u64(g.wrapping_add(off.g_goid)).ok()?;
+                // g0 and the signal stack have id 0: no goroutine.
+                return (id != 0).then_some((g, id));
+            }
+        }
+        None
+    }
+
+    fn stopped_target(&self, pid: i32) -> Result<Stopped<'_>, SessionError> {
+        let p = self.tracer.proc(pid).ok_or(TraceError::Exited)?;
+        let ctx = self.ctx(pid)?;
+        Ok(Stopped {
+            mem: &p.memory,
+            threads: self.tracer.threads(pid),
+            bias: ctx.bias,
+            exe: p.exe.clone(),
+            pid,
+        })
+    }
+
+    /// Symbolizes runtime pc `pc` of process `pid`: the inline chain, innermost first.
+    fn chain(&self, pid: i32, pc: u64) -> Vec<InlineFrame> {
+        let Ok(ctx) = self.ctx(pid) else {
+            return Vec::new();
+        };
+        ctx.bin
+            .frames_at(pc.wrapping_sub(ctx.bias))
+            .into_iter()
+            .map(|f| InlineFrame {
+                function: f.function.to_string(),
+                file: f.file.to_string(),
+                line: f.line,
+            })
+            .collect()
+    }
+
+    /// A stop at `pc` on `tid`, with location and goroutine filled in.
+    fn stop_at(&self, reason: StopReason, pid: i32, tid: i32, pc: u64) -> Stop {
+        let mut s = Stop::new(reason, pid);
+        s.thread = Some(tid);
+        s.pc = Some(pc);
+        let chain = self.chain(pid, pc);
+        if let Some(f) = chain.first() {
+            s.function = Some(f.function.clone());
+            s.file = Some(f.file.clone());
+            s.line = Some(f.line);
+        }
+        s.inline = chain;
+        s.goroutine = self.goroutine_of(pid, tid);
+        s
+    }
+
+    // ----- breakpoints -----
+
+    fn used_slots(&self, pid: i32) -> [Option<HwSlot>; 4] {
+        let mut slots = [None; 4];
+        for b in self.bps.values() {
+            for s in &b.sites {
+                if s.pid != pid {
+                    continue;
+                }
+                if let How::Hardware(i) = s.how {
+                    slots[i] = Some(match b.kind {
+                        Kind::Code => HwSlot {
+                            addr: s.addr,
+                            kind: HwKind::Execute,
+                            len: 1,
+                        },
+                        Kind::Watch {
+                            access, addr, len, ..
+                        } => HwSlot {
+                            addr,
+                            kind: access,
+                            len,
+                        },
+                    });
+                }
+            }
+        }
+        slots
+    }
+
+    fn apply_slots(&mut self, pid: i32) -> Result<(), SessionError> {
+        let slots = self.used_slots(pid);
+        self.tracer.set_hw(pid, slots)?;
+        Ok(())
+    }
+
+    fn free_slot(&self, pid: i32) -> Option<usize> {
+        self.used_slots(pid).iter().position(Option::is_none)
+    }
+
+    /// Places code breakpoint sites at `addrs` (runtime) in `pid`: a debug register for a
+    /// breakpoint with one address while one is free, int3 otherwise.
+    fn place(&mut self, pid: i32, addrs: &[u64]) -> Result<Vec<Site>, SessionError> {
+        let mut sites = Vec::new();
+        let slot = if addrs.len() == 1 {
+            self.free_slot(pid)
+        } else {
+            None
+        };
+        for &addr in addrs {
+            let how = match slot {
+                Some(i) => How::Hardware(i),
+                None => {
+                    self.tracer.insert_int3(pid, addr)?;
+                    How::Int3
+                }
+            };
+            sites.push(Site { pid, addr, how });
+        }
+        Ok(sites)
+    }
+
+    fn set_breakpoint(
+        &mut self,
+        location: &str,
+        goroutine: Option<u64>,
+        cond: Option<&str>,
+    ) -> Result<Reply, SessionError> {
+        let pid = self.cur.pid;
+        let ctx = self.ctx(pid)?;
+        let resolved =
+            locate::resolve(&ctx.prog, location, ctx.bias).map_err(|e| cmd_err(e.to_string()))?;
+        let bias = ctx.bias;
+        let addrs: Vec<u64> = resolved
+            .addrs
+            .iter()
+            .map(|a| a.wrapping_add(bias))
+            .collect();
+        let sites = self.place(pid, &addrs)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.bps.insert(
+            id,
+            Breakpoint {
+                id,
+                spec: location.to_string(),
+                kind: Kind::Code,
+                sites,
+                cond: cond.map(|c| (c.to_string(), parse_condition(c))),
+                goroutine,
+                hits: BTreeMap::new(),
+                total: 0,
+            },
+        );
+        self.apply_slots(pid)?;
+        let b = &self.bps[&id];
+        Ok(Reply::Breakpoint(self.info(b)))
+    }
+
+    fn set_condition(&mut self, id: u32, expr: &str) -> Result<Reply, SessionError> {
+        let b = self
+            .bps
+            .get_mut(&id)
+            .ok_or_else(|| cmd_err(format!("no breakpoint {id} (breakpoints lists them)")))?;
+        b.cond = (!expr.trim().is_empty()).then(|| (expr.to_string(), parse_condition(expr)));
+        let b = &self.bps[&id];
+        Ok(Reply::Breakpoint(self.info(b)))
+    }
+
+    fn clear(&mut self, ids: &[u32]) -> Result<Reply, SessionError> {
+        let mut removed = Vec::new();
+        let mut pids = Vec::new();
+        for id in ids {
+            let Some(b) = self.bps.remove(id) else {
+                return Err(cmd_err(format!("no breakpoint {id}")));
+            };
+            for s in &b.sites {
+                if s.how == How::Int3 {
+                    let still = self
+                        .bps
+                        .values()
+                        .any(|o| o.sites.iter().any(|x| x.pid == s.pid && x.addr == s.addr));
+                    if !still {
+                        self.tracer.remove_int3(s.pid, s.addr)?;
+                    }
+                }
+                pids.push(s.pid);
+            }
+            removed.push(*id);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            self.apply_slots(pid)?;
+        }
+        Ok(Reply::Cleared { ids: removed })
+    }
+
+    fn watch(
+        &mut self,
+        access: HwKind,
+        target: &str,
+        size: Option<u8>,
+    ) -> Result<Reply, SessionError> {
+        let pid = self.cur.pid;
+        let (addr, len) = match locate::parse_addr(target) {
+            Some(a) => (a, size.unwrap_or(8)),
+            None => {
+                return Err(cmd_err(format!(
+                    "watch needs an address here (0xc000012345 [SIZE]); {target:?} is not one"
+                )));
+            }
+        };
+        hw::check(addr, access, len).map_err(cmd_err)?;
+        let mut probe = vec![0u8; len as usize];
+        self.memory(pid)?
+            .read(addr, &mut probe)
+            .map_err(|e| cmd_err(format!("cannot watch {addr:#x}: {e}")))?;
+        let slot = self.free_slot(pid).ok_or_else(|| {
+            cmd_err(
+                "no debug register left: the four are in use (breakpoints and watchpoints); \
+                 clear one first",
+            )
+        })?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut w = [0u8; 8];
+        w[..len as usize].copy_from_slice(&probe);
+        self.bps.insert(
+            id,
+            Breakpoint {
+                id,
+                spec: target.to_string(),
+                kind: Kind::Watch {
+                    access,
+                    addr,
+                    len,
+                    old: u64::from_le_bytes(w),
+                },
+                sites: vec![Site {
+                    pid,
+                    addr,
+                    how: How::Hardware(slot),
+                }],
+                cond: None,
+                goroutine: None,
+                hits: BTreeMap::new(),
+                total: 0,
+            },
+        );
+        if let Err(e) = self.apply_slots(pid) {
+            self.bps.remove(&id);
+            let _ = self.apply_slots(pid);
+            return Err(cmd_err(format!("cannot watch {addr:#x}: {e}")));
+        }
+        let b = &self.bps[&id];
+        Ok(Reply::Breakpoint(self.info(b)))
+    }
+
+    fn info(&self, b: &Breakpoint) -> BreakpointInfo {
+        let locations = b
+            .sites
+            .iter()
+            .map(|s| {
+                let chain = self.chain(s.pid, s.addr);
+                let f = chain.first();
+                Location {
+                    pid: s.pid,
+                    addr: s.addr,
+                    function: f.map(|f| f.function.clone()).unwrap_or_default(),
+                    file: f.map(|f| f.file.clone()).unwrap_or_default(),
+                    line: f.map_or(0, |f| f.line),
+                    how: match s.how {
+                        How::Hardware(_) => "hardware",
+                        How::Int3 => "int3",
+                    },
+                }
+            })
+            .collect();
+        let (kind, access) = match b.kind {
+            Kind::Code => ("breakpoint", None),
+            Kind::Watch { access, .. } => ("watchpoint", Some(access)),
+        };
+        let pid = b.sites.first().map_or(self.cur.pid, |s| s.pid);
+        BreakpointInfo {
+            id: b.id,
+            spec: b.spec.clone(),
+            kind,
+            access,
+            locations,
+            cond: b.cond.as_ref().map(|c| c.0.clone()),
+            goroutine: b.goroutine,
+            hits: b.total,
+            debug_registers_used: self.used_slots(pid).iter().filter(|s| s.is_some()).count(),
+        }
+    }
+
+    /// Whether breakpoint `b`, hit by `tid`, stops the program: its goroutine and condition.
+    fn holds(&self, b: &Breakpoint, pid: i32, goroutine: Option<u64>) -> bool {
+        if let Some(g) = b.goroutine
+            && goroutine != Some(g)
+        {
+            return false;
+        }
+        match &b.cond {
+            None => true,
+            Some((_, Condition::Goroutine { equal, id })) => (goroutine == Some(*id)) == *equal,
+            Some((text, Condition::Expr)) => {
+                let _ = (pid, text);
+                true
+            }
+        }
+    }
+
+    // ----- running -----
+
+    /// Steps every thread sitting on one of goscope's int3s over it (the original instruction
+    /// executes with the int3 lifted, the others stopped), so that resuming does not trap at
+    /// once. Returns an event that interrupted a step (a watchpoint, an exit).
+    fn step_over_int3s(&mut self) -> Result<Option<Event>, SessionError> {
+        let sitting: Vec<(i32, i32, u64)> = self
+            .tracer
+            .procs
+            .values()
+            .flat_map(|p| {
+                p.threads
+                    .iter()
+                    .filter(|(_, s)| s.stopped)
+                    .map(move |(&tid, _)| (p.pid, tid))
+            })
+            .filter_map(|(pid, tid)| {
+                let pc = self.tracer.regs(tid).ok()?.pc();
+                let p = self.tracer.proc(pid)?;
+                p.int3.contains_key(&pc).then_some((pid, tid, pc))
+            })
+            .collect();
+        for (pid, tid, pc) in sitting {
+            self.tracer.remove_int3(pid, pc)?;
+            let ev = self.tracer.step_thread(tid);
+            self.tracer.insert_int3(pid, pc)?;
+            match ev? {
+                Event::Trap { slots, step, .. } if slots == 0 && step => {}
+                other => return Ok(Some(other)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs until a breakpoint whose condition holds, a watchpoint, `until`, Ctrl-C or the end.
+    fn run(&mut self, until: Option<Until>) -> Result<Stop, SessionError> {
+        let mut temp_int3: Option<(i32, u64)> = None;
+        if let Some(u) = until {
+            let pid = self.cur.pid;
+            let have = self
+                .tracer
+                .proc(pid)
+                .is_some_and(|p| p.int3.contains_key(&u.addr));
+            if !have {
+                self.tracer.insert_int3(pid, u.addr)?;
+                temp_int3 = Some((pid, u.addr));
+            }
+        }
+        let result = self.run_inner(until);
+        if let Some((pid, addr)) = temp_int3
+            && self.tracer.proc(pid).is_some()
+        {
+            // Only if no breakpoint uses the same address.
+            let used = self
+                .bps
+                .values()
+                .any(|b| b.sites.iter().any(|s| s.pid == pid && s.addr == addr));
+            if !used {
+                let _ = self.tracer.remove_int3(pid, addr);
+            }
+        }
+        let stop = result?;
+        self.after_stop(&stop);
+        Ok(stop)
+    }
+
+    fn after_stop(&mut self, stop: &Stop) {
+        if stop.reason == StopReason::Exited {
+            if self.tracer.procs.is_empty() {
+                self.ended = true;
+            }
+            return;
+        }
+        if let Some(tid) = stop.thread {
+            self.cur.pid = stop.pid;
+            self.cur.tid = tid;
+        }
+        self.cur.goroutine = stop.goroutine;
+        self.cur.frame = 0;
+        for p in self.tracer.procs.values() {
+            p.memory.invalidate();
+        }
+    }
+
+    fn run_inner(&mut self, until: Option<Until>) -> Result<Stop, SessionError> {
+        let mut pending = self.step_over_int3s()?;
+        if pending.is_none() && !self.tracer.has_pending() {
+            self.tracer.resume_all()?;
+        }
+        loop {
+            let ev = match pending.take() {
+                Some(e) => e,
+                None => match self.tracer.wait() {
+                    Ok(e) => e,
+                    Err(TraceError::Exited) => {
+                        let mut s = Stop::new(StopReason::Exited, self.main_pid);
+                        s.status = Some(0);
+                        return Ok(s);
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            if ev == Event::Interrupted {
+                match signals::take() {
+                    Some(nix::sys::signal::Signal::SIGINT) => {
+                        self.tracer.stop_all()?;
+                        let (pid, tid) = (self.cur.pid, self.cur.tid);
+                        let pc = self.tracer.regs(tid).map(|r| r.pc()).unwrap_or(0);
+                        return Ok(self.stop_at(StopReason::Signal, pid, tid, pc));
+                    }
+                    Some(sig) => {
+                        self.tracer.stop_all()?;
+                        return Err(SessionError::Terminated(sig.as_str()));
+                    }
+                    None => continue,
+                }
+            }
+            match ev {
+                Event::Trap {
+                    pid,
+                    tid,
+                    pc,
+                    slots,
+                    step: _,
+                    int3,
+                } => {
+                    if let Some(p) = self.tracer.proc(pid) {
+                        p.memory.invalidate();
+                    }
+                    let site = if int3 { pc.wrapping_sub(1) } else { pc };
+                    let ours = int3
+                        && self
+                            .tracer
+                            .proc(pid)
+                            .is_some_and(|p| p.int3.contains_key(&site));
+                    if int3 && !ours {
+                        // The program's own breakpoint instruction: its SIGTRAP.
+                        self.tracer
+                            .give_signal(tid, nix::sys::signal::Signal::SIGTRAP);
+                        self.tracer.resume_thread(tid)?;
+                        continue;
+                    }
+                    if ours {
+                        self.tracer.set_pc(tid, site, false)?;
+                    }
+                    if let Some(stop) = self.on_trap(pid, tid, site, slots, until)? {
+                        return Ok(stop);
+                    }
+                    // Not a stop: this thread runs on (over the int3 if it sits on one).
+                    if ours {
+                        self.tracer.remove_int3(pid, site)?;
+                        let ev = self.tracer.step_thread(tid);
+                        self.tracer.insert_int3(pid, site)?;
+                        match ev? {
+                            Event::Trap { slots, step, .. } if slots == 0 && step => {}
+                            other => {
+                                pending = Some(other);
+                                continue;
+                            }
+                        }
+                    }
+                    self.tracer.resume_thread(tid)?;
+                }
+                Event::Exited {
+                    pid,
+                    status,
+                    signal,
+                } => {
+                    self.ctx.remove(&pid);
+                    if pid == self.main_pid || self.tracer.procs.is_empty() {
+                        let mut s = Stop::new(StopReason::Exited, pid);
+                        s.status = status;
+                        s.signal = signal;
+                        if !self.tracer.procs.is_empty() {
+                            self.tracer.stop_all()?;
+                        }
+                        return Ok(s);
+                    }
+                }
+                Event::Interrupted => {}
+                Event::Exec { pid } => {
+                    self.exec_happened(pid)?;
+                    self.tracer.resume_thread(pid)?;
+                }
+                Event::Forked { parent, child } => {
+                    if let Some(ctx) = self.ctx.get(&parent) {
+                        let exe = self
+                            .tracer
+                            .proc(child)
+                            .map(|p| p.exe.clone())
+                            .unwrap_or_default();
+                        let _ = ctx;
+                        if let Ok(c) = ProcCtx::load(&exe_path(child, &exe), child) {
+                            self.ctx.insert(child, c);
+                        }
+                        // The child has the parent's code and breakpoints.
+                        let sites: Vec<(u32, Site)> = self
+                            .bps
+                            .values()
+                            .flat_map(|b| {
+                                b.sites
+                                    .iter()
+                                    .filter(|s| s.pid == parent)
+                                    .map(move |s| (b.id, Site { pid: child, ..*s }))
+                            })
+                            .collect();
+                        for (id, s) in sites {
+                            if let Some(b) = self.bps.get_mut(&id) {
+                                b.sites.push(s);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A process exec'd: its breakpoints are gone with its old code; load the new program and
+    /// place again the breakpoints set by name or line.
+    fn exec_happened(&mut self, pid: i32) -> Result<(), SessionError> {
+        let exe = self
+            .tracer
+            .proc(pid)
+            .map(|p| p.exe.clone())
+            .unwrap_or_default();
+        let ctx = ProcCtx::load(&exe_path(pid, &exe), pid)?;
+        self.ctx.insert(pid, ctx);
+        let main = self.main_pid;
+        let mut specs: Vec<(u32, String)> = Vec::new();
+        for b in self.bps.values_mut() {
+            let had = b.sites.iter().any(|s| s.pid == pid);
+            b.sites.retain(|s| s.pid != pid);
+            if matches!(b.kind, Kind::Code) && (had || pid != main) {
+                specs.push((b.id, b.spec.clone()));
+            }
+        }
+        for (id, spec) in specs {
+            let Ok(ctx) = self.ctx(pid) else { continue };
+            let Ok(r) = locate::resolve(&ctx.prog, &spec, ctx.bias) else {
+                continue;
+            };
+            let bias = ctx.bias;
+            let addrs: Vec<u64> = r.addrs.iter().map(|a| a.wrapping_add(bias)).collect();
+            let sites = self.place(pid, &addrs)?;
+            if let Some(b) = self.bps.get_mut(&id) {
+                b.sites.extend(sites);
+            }
+        }
+        self.apply_slots(pid)?;
+        Ok(())
+    }
+
+    /// A trap at `site` (the breakpoint's address; a watchpoint's pc) on `tid`: a stop, or
+    /// `None` to run on.
+    fn on_trap(
+        &mut self,
+        pid: i32,
+        tid: i32,
+        site: u64,
+        slots: u8,
+        until: Option<Until>,
+    ) -> Result<Option<Stop>, SessionError> {
+        // Watchpoints first: a data trap is reported after the instruction.
+        let watch_ids: Vec<u32> = self
+            .bps
+            .values()
+            .filter(|b| matches!(b.kind, Kind::Watch { .. }))
+            .filter(|b| {
+                b.sites.iter().any(|s| {
+                    s.pid == pid && matches!(s.how, How::Hardware(i) if slots & (1 << i) != 0)
+                })
+            })
+            .map(|b| b.id)
+            .collect();
+        if let Some(&id) = watch_ids.first() {
+            return self.watch_hit(id, pid, tid, site).map(Some);
+        }
+        let goroutine = self.goroutine_of(pid, tid);
+        if let Some(u) = until
+            && u.addr == site
+            && pid == self.cur.pid
+        {
+            let sp = self.tracer.regs(tid).map(|r| r.sp()).unwrap_or(0);
+            if (u.goroutine.is_none() || u.goroutine == goroutine) && sp > u.min_sp {
+                self.tracer.stop_all()?;
+                return Ok(Some(self.stop_at(StopReason::Step, pid, tid, site)));
+            }
+        }
+        let candidates: Vec<u32> = self
+            .bps
+            .values()
+            .filter(|b| matches!(b.kind, Kind::Code))
+            .filter(|b| b.sites.iter().any(|s| s.pid == pid && s.addr == site))
+            .map(|b| b.id)
+            .collect();
+        for id in candidates {
+            let holds = match self.bps.get(&id) {
+                Some(b) => self.holds(b, pid, goroutine),
+                None => false,
+            };
+            if !holds {
+                continue;
+            }
+            let (hits, total) = {
+                let Some(b) = self.bps.get_mut(&id) else {
+                    continue;
+                };
+                b.total += 1;
+                let h = b.hits.entry(goroutine.unwrap_or(0)).or_insert(0);
+                *h += 1;
+                (*h, b.total)
+            };
+            self.tracer.stop_all()?;
+            let mut stop = self.stop_at(StopReason::Breakpoint, pid, tid, site);
+            stop.breakpoint = Some(id);
+            stop.hits = Some((hits, total));
+            return Ok(Some(stop));
+        }
+        Ok(None)
+    }
+
+    fn watch_hit(&mut self, id: u32, pid: i32, tid: i32, pc: u64) -> Result<Stop, SessionError> {
+        self.tracer.stop_all()?;
+        let (addr, len, old) = match self.bps.get(&id).map(|b| &b.kind) {
+            Some(Kind::Watch { addr, len, old, .. }) => (*addr, *len, *old),
+            _ => return Err(cmd_err("watchpoint vanished")),
+        };
+        let mut buf = [0u8; 8];
+        let new = match self.memory(pid)?.read(addr, &mut buf[..len as usize]) {
+            Ok(()) => u64::from_le_bytes(buf),
+            Err(_) => old,
+        };
+        let goroutine = self.goroutine_of(pid, tid);
+        let (hits, total) = {
+            let b = self.bps.get_mut(&id).ok_or_else(|| cmd_err("gone"))?;
+            if let Kind::Watch { old, .. } = &mut b.kind {
+                *old = new;
+            }
+            b.total += 1;
+            let h = b.hits.entry(goroutine.unwrap_or(0)).or_insert(0);
+            *h += 1;
+            (*h, b.total)
+        };
+        // The trap comes after the access: the accessing instruction is the one before pc,
+        // and its line is where the write is in the source.
+        let insn = self.instruction_before(pid, pc);
+        let at = insn.as_ref().map_or(pc, |i| i.0);
+        let mut stop = self.stop_at(StopReason::Watchpoint, pid, tid, at);
+        stop.pc = Some(pc);
+        stop.breakpoint = Some(id);
+        stop.hits = Some((hits, total));
+        stop.address = Some(addr);
+        stop.old = Some(old);
+        stop.new = Some(new);
+        stop.instruction = insn;
+        Ok(stop)
+    }
+
+    /// The instruction that ends at runtime pc `pc`: decoded from its function's entry.
+    fn instruction_before(&self, pid: i32, pc: u64) -> Option<(u64, String)> {
+        let ctx = self.ctx.get(&pid)?;
+        let link = pc.wrapping_sub(ctx.bias);
+        let f = ctx
+            .prog
+            .select(link.wrapping_sub(1), link, |_| true)
+            .into_iter()
+            .next()?
+            .clone();
+        let mut found = None;
+        ctx.prog.walk(&f, link, &Options::default(), |i| {
+            if i.address + u64::from(i.len) == link {
+                found = Some((i.address.wrapping_add(ctx.bias), i.text.clone()));
+            }
+        });
+        found
+    }
+
+    fn step_instruction(&mut self) -> Result<Stop, SessionError> {
+        let (pid, tid) = (self.cur.pid, self.cur.tid);
+        let pc = self.tracer.regs(tid)?.pc();
+        let on_int3 = self
+            .tracer
+            .proc(pid)
+            .is_some_and(|p| p.int3.contains_key(&pc));
+        if on_int3 {
+            self.tracer.remove_int3(pid, pc)?;
+        }
+        let ev = self.tracer.step_thread(tid);
+        if on_int3 {
+            self.tracer.insert_int3(pid, pc)?;
+        }
+        let stop = match ev? {
+            Event::Trap {
+                pid,
+                tid,
+                pc,
+                slots,
+                ..
+            } => {
+                let watched = self.bps.values().find(|b| {
+                    matches!(b.kind, Kind::Watch { .. })
+                        && b.sites.iter().any(|s| {
+                            s.pid == pid
+                                && matches!(s.how, How::Hardware(i) if slots & (1 << i) != 0)
+                        })
+                });
+                match watched.map(|b| b.id) {
+                    Some(id) => self.watch_hit(id, pid, tid, pc)?,
+                    None => self.stop_at(StopReason::Step, pid, tid, pc),
+                }
+            }
+            Event::Exited {
+                pid,
+                status,
+                signal,
+            } => {
+                let mut s = Stop::new(StopReason::Exited, pid);
+                s.status = status;
+                s.signal = signal;
+                s
+            }
+            _ => {
+                let pc = self.tracer.regs(tid)?.pc();
+                self.stop_at(StopReason::Step, pid, tid, pc)
+            }
+        };
+        self.after_stop(&stop);
+        Ok(stop)
+    }
+
+    fn current_insn(&self) -> Result<(u64, u64, Flow), SessionError> {
+        let (pid, tid) = (self.cur.pid, self.cur.tid);
+        let ctx = self.ctx(pid)?;
+        let pc = self.tracer.regs(tid)?.pc();
+        let link = pc.wrapping_sub(ctx.bias);
+        let mut code = [0u8; 16];
+        self.memory(pid)?
+            .read(pc, &mut code)
+            .map_err(|e| cmd_err(e.to_string()))?;
+        // The code in memory may hold goscope's int3s: decode the original bytes.
+        if let Some(p) = self.tracer.proc(pid) {
+            for (i, b) in code.iter_mut().enumerate() {
+                if let Some(orig) = p.int3.get(&(pc + i as u64)) {
+                    *b = *orig;
+                }
+            }
+        }
+        let mut text = String::new();
+        let info = ctx.prog.disassembler().decode(
+            &code,
+            link,
+            Syntax::Go,
+            &goscope_disasm::NoSymbols,
+            &mut text,
+        );
+        Ok((pc, pc + info.len as u64, info.flow))
+    }
+
+    fn next_instruction(&mut self) -> Result<Stop, SessionError> {
+        let (pc, next, flow) = self.current_insn()?;
+        if !matches!(flow, Flow::Call | Flow::IndirectCall) {
+            return self.step_instruction();
+        }
+        let sp = self.tracer.regs(self.cur.tid)?.sp();
+        let _ = pc;
+        self.run(Some(Until {
+            addr: next,
+            goroutine: self.cur.goroutine,
+            // A call pushes the return address: after the return, sp is back.
+            min_sp: sp.saturating_sub(1),
+        }))
+    }
+
+    fn step_out(&mut self) -> Result<Stop, SessionError> {
+        let frames = self.frames_of_current()?;
+        // The first physical frame above the innermost physical one.
+        let physical: Vec<&goscope_runtime::Frame<'_>> =
+            frames.iter().filter(|f| !f.inlined).collect();
+        let caller = physical
+            .get(1)
+            .ok_or_else(|| cmd_err("no caller to step out to"))?;
+        let sp = physical.first().and_then(|f| f.sp).unwrap_or(0);
+        let ret = caller.pc;
+        self.run(Some(Until {
+            addr: ret,
+            goroutine: self.cur.goroutine,
+            min_sp: sp,
+        }))
+    }
+
+    // ----- inspecting -----
+
+    fn frames_of_current(&self) -> Result<Vec<goscope_runtime::Frame<'static>>, SessionError> {
+        let pid = self.cur.pid;
+        let target = self.stopped_target(pid)?;
+        let ctx = self.ctx(pid)?;
+        let snap = Snapshot::new(&ctx.rt, &target);
+        match self.cur.goroutine {
+            Some(id) => {
+                let gs = snap.goroutines(true).map_err(|e| cmd_err(e.to_string()))?;
+                let mut g = gs
+                    .list
+                    .into_iter()
+                    .find(|g| g.id == id)
+                    .ok_or_else(|| cmd_err(format!("no goroutine {id}")))?;
+                snap.fill_stack(&mut g);
+                Ok(g.frames)
+            }
+            None => {
+                // A thread on its system stack: unwind from its registers.
+                let raw = snap.thread_raw_frames(self.cur.tid as u64);
+                Ok(snap.frames(&raw))
+            }
+        }
+    }
+
+    fn stack(&self, depth: Option<usize>) -> Result<Reply, SessionError> {
+        let frames = self.frames_of_current()?;
+        let n = depth.unwrap_or(50);
+        Ok(Reply::Stack {
+            goroutine: self.cur.goroutine,
+            frames: frames
+                .iter()
+                .take(n)
+                .enumerate()
+                .map(|(i, f)| StackFrame {
+                    index: i,
+                    function: f.function.to_string(),
+                    file: f.file.to_string(),
+                    line: f.line,
+                    pc: f.pc,
+                    inlined: f.inlined,
+                })
+                .collect(),
+        })
+    }
+
+    fn frame(&mut self, n: usize) -> Result<Reply, SessionError> {
+        let frames = self.frames_of_current()?;
+        let f = frames.get(n).ok_or_else(|| {
+            cmd_err(format!(
+                "frame {n} does not exist ({} frames; stack lists them)",
+                frames.len()
+            ))
+        })?;
+        self.cur.frame = n;
+        Ok(Reply::Frame(StackFrame {
+            index: n,
+            function: f.function.to_string(),
+            file: f.file.to_string(),
+            line: f.line,
+            pc: f.pc,
+            inlined: f.inlined,
+        }))
+    }
+
+    fn goroutines(&self, group: bool) -> Result<Reply, SessionError> {
+        let pid = self.cur.pid;
+        let target = self.stopped_target(pid)?;
+        let ctx = self.ctx(pid)?;
+        let snap = Snapshot::new(&ctx.rt, &target);
+        let mut gs = snap
+            .goroutines(false)
+            .map_err(|e| cmd_err(e.to_string()))?
+            .list;
+        snap.fill_stacks(&mut gs);
+        let line = |g: &goscope_runtime::Goroutine<'_>| {
+            let at = goscope_runtime::analysis::user_frame(&g.frames)
+                .and_then(|i| g.frames.get(i))
+                .or(g.frames.first());
+            GoroutineLine {
+                id: g.id,
+                state: g.state(),
+                location: at.map_or_else(
+                    || "(no stack)".into(),
+                    |f| format!("{} {}:{}", f.function, f.file, f.line),
+                ),
+                thread: g.thread,
+                current: Some(g.id) == self.cur.goroutine,
+                count: None,
+            }
+        };
+        if !group {
+            return Ok(Reply::Goroutines {
+                list: gs.iter().map(line).collect(),
+            });
+        }
+        let mut groups: Vec<(goscope_runtime::analysis::GroupKey, GoroutineLine)> = Vec::new();
+        for g in &gs {
+            let key = g.group_key();
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, l)) => *l.count.get_or_insert(1) += 1,
+                None => {
+                    let mut l = line(g);
+                    l.count = Some(1);
+                    groups.push((key, l));
+                }
+            }
+        }
+        groups.sort_by_key(|g| std::cmp::Reverse(g.1.count));
+        Ok(Reply::Goroutines {
+            list: groups.into_iter().map(|(_, l)| l).collect(),
+        })
+    }
+
+    fn goroutine(&mut self, id: Option<u64>) -> Result<Reply, SessionError> {
+        let pid = self.cur.pid;
+        if let Some(id) = id {
+            let target = self.stopped_target(pid)?;
+            let ctx = self.ctx(pid)?;
+            let snap = Snapshot::new(&ctx.rt, &target);
+            let gs = snap.goroutines(false).map_err(|e| cmd_err(e.to_string()))?;
+            let g = gs
+                .list
+                .iter()
+                .find(|g| g.id == id)
+                .ok_or_else(|| cmd_err(format!("no goroutine {id} (goroutines lists them)")))?;
+            if let Some(t) = g.thread {
+                self.cur.tid = t as i32;
+            }
+            self.cur.goroutine = Some(id);
+            self.cur.frame = 0;
+        }
+        let frames = self.frames_of_current().unwrap_or_default();
+        let at = goscope_runtime::analysis::user_frame(&frames)
+            .and_then(|i| frames.get(i))
+            .or(frames.first());
+        Ok(Reply::Goroutine(GoroutineLine {
+            id: self.cur.goroutine.unwrap_or(0),
+            state: String::new(),
+            location: at.map_or_else(String::new, |f| {
+                format!("{} {}:{}", f.function, f.file, f.line)
+            }),
+            thread: Some(self.cur.tid as u64),
+            current: true,
+            count: None,
+        }))
+    }
+
+    fn regs(&self, all: bool) -> Result<Reply, SessionError> {
+        let (pid, tid) = (self.cur.pid, self.cur.tid);
+        let regs = self.tracer.regs(tid)?;
+        let ctx = self.ctx(pid)?;
+        let g = self.goroutine_of_regs(pid, &regs);
+        const SHORT: &[&str] = &[
+            "rip", "rsp", "rax", "rbx", "rcx", "rdx", "rdi", "rsi", "rbp", "r8", "r9", "r10",
+            "r11", "r12", "r13", "r14", "r15", "eflags", "fs_base",
+        ];
+        let registers = regs
+            .iter()
+            .filter(|(n, _)| all || SHORT.contains(n))
+            .map(|(name, value)| {
+                let meaning = if name == "r14" && g.is_some_and(|g| g.0 == value) {
+                    g.map(|g| format!("g of goroutine {}", g.1))
+                } else {
+                    let link = value.wrapping_sub(ctx.bias);
+                    ctx.bin
+                        .func_at(link)
+                        .map(|f| format!("{}+{:#x}", f.name(), link - f.entry()))
+                };
+                Register {
+                    name,
+                    value,
+                    meaning,
+                }
+            })
+            .collect();
+        Ok(Reply::Registers {
+            thread: tid,
+            registers,
+        })
+    }
+
+    fn disassemble(&self) -> Result<Reply, SessionError> {
+        let pid = self.cur.pid;
+        let ctx = self.ctx(pid)?;
+        let frames = self.frames_of_current().unwrap_or_default();
+        let pc = match frames.get(self.cur.frame) {
+            Some(f) if self.cur.frame > 0 => f.instruction_pc(),
+            _ => self.tracer.regs(self.cur.tid)?.pc(),
+        };
+        let link = pc.wrapping_sub(ctx.bias);
+        let f = ctx
+            .prog
+            .select(link, link + 1, |_| true)
+            .into_iter()
+            .next()
+            .ok_or_else(|| cmd_err(format!("pc {pc:#x} is in no function")))?
+            .clone();
+        let opts = Options {
+            syntax: Syntax::Go,
+            annotate: true,
+            inline: true,
+        };
+        let listing = ctx.prog.list(&f, f.addr.wrapping_add(f.size), &opts);
+        let int3 = self.tracer.proc(pid).map(|p| &p.int3);
+        let insns = listing
+            .insns
+            .iter()
+            .map(|i| {
+                let addr = i.address.wrapping_add(ctx.bias);
+                ListedInsn {
+                    address: addr,
+                    current: i.address <= link && link < i.address + u64::from(i.len),
+                    bytes: ctx
+                        .prog
+                        .bytes(i)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                    text: i.text.clone(),
+                    file: i.file.to_string(),
+                    line: i.line,
+                    inline: i
+                        .inline
+                        .iter()
+                        .map(|x| InlineFrame {
+                            function: x.function.to_string(),
+                            file: x.file.to_string(),
+                            line: x.line,
+                        })
+                        .collect(),
+                    annotations: i
+                        .annotations
+                        .iter()
+                        .map(|a| a.label().to_string())
+                        .collect(),
+                    breakpoint: int3.is_some_and(|m| m.contains_key(&addr))
+                        || self
+                            .bps
+                            .values()
+                            .any(|b| b.sites.iter().any(|s| s.pid == pid && s.addr == addr)),
+                }
+            })
+            .collect();
+        Ok(Reply::Disassembly {
+            function: listing.name,
+            pc,
+            insns,
+        })
+    }
+
+    fn print(&self, expr: &str) -> Result<Reply, SessionError> {
+        let e = expr.trim();
+        let (pid, tid) = (self.cur.pid, self.cur.tid);
+        if e == "goroutine" {
+            return Ok(Reply::Value {
+                expr: expr.to_string(),
+                value: self.cur.goroutine.unwrap_or(0).to_string(),
+            });
+        }
+        if let Some(r) = e.strip_prefix('$') {
+            let regs = self.tracer.regs(tid)?;
+            let v = match r {
+                "pc" | "rip" => Some(regs.pc()),
+                "sp" | "rsp" => Some(regs.sp()),
+                "g" => self.goroutine_of_regs(pid, &regs).map(|g| g.0),
+                name => regs.get(name),
+            };
+            let v = v.ok_or_else(|| cmd_err(format!("no register {r:?}")))?;
+            return Ok(Reply::Value {
+                expr: expr.to_string(),
+                value: format!("{v:#x}"),
+            });
+        }
+        Err(cmd_err(format!(
+            "cannot evaluate {e:?} yet: registers ($rax, $pc, $sp, $g) and goroutine are supported"
+        )))
+    }
+
+    fn examine(&self, addr: &str, count: usize) -> Result<Reply, SessionError> {
+        let a = match locate::parse_addr(addr) {
+            Some(a) => a,
+            None => {
+                let Reply::Value { value, .. } = self.print(addr)? else {
+                    return Err(cmd_err("not an address"));
+                };
+                locate::parse_addr(&value)
+                    .ok_or_else(|| cmd_err(format!("{value} is not an address")))?
+            }
+        };
+        if count > 1 << 16 {
+            return Err(cmd_err("x shows at most 65536 bytes"));
+        }
+        let mem = self.memory(self.cur.pid)?;
+        let bytes = (0..count as u64)
+            .map(|i| mem.read_u8(a + i).ok())
+            .collect::<Vec<_>>();
+        if count > 0 && bytes.iter().all(Option::is_none) {
+            return Err(cmd_err(format!("memory at {a:#x} is not readable")));
+        }
+        Ok(Reply::Memory { addr: a, bytes })
+    }
+
+    fn processes(&self) -> Reply {
+        Reply::Processes {
+            list: self
+                .tracer
+                .procs
+                .values()
+                .map(|p| ProcessLine {
+                    pid: p.pid,
+                    exe: p.exe.display().to_string(),
+                    threads: p.threads.len(),
+                    current: p.pid == self.cur.pid,
+                })
+                .collect(),
+        }
+    }
+
+    fn switch_process(&mut self, pid: i32) -> Result<Reply, SessionError> {
+        let p = self.tracer.proc(pid).ok_or_else(|| {
+            cmd_err(format!(
+                "process {pid} is not traced (processes lists them)"
+            ))
+        })?;
+        let tid = p.threads.keys().next().copied().unwrap_or(pid);
+        self.cur = Current {
+            pid,
+            tid,
+            goroutine: None,
+            frame: 0,
+        };
+        self.cur.goroutine = self.goroutine_of(pid, tid);
+        Ok(self.processes())
+    }
+}
+
+/// A path that opens process `pid`'s executable even if it was replaced: `/proc/PID/exe`,
+/// unless that is unreadable.
+fn exe_path(pid: i32, exe: &Path) -> PathBuf {
+    let p = PathBuf::from(format!("/proc/{pid}/exe"));
+    if std::fs::metadata(&p).is_ok() {
+        p
+    } else {
+        exe.to_path_buf()
+    }
+}
