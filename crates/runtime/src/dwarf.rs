@@ -36,7 +36,7 @@ pub enum DwarfError {
     Malformed(String),
 }
 
-fn section_data<'a>(file: &object::File<'a>, id: SectionId) -> Cow<'a, [u8]> {
+pub(crate) fn section_data<'a>(file: &object::File<'a>, id: SectionId) -> Cow<'a, [u8]> {
     let name = id.name();
     let zname = name.strip_prefix('.').map(|n| format!(".z{n}"));
     let sect = file

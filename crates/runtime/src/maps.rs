@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
+use crate::reader::Reader;
 use crate::snapshot::Snapshot;
 use crate::types::kind;
 use crate::values::Typed;
@@ -137,6 +138,33 @@ fn compare_keys(a: &Typed, b: &Typed) -> std::cmp::Ordering {
 }
 
 impl<'r, 'b> Snapshot<'r, 'b> {
+    /// Whether maps in this binary are Swiss tables.
+    pub fn swiss_maps(&self) -> bool {
+        self.reader().swiss_maps()
+    }
+
+    /// Decodes the map type descriptor at `t`.
+    pub fn map_type(&self, t: u64) -> Option<MapType> {
+        self.reader().map_type(t)
+    }
+
+    /// Every map type in the binary's `typelinks`.
+    pub fn map_types(&self) -> Vec<MapType> {
+        self.reader().map_types()
+    }
+
+    /// Reads the header of the map at `addr`.
+    pub fn map_header(&self, addr: u64) -> Option<MapHeader> {
+        self.reader().map_header(addr)
+    }
+
+    /// Reads the map at `addr` (see [`Reader::read_map`]).
+    pub fn read_map(&self, addr: u64, type_name: Option<&str>) -> Option<MapContents> {
+        self.reader().read_map(addr, type_name)
+    }
+}
+
+impl<'r, 'b> Reader<'r, 'b> {
     /// Whether maps in this binary are Swiss tables.
     pub fn swiss_maps(&self) -> bool {
         if self.rt.layouts.get("internal/runtime/maps.Map").is_none() {
@@ -309,7 +337,12 @@ impl<'r, 'b> Snapshot<'r, 'b> {
     }
 
     /// The `(key address, elem address)` of every entry, by the layout of `mt`.
-    fn slots(&self, addr: u64, mt: &MapType, warnings: &mut Vec<String>) -> Vec<(u64, u64)> {
+    pub(crate) fn slots(
+        &self,
+        addr: u64,
+        mt: &MapType,
+        warnings: &mut Vec<String>,
+    ) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
         match self.map_header(addr) {
             Some(MapHeader::Swiss { dir, dir_len, .. }) => {
@@ -370,7 +403,7 @@ impl<'r, 'b> Snapshot<'r, 'b> {
                     return out;
                 }
                 let mut budget = MAX_BUCKETS;
-                let mut bucket = |mut bk: u64, skip_evacuated: bool, out: &mut Vec<(u64, u64)>| {
+                let mut bucket = |mut bk: u64, out: &mut Vec<(u64, u64)>| {
                     while bk != 0 {
                         if budget == 0 {
                             warnings.push("more buckets than goscope walks; cut".into());
@@ -381,36 +414,48 @@ impl<'r, 'b> Snapshot<'r, 'b> {
                             warnings.push(format!("bucket at {bk:#x} is not in the core"));
                             return false;
                         };
-                        let t0 = top & 0xff;
-                        if skip_evacuated && (2..=4).contains(&t0) {
-                            return true;
-                        }
                         for j in 0..8u64 {
-                            if (top >> (8 * j)) & 0xff >= 5 {
+                            // 0 and 1 are empty cells; 2–4 mark evacuated cells, which only
+                            // evacuated buckets (never walked) hold.
+                            if (top >> (8 * j)) & 0xff >= 2 {
                                 out.push((
                                     bk.wrapping_add(8 + j * ks),
                                     bk.wrapping_add(8 + 8 * ks + j * es),
                                 ));
                             }
                         }
-                        bk = self.word(bk + bs - 8);
+                        bk = self.word(bk.wrapping_add(bs - 8));
                     }
                     true
                 };
+                // The runtime's iteration order (and Delve's): bucket by bucket; while the map
+                // grows, a bucket whose old bucket is not evacuated yet is empty and its entries
+                // are still in the old bucket, walked in place of the first of the two new
+                // buckets it splits into.
                 let nb = 1u64 << b;
+                let old_mask = if flags & 8 != 0 {
+                    nb - 1
+                } else {
+                    (nb >> 1).saturating_sub(1)
+                };
                 for i in 0..nb {
-                    if !bucket(buckets.wrapping_add(i * bs), false, &mut out)
-                        || out.len() > MAX_ENTRIES
-                    {
-                        return out;
-                    }
-                }
-                if oldbuckets != 0 {
-                    let old = if flags & 8 != 0 { nb } else { nb / 2 };
-                    for i in 0..old {
-                        if !bucket(oldbuckets.wrapping_add(i * bs), true, &mut out) {
-                            return out;
+                    let mut bk = buckets.wrapping_add(i * bs);
+                    if oldbuckets != 0 {
+                        let oi = i & old_mask;
+                        let ob = oldbuckets.wrapping_add(oi * bs);
+                        let evacuated = self
+                            .mem
+                            .read_u8(ob)
+                            .map_or(true, |t0| (2..=4).contains(&t0));
+                        if !evacuated {
+                            if oi != i {
+                                continue;
+                            }
+                            bk = ob;
                         }
+                    }
+                    if !bucket(bk, &mut out) || out.len() > MAX_ENTRIES {
+                        return out;
                     }
                 }
             }
@@ -526,7 +571,7 @@ pub(crate) fn walk_hmap_strings(
     };
     let mut w = Vec::new();
     let mut out = Vec::new();
-    for (k, e) in p.slots(h, &mt, &mut w) {
+    for (k, e) in p.reader().slots(h, &mt, &mut w) {
         out.push((
             p.memory().read_go_string(k, 4096)?,
             p.memory().read_go_string(e, 4096)?,

@@ -101,6 +101,8 @@ pub struct Runtime<'b> {
     pub(crate) sym_memo: Memo<u64, Option<Arc<SymInfo<'b>>>>,
     pub(crate) created_memo: Memo<u64, Option<Arc<CreatedBy<'b>>>>,
     pub(crate) start_memo: Memo<u64, Option<Cow<'b, str>>>,
+    /// The expression evaluator's DWARF index and type caches.
+    pub(crate) expr_cache: crate::expr::BinaryCache,
     /// Problems found while reading the binary, for the user.
     pub warnings: Vec<String>,
 }
@@ -150,6 +152,7 @@ impl<'b> Runtime<'b> {
             sym_memo: Memo::new(),
             created_memo: Memo::new(),
             start_memo: Memo::new(),
+            expr_cache: Default::default(),
             warnings,
         };
         rt.find_wait_reasons();

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::globals::{FoundBy, Global};
 use crate::offsets::Offsets;
+use crate::reader::Reader;
 use crate::runtime::Runtime;
 use crate::types::Types;
 
@@ -132,6 +133,11 @@ impl<'r, 'b> Snapshot<'r, 'b> {
     /// The memory being read.
     pub fn memory(&self) -> &'r dyn Memory {
         self.mem
+    }
+
+    /// A [`Reader`] of this stop's memory.
+    pub fn reader(&self) -> Reader<'r, 'b> {
+        Reader::new(self.rt, self.mem, self.bias)
     }
 
     /// Type descriptor reader.

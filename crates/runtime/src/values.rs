@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::reader::Reader;
 use crate::snapshot::Snapshot;
 use crate::types::kind;
 
@@ -65,6 +66,18 @@ fn is_basic(k: u8) -> bool {
 }
 
 impl<'r, 'b> Snapshot<'r, 'b> {
+    /// Decodes the value of type `t` stored at `addr`.
+    pub fn value_at(&self, t: u64, addr: u64) -> Typed {
+        self.reader().value_at(t, addr)
+    }
+
+    /// Decodes an interface value `{type, data}` (see [`Reader::eface`]).
+    pub fn eface(&self, t: u64, data: u64) -> Option<Typed> {
+        self.reader().eface(t, data)
+    }
+}
+
+impl<'r, 'b> Reader<'r, 'b> {
     /// Decodes the value of type `t` stored at `addr`.
     pub fn value_at(&self, t: u64, addr: u64) -> Typed {
         let budget = std::cell::Cell::new(MAX_NODES);

@@ -31,6 +31,8 @@ const AFTER_HELP: &str = "Examples:
   goscope core ./server core regs --thread 4321    registers of one thread
   goscope core ./server core x 0xc000010000 64     raw memory
   goscope core ./server core map 0xc000076000      a map's header and entries
+  goscope core ./server core print 'req.Header[\"Host\"]' --frame 3
+                                                   a Go expression, printed as dlv prints it
   goscope core ./server core disassemble --context 8
                                                    the code where the failing goroutine stopped
   goscope core --json ./server core | jq .panic
@@ -121,6 +123,20 @@ enum Sub {
         /// Mark allocations, runtime calls, LOCKs, write barriers and inlined code.
         #[arg(long)]
         annotate: bool,
+    },
+    /// Evaluate a Go expression in a frame and print it as `dlv` does: locals, arguments and
+    /// package variables by name (DWARF), fields, indexes, map lookups, `*p`, `&x`,
+    /// conversions (`(*main.T)(0xc000010000)`), arithmetic, comparisons, registers (`$rsp`,
+    /// `$pc`, `$g`), `goroutine`. Default: the failing goroutine's innermost user frame.
+    Print {
+        /// The expression.
+        expr: String,
+        /// The goroutine (default: the one that failed).
+        #[arg(long, short = 'g')]
+        goroutine: Option<u64>,
+        /// Frame number in the goroutine's stack, 0 innermost (as `goroutine ID` lists them).
+        #[arg(long, short = 'f')]
+        frame: Option<usize>,
     },
     /// A map's header and entries (hash map or Swiss table).
     Map {
@@ -269,6 +285,11 @@ pub fn run(args: Args) -> Result<u8> {
                 syntax,
                 annotate,
             )?,
+            Some(Sub::Print {
+                expr,
+                goroutine,
+                frame,
+            }) => ctx.print(&mut out, &mut warnings, &expr, goroutine, frame)?,
             Some(Sub::Map { addr, type_name }) => ctx.map(
                 &mut out,
                 &mut warnings,
@@ -919,6 +940,98 @@ impl<'a, 'p> Ctx<'a, 'p> {
             }
             writeln!(w)?;
         }
+        Ok(0)
+    }
+
+    /// The goroutine `id` (default: the one that failed) with its stack.
+    fn goroutine_with_stack(
+        &self,
+        warnings: &mut Vec<String>,
+        goroutine: Option<u64>,
+    ) -> Result<Goroutine<'p>> {
+        let p = self.p;
+        let id = match goroutine {
+            Some(id) => id,
+            None => {
+                let layout = self.core.layout();
+                p.crash(
+                    layout.siginfo.map(|s| (s.signo, s.code, s.addr)),
+                    layout.process.as_ref().map(|x| x.pid),
+                )
+                .goroutine
+                .context("no goroutine failed; name one with --goroutine ID")?
+            }
+        };
+        let gs = self.headers(warnings, true)?;
+        let mut g = gs
+            .into_iter()
+            .find(|g| g.id == id)
+            .with_context(|| format!("no goroutine {id} in the core"))?;
+        p.fill_stack(&mut g);
+        Ok(g)
+    }
+
+    fn print(
+        &self,
+        w: &mut impl Write,
+        warnings: &mut Vec<String>,
+        expr: &str,
+        goroutine: Option<u64>,
+        frame: Option<usize>,
+    ) -> Result<u8> {
+        use goscope_runtime::expr::{EvalContext, Expr, FrameInfo};
+        // A malformed expression is reported before anything is read.
+        let e = Expr::parse(expr)?;
+        let p = self.p;
+        let g = self.goroutine_with_stack(warnings, goroutine)?;
+        let index = frame.unwrap_or_else(|| default_frame(&g.frames));
+        let f = g.frames.get(index).with_context(|| {
+            format!(
+                "goroutine {} has {} frames (0 to {}); see: goroutine {}",
+                g.id,
+                g.frames.len(),
+                g.frames.len().saturating_sub(1),
+                g.id
+            )
+        })?;
+        // Registers are the thread's when it stopped in this goroutine's innermost frame.
+        let regs = g
+            .thread
+            .and_then(|t| p.thread(t))
+            .map(|t| t.regs.clone())
+            .filter(|r| g.frames.first().is_some_and(|f0| f0.pc == r.pc()));
+        let fi = FrameInfo::from_frames(&g.frames, index, regs, Some(g.id), g.addr)
+            .with_context(|| format!("frame {index} has no physical frame"))?;
+        let ctx = EvalContext {
+            rt: p.rt,
+            mem: self.core,
+            bias: p.bias,
+            frame: fi,
+        };
+        let v = ctx.eval(&e)?;
+        warnings.extend(v.notes().iter().cloned());
+        if self.json {
+            #[derive(Serialize)]
+            struct PrintJson<'v> {
+                goroutine: u64,
+                frame: usize,
+                function: &'v str,
+                expr: &'v str,
+                value: &'v goscope_runtime::expr::Value,
+            }
+            output::json_pretty(
+                w,
+                &PrintJson {
+                    goroutine: g.id,
+                    frame: index,
+                    function: &f.function,
+                    expr: e.text(),
+                    value: &v,
+                },
+            )?;
+            return Ok(0);
+        }
+        writeln!(w, "{}", v.delve_string())?;
         Ok(0)
     }
 

@@ -1,0 +1,3 @@
+module example.com/printfix
+
+go 1.19
