@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-20}
 fixtures=${GOSCOPE_FIXTURES_DIR:-../target/fixtures}
-for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static; do mkdir -p corpus/$t; done
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static expr_parse; do mkdir -p corpus/$t; done
 # Seeds: small real binaries for `open`, their pclntab sections for `pclntab`.
 if [ -d "$fixtures" ]; then
   find "$fixtures" -type f -size -3M -name 'prog-*' | head -8 | while read -r f; do
@@ -18,6 +18,11 @@ if [ -d "$fixtures" ]; then
 fi
 printf 'path\tx\nmod\tx\t(devel)\t\nbuild\tGOOS=linux\n' > corpus/buildinfo/seed
 cp ../testdata/checkfix/goscope.toml ../testdata/checkfix/hot/hot.go corpus/check_inputs/ 2>/dev/null || true
+# Expressions: every one the printfix fixture states a value for, one per file.
+sed -nE 's/.*oracle\("([^"]*)".*/\1/p; s/.*oracle\(`([^`]*)`.*/\1/p; s/.*oracleAt\("[^"]*", "([^"]*)".*/\1/p' \
+  ../testdata/printfix/main.go | nl -ba | while read -r n e; do printf '%s' "$e" > "corpus/expr_parse/seed$n"; done
+printf '(*main.order)(0xc000123450).Items[1:]' > corpus/expr_parse/conversion
+printf 'm["k"] == 1 && len(s) > 2 || $rax != 0' > corpus/expr_parse/condition
 
 # Cores: the headers and notes (and the memory after them, up to 4 MB) of cached crash cores;
 # the runtime target reads them against the crash fixture that produced them.
@@ -30,7 +35,7 @@ if [ -d "$fixtures/cores" ]; then
     export GOSCOPE_FUZZ_BIN
   done
 fi
-for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static; do
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static expr_parse; do
   # Whole binaries and cores for the readers; a few KiB of code is plenty for the decoders
   # (longer inputs only slow each run down).
   max_len=4000000

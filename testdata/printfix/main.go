@@ -17,10 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 type point struct {
@@ -170,7 +170,7 @@ func inspect(a int, s string, f float64, p *point, o order, b bool) {
 	i8 := gInt8 + 3
 	u16 := gUint16 + 535
 	i32 := gInt32 - 443456
-	u64 := gUint64 / 2
+	u64 := gUint64 - 9000000000000000000
 	f32 := gFloat32 - 2
 	c := complex(gFloat32+0.75, gFloat32*2+0.5)
 	str := gStr[:5] + " local"
@@ -252,7 +252,7 @@ func inspect(a int, s string, f float64, p *point, o order, b bool) {
 	oracle("nilErr == nil", "true")
 	oracle("len(ch)", strconv.Itoa(len(ch)))
 	oracle("cap(ch)", strconv.Itoa(cap(ch)))
-	oracle("nilCh", "chan int nil")
+	oracle("nilCh", "chan int {}\n\nGoroutines waiting on this channel:")
 	oracle("celsius", strconv.FormatFloat(float64(celsius), 'f', -1, 64))
 	oracle("day", strconv.Itoa(int(day)))
 	oracle("escaped", fmt.Sprintf("main.point {X: %d, Y: %d}", escaped.X, escaped.Y))
@@ -283,44 +283,17 @@ func inspect(a int, s string, f float64, p *point, o order, b bool) {
 
 	crash(a)
 
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(s)
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(p)
-	runtime.KeepAlive(o)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(ok)
-	runtime.KeepAlive(i8)
-	runtime.KeepAlive(u16)
-	runtime.KeepAlive(i32)
-	runtime.KeepAlive(u64)
-	runtime.KeepAlive(f32)
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(str)
-	runtime.KeepAlive(longStr)
-	runtime.KeepAlive(bs)
-	runtime.KeepAlive(items)
-	runtime.KeepAlive(arr)
-	runtime.KeepAlive(nested)
-	runtime.KeepAlive(nilp)
-	runtime.KeepAlive(small)
-	runtime.KeepAlive(big)
-	runtime.KeepAlive(anyInt)
-	runtime.KeepAlive(anyStruct)
-	runtime.KeepAlive(anyPtr)
-	runtime.KeepAlive(anyStr)
-	runtime.KeepAlive(err)
-	runtime.KeepAlive(nilErr)
-	runtime.KeepAlive(ch)
-	runtime.KeepAlive(nilCh)
-	runtime.KeepAlive(fn)
-	runtime.KeepAlive(add)
-	runtime.KeepAlive(celsius)
-	runtime.KeepAlive(day)
-	runtime.KeepAlive(escaped)
+	// Used after the crash call, so that each is live across it (kept in the frame).
+	keep(a, s, f, p, o, b, str, longStr, bs, items, arr, nested, nilp, small, big, anyInt, anyStruct, anyPtr, anyStr, err, nilErr, ch, nilCh, fn, add, escaped)
+	keepScalars(ok, i8, u16, i32, u64, f32, c, celsius, day)
 }
 
 func globalOracles() {
+	// Addresses, for expressions on stripped builds (no DWARF: memory through conversions).
+	oracleAt("ADDR", "main.gInt", fmt.Sprintf("%#x", uintptr(unsafe.Pointer(&gInt))))
+	oracleAt("ADDR", "main.gPtr", fmt.Sprintf("%#x", uintptr(unsafe.Pointer(gPtr))))
+	oracleAt("ADDR", "main.gOrder", fmt.Sprintf("%#x", uintptr(unsafe.Pointer(gOrder))))
+	oracleAt("ADDR", "main.gStr", fmt.Sprintf("%#x", uintptr(unsafe.Pointer(&gStr))))
 	oracle("main.gInt", strconv.Itoa(gInt))
 	oracle("main.gInt8", strconv.Itoa(int(gInt8)))
 	oracle("main.gInt16", strconv.Itoa(int(gInt16)))
@@ -368,7 +341,7 @@ func globalOracles() {
 	oracle("main.gShape", "main.shape(main.rect) {W: 2, H: 3}")
 	oracle("len(main.gChan)", strconv.Itoa(len(gChan)))
 	oracle("cap(main.gChan)", strconv.Itoa(cap(gChan)))
-	oracle("main.gNilChan", "chan string nil")
+	oracle("main.gNilChan", "chan string {}\n\nGoroutines waiting on this channel:")
 	oracle("main.gNilFunc", "nil")
 	oracle("main.gCelsius", strconv.FormatFloat(float64(gCelsius), 'f', -1, 64))
 	oracle("main.gDay", strconv.Itoa(int(gDay)))
@@ -399,10 +372,22 @@ func holder(id int, name string, ready chan<- struct{}, wait <-chan int) {
 	oracleAt("main.holder", "pt", fmt.Sprintf("main.point {X: %d, Y: %d}", pt.X, pt.Y))
 	ready <- struct{}{}
 	v := <-wait
-	runtime.KeepAlive(counts)
-	runtime.KeepAlive(pt)
-	runtime.KeepAlive(v)
-	runtime.KeepAlive(name)
+	keep(counts, pt, v, name, id, wait)
+}
+
+// keep uses its arguments, so that a caller's variables passed to it are live until the call.
+//
+//go:noinline
+func keep(vs ...any) {
+	sink = append(sink, len(vs))
+}
+
+// keepScalars is keep for scalars, passed as themselves: converted to interfaces, small
+// integers become pointers into a runtime table, computed early, and the integers die early.
+//
+//go:noinline
+func keepScalars(ok bool, i8 int8, u16 uint16, i32 int32, u64 uint64, f32 float32, c complex64, celsius Celsius, day Weekday) {
+	sink = append(sink, ok, i8, u16, i32, u64, f32, c, celsius, day)
 }
 
 // keepGlobals makes every global reachable, so that the linker keeps it (and its DWARF).

@@ -999,7 +999,11 @@ impl<'a, 'p> Ctx<'a, 'p> {
             .thread
             .and_then(|t| p.thread(t))
             .map(|t| t.regs.clone())
-            .filter(|r| g.frames.first().is_some_and(|f0| f0.pc == r.pc()));
+            .filter(|r| {
+                g.frames
+                    .first()
+                    .is_some_and(|f0| f0.pc == r.pc() && f0.sp == Some(r.sp()))
+            });
         let fi = FrameInfo::from_frames(&g.frames, index, regs, Some(g.id), g.addr)
             .with_context(|| format!("frame {index} has no physical frame"))?;
         let ctx = EvalContext {

@@ -111,6 +111,8 @@ pub(crate) struct DebugInfo {
     rtypes: HashMap<u64, u64>,
     /// Typed constants by their type's entry: `(name, value)`, sorted by value.
     consts: HashMap<u64, Vec<(String, i64)>>,
+    /// Link-time `moduledata.types`, the base of runtime type offsets.
+    types_base: u64,
     type_cache: Mutex<HashMap<u64, Arc<Type>>>,
     scope_cache: Mutex<HashMap<u64, Arc<Scope>>>,
     closure_cache: Mutex<HashMap<u64, Option<Arc<Type>>>>,
@@ -138,6 +140,16 @@ fn udata(v: Option<AttributeValue<R>>) -> Option<u64> {
     v.and_then(|v| v.udata_value())
 }
 
+/// `DW_AT_go_runtime_type`: the descriptor's offset from `moduledata.types`, written with
+/// `DW_FORM_addr`.
+fn runtime_type_offset(v: Option<AttributeValue<R>>) -> Option<u64> {
+    match v? {
+        AttributeValue::Addr(a) => Some(a),
+        v => v.udata_value(),
+    }
+    .filter(|&o| o != 0)
+}
+
 impl DebugInfo {
     /// Reads and indexes the DWARF of `bin`.
     pub fn load(bin: &Binary) -> Result<DebugInfo, ExprError> {
@@ -161,6 +173,7 @@ impl DebugInfo {
             types_by_name: HashMap::new(),
             rtypes: HashMap::new(),
             consts: HashMap::new(),
+            types_base: bin.moduledata().map_or(0, |m| m.types.0),
             type_cache: Mutex::new(HashMap::new()),
             scope_cache: Mutex::new(HashMap::new()),
             closure_cache: Mutex::new(HashMap::new()),
@@ -250,9 +263,7 @@ impl DebugInfo {
                     if let Some(n) = name {
                         self.types_by_name.entry(n).or_insert(off);
                     }
-                    if let Some(rt) = udata(e.attr_value(DW_AT_GO_RUNTIME_TYPE))
-                        && rt != 0
-                    {
+                    if let Some(rt) = runtime_type_offset(e.attr_value(DW_AT_GO_RUNTIME_TYPE)) {
                         self.rtypes.entry(rt).or_insert(off);
                     }
                 }
@@ -500,7 +511,8 @@ impl DebugInfo {
                 .and_then(|v| attr_str(&self.dwarf, unit, v));
             let go_kind = udata(e.attr_value(DW_AT_GO_KIND)).unwrap_or(0) as u8;
             if rtype.is_none() {
-                rtype = udata(e.attr_value(DW_AT_GO_RUNTIME_TYPE)).filter(|&r| r != 0);
+                rtype = runtime_type_offset(e.attr_value(DW_AT_GO_RUNTIME_TYPE))
+                    .map(|o| self.types_base.wrapping_add(o));
             }
             let size = udata(e.attr_value(gimli::DW_AT_byte_size));
             let target = e

@@ -1068,23 +1068,34 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
         }
     }
 
-    /// The frame's function name (pclntab), for its package.
-    fn function_name(&self) -> Option<String> {
+    /// The frame's logical function and line (pclntab, decoded once per pc).
+    fn position(&self) -> Option<(String, i64)> {
         let link = self.ctx.frame.lookup_pc().wrapping_sub(self.ctx.bias);
-        let chain = self.ctx.rt.bin.frames_at(link);
+        let entry = self.ctx.rt.pc_info(link)?.entry;
+        let info = self.ctx.rt.sym_info(link, entry)?;
+        let chain = &info.chain;
         let i = chain
             .len()
             .checked_sub(1)?
             .checked_sub(self.ctx.frame.inline_depth as usize)?;
-        chain.get(i).map(|f| f.function.to_string())
+        chain
+            .get(i)
+            .map(|f| (f.function.to_string(), i64::from(f.line)))
     }
 
-    /// The local variable or argument `name` visible in the frame, if any.
-    fn local(&self, name: &str) -> Result<Option<Value>, ExprError> {
+    /// The frame's function name (pclntab), for its package.
+    fn function_name(&self) -> Option<String> {
+        self.position().map(|(f, _)| f)
+    }
+
+    /// The variables of the frame's scope visible at its pc, named `name` (or `&name`), or all
+    /// of them: `(block depth, declaration line, entry)`, Delve's order (the last of a name
+    /// shadows the others).
+    fn visible_vars(&self, name: Option<&str>) -> Result<Vec<(usize, i64, VarDie)>, ExprError> {
         let di = self.di()?;
         let link = self.ctx.frame.lookup_pc().wrapping_sub(self.ctx.bias);
         let Some(func) = di.function_at(link) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let scope = di.scope(func)?;
         // The scope of this logical frame: the function, or the call inlined at the depth.
@@ -1097,17 +1108,35 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
             }
         }
         let root = path[path.len().min(self.ctx.frame.inline_depth as usize + 1) - 1];
-        let chain = self.ctx.rt.bin.frames_at(link);
-        let line = chain
-            .len()
-            .checked_sub(1 + self.ctx.frame.inline_depth as usize)
-            .and_then(|i| chain.get(i))
-            .map(|f| i64::from(f.line));
+        let line = self.position().map(|(_, l)| l);
         let mut found: Vec<(usize, i64, &VarDie)> = Vec::new();
         collect_vars(root, link, line, 0, true, name, &mut found);
-        // Delve sorts by depth then declaration line; the last one shadows the others.
         found.sort_by_key(|&(d, l, _)| (d, l));
-        let Some(&(_, _, var)) = found.last() else {
+        Ok(found
+            .into_iter()
+            .map(|(d, l, v)| (d, l, v.clone()))
+            .collect())
+    }
+
+    /// The names of the frame's visible locals and arguments, in Delve's order.
+    pub(crate) fn local_names(&self) -> Result<Vec<String>, ExprError> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, _, v) in self.visible_vars(None)? {
+            let n = v.name.strip_prefix('&').unwrap_or(&v.name).to_string();
+            if n.starts_with('.') || n.starts_with('#') || n.starts_with('~') {
+                continue;
+            }
+            out.retain(|x| *x != n);
+            out.push(n);
+        }
+        Ok(out)
+    }
+
+    /// The local variable or argument `name` visible in the frame, if any.
+    fn local(&self, name: &str) -> Result<Option<Value>, ExprError> {
+        let link = self.ctx.frame.lookup_pc().wrapping_sub(self.ctx.bias);
+        let found = self.visible_vars(Some(name))?;
+        let Some((_, _, var)) = found.last() else {
             return Ok(None);
         };
         let mut v = self.var_value(var, link)?;
@@ -1372,6 +1401,9 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
             let sv = self.deref(&cur);
             if let Some(u) = &sv.unreadable {
                 return Err(ExprError::Memory(u.clone()));
+            }
+            if sv.addr() == 0 && matches!(sv.typ.as_ref().map(|t| &t.kind), Some(Kind::Struct(_))) {
+                return Err(type_err(format!("{} is nil", cur.name)));
             }
             match sv.typ.as_ref().map(|t| &t.kind) {
                 Some(Kind::Struct(fields)) => {
@@ -2395,7 +2427,7 @@ fn collect_vars<'s>(
     line: Option<i64>,
     depth: usize,
     root: bool,
-    name: &str,
+    name: Option<&str>,
     out: &mut Vec<(usize, i64, &'s VarDie)>,
 ) {
     if !root && !s.contains(pc) {
@@ -2405,7 +2437,10 @@ fn collect_vars<'s>(
         return;
     }
     for v in &s.vars {
-        if v.name != name && v.name.strip_prefix('&') != Some(name) {
+        if let Some(name) = name
+            && v.name != name
+            && v.name.strip_prefix('&') != Some(name)
+        {
             continue;
         }
         let d = depth + 1;
@@ -2695,7 +2730,7 @@ fn sign_extend(v: u64, size: u64) -> i64 {
 
 /// Delve's `UserCurrent` over goscope's frames: the first physical frame (of the first 30)
 /// whose function is not the runtime's, at its innermost inlined position: `(file, line,
-/// function, pc)`.
+/// function, pc)` — the frame's pc as Delve shows it, a return address for outer frames.
 fn user_location(frames: &[crate::Frame<'_>]) -> Option<(String, i32, String, u64)> {
     let mut group_start = 0;
     let mut n = 0;
@@ -2723,7 +2758,7 @@ fn user_location(frames: &[crate::Frame<'_>]) -> Option<(String, i32, String, u6
                 innermost.file.to_string(),
                 innermost.line,
                 name.to_string(),
-                f.instruction_pc(),
+                f.pc,
             ));
         }
     }

@@ -203,6 +203,12 @@ impl EvalContext<'_, '_> {
         eval::Ev::new(self)?.eval_top(&e.root, true)
     }
 
+    /// The names of the locals and arguments visible in the frame (escaped variables under
+    /// their own names), in Delve's order: arguments first, then by block and declaration.
+    pub fn locals(&self) -> Result<Vec<String>, ExprError> {
+        eval::Ev::new(self)?.local_names()
+    }
+
     /// Evaluates `e` reading only what a breakpoint condition needs: scalars, string
     /// equality, nil checks.
     pub fn eval_condition(&self, e: &Expr) -> Result<bool, ExprError> {
