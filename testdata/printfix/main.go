@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -132,6 +133,9 @@ var (
 	gFunc       = strings.ToUpper
 	gNilFunc    func(int) int
 	gAdd        func(int) int
+	gTime       = time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)
+	gZeroTime   time.Time
+	gNow                = time.Now()
 	gCelsius    Celsius = 36.6
 	gDay        Weekday = 3
 )
@@ -194,6 +198,8 @@ func inspect(a int, s string, f float64, p *point, o order, b bool) {
 	add := gAdd
 	celsius := gCelsius - 76.6
 	day := gDay + 3
+	when := gTime.Add(90 * time.Minute)
+	sink = append(sink, &when)
 	escaped := point{X: a, Y: a + 1}
 	sink = append(sink, &escaped)
 	ok := gBool && a > 0
@@ -258,6 +264,8 @@ func inspect(a int, s string, f float64, p *point, o order, b bool) {
 	oracle("escaped", fmt.Sprintf("main.point {X: %d, Y: %d}", escaped.X, escaped.Y))
 	oracle("add", "main.init.0.func1")
 	oracle("fn", "strings.ToUpper")
+	oracle("when", timeText(when))
+	oracle("when.ext", strconv.FormatInt(when.Unix()+62135596800, 10))
 	oracle("escaped.Y", strconv.Itoa(escaped.Y))
 	oracle("a*2+1", strconv.Itoa(a*2+1))
 	oracle("a/7", strconv.Itoa(a/7))
@@ -284,7 +292,7 @@ func inspect(a int, s string, f float64, p *point, o order, b bool) {
 	crash(a)
 
 	// Used after the crash call, so that each is live across it (kept in the frame).
-	keep(a, s, f, p, o, b, str, longStr, bs, items, arr, nested, nilp, small, big, anyInt, anyStruct, anyPtr, anyStr, err, nilErr, ch, nilCh, fn, add, escaped)
+	keep(when, a, s, f, p, o, b, str, longStr, bs, items, arr, nested, nilp, small, big, anyInt, anyStruct, anyPtr, anyStr, err, nilErr, ch, nilCh, fn, add, escaped)
 	keepScalars(ok, i8, u16, i32, u64, f32, c, celsius, day)
 }
 
@@ -345,6 +353,8 @@ func globalOracles() {
 	oracle("main.gNilFunc", "nil")
 	oracle("main.gCelsius", strconv.FormatFloat(float64(gCelsius), 'f', -1, 64))
 	oracle("main.gDay", strconv.Itoa(int(gDay)))
+	oracle("main.gTime", timeText(gTime))
+	oracle("main.gZeroTime", timeText(gZeroTime))
 	oracle("main.gInt + 50", strconv.Itoa(gInt+50))
 	oracle("main.gUint8 / 3", strconv.Itoa(int(gUint8/3)))
 	oracle("main.gInt16 % 7", strconv.Itoa(int(gInt16%7)))
@@ -444,7 +454,17 @@ func keepGlobals() {
 		&gNilFunc,
 		&gCelsius,
 		&gDay,
+		&gAdd,
+		&gTime,
+		&gZeroTime,
+		&gNow,
 	)
+}
+
+// timeText is how Delve prints a UTC time.Time without a monotonic reading.
+func timeText(t time.Time) string {
+	return fmt.Sprintf("time.Time(%s){\n\twall: 0,\n\text: %d,\n\tloc: *time.Location nil,}",
+		t.Format(time.RFC3339), t.Unix()+62135596800)
 }
 
 // oracle states what `print EXPR` shows in main.inspect's frame.

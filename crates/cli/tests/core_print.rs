@@ -269,6 +269,10 @@ const WHOLE_VALUES: &[&str] = &[
     "main.gCelsius",
     "main.gDay",
     "main.gEmpty",
+    "main.gNow",
+    "main.gTime",
+    "main.gZeroTime",
+    "when",
     "(*main.point)(main.gPtr)",
     "*(*main.order)(main.gOrder)",
     "main.gOrder.Items[0]",
@@ -709,4 +713,39 @@ fn a_condition_is_cheap_to_evaluate_again() {
         each < std::time::Duration::from_micros(500),
         "a condition costs {each:?} per evaluation"
     );
+}
+
+#[test]
+fn without_dwarf_package_variables_come_from_the_symbol_table() {
+    if !cores_possible() {
+        return;
+    }
+    let Some(tc) = toolchains().into_iter().next() else {
+        return;
+    };
+    // -w drops DWARF and keeps the symbol table.
+    let fx = goscope_xtask::build_with(
+        "printfix",
+        &tc,
+        "linux",
+        "amd64",
+        Variant::Default,
+        false,
+        &["-ldflags=-w"],
+    )
+    .unwrap_or_else(|e| panic!("building printfix -ldflags=-w: {e:#}"));
+    let run = crash(&fx, &[]);
+    let (code, out, err) = gs_print(&fx.path, &run.core, None, "main.gInt");
+    assert_eq!(code, 0, "{err}");
+    // -42 as the untyped 8-byte word it is, with a note saying so.
+    assert_eq!(out.trim(), (-42i64 as u64).to_string());
+    assert!(
+        err.contains("no DWARF") && err.contains("symbol table"),
+        "{err}"
+    );
+    let (code, out, err) = gs_print(&fx.path, &run.core, None, "int64(main.gInt) + 2");
+    assert_eq!((code, out.trim()), (0, "-40"), "{err}");
+    let (code, _, err) = gs_print(&fx.path, &run.core, None, "a");
+    assert_eq!(code, 2);
+    assert!(err.contains("no DWARF"), "{err}");
 }

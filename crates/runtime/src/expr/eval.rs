@@ -535,6 +535,9 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
                     self.load(&mut c, level + 1, cfg);
                     v.children.push(c);
                 }
+                if t.name == "time.Time" {
+                    self.format_time(v);
+                }
             }
             VKind::Interface => self.load_interface(v, level, true, cfg),
             VKind::Complex => {
@@ -578,6 +581,76 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
             VKind::Invalid => {
                 v.unreadable = Some("unknown or unsupported kind: \"invalid\"".into());
             }
+        }
+    }
+
+    /// Delve shows a `time.Time` as its RFC 3339 text (and, with a monotonic reading, the
+    /// reading) before its fields. Delve renders it in the location's zone from the host's
+    /// zone database; goscope renders UTC, and `Local` when the host's zone is UTC, and
+    /// leaves other zones to the fields.
+    fn format_time(&self, v: &mut Value) {
+        let field = |n: &str| v.children.iter().find(|c| c.name == n);
+        let (Some(Scalar::Int(wall)), Some(Scalar::Int(ext))) = (
+            field("wall").and_then(|c| c.scalar.clone()),
+            field("ext").and_then(|c| c.scalar.clone()),
+        ) else {
+            return;
+        };
+        let (wall, ext) = (wall as u64, ext as i64);
+        let utc = match field("loc") {
+            None => true,
+            Some(l) => match l.children.first() {
+                None => l.unreadable.is_none() && l.place.read_uint(self.mem(), 8) == Ok(0),
+                Some(loc) if loc.addr() == 0 => true,
+                Some(loc) => {
+                    let name = self.location_name(loc);
+                    match name.as_deref() {
+                        Some("UTC" | "") => true,
+                        Some("Local") => host_zone_is_utc(),
+                        _ => false,
+                    }
+                }
+            },
+        };
+        if !utc {
+            return;
+        }
+        const HAS_MONOTONIC: u64 = 1 << 63;
+        const WALL_NSEC_SHIFT: u32 = 30;
+        /// `unixTimestampOfWallEpoch`: 1885-01-01 in Unix seconds.
+        const WALL_EPOCH: i64 = -2_682_288_000;
+        /// Seconds from 0001-01-01 to 1970-01-01.
+        const YEAR_ONE: i64 = -62_135_596_800;
+        const MAX_ADD_SECONDS: i64 = i64::MAX / 1_000_000_000;
+        let text = if wall & HAS_MONOTONIC != 0 {
+            let sec = ((wall << 1) >> (WALL_NSEC_SHIFT + 1)) as i64;
+            format!("{}, {ext:+}", rfc3339_utc(sec + WALL_EPOCH))
+        } else {
+            if ext > MAX_ADD_SECONDS * 1000 {
+                return;
+            }
+            rfc3339_utc(ext.saturating_add(YEAR_ONE))
+        };
+        v.scalar = Some(Scalar::Str(text.into_bytes()));
+    }
+
+    /// The `name` of a `time.Location`.
+    fn location_name(&self, loc: &Value) -> Option<String> {
+        let Some(Kind::Struct(fields)) = loc.typ.as_ref().map(|t| &t.kind) else {
+            return None;
+        };
+        let f = fields.iter().find(|f| f.name == "name")?;
+        let mut n = self.new_value(
+            "name",
+            self.resolve(&f.typ).ok()?,
+            loc.place.offset(f.offset),
+        );
+        self.load(&mut n, 0, &SINGLE);
+        match n.scalar {
+            Some(Scalar::Str(b)) if n.unreadable.is_none() => {
+                Some(String::from_utf8_lossy(&b).into_owned())
+            }
+            _ => None,
         }
     }
 
@@ -2393,6 +2466,46 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
     }
 }
 
+/// `t.Format(time.RFC3339)` of Unix time `sec` in UTC.
+fn rfc3339_utc(sec: i64) -> String {
+    let days = sec.div_euclid(86_400);
+    let rem = sec.rem_euclid(86_400);
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Whether the host's local zone (the one Delve would use for `time.Local`) is UTC.
+fn host_zone_is_utc() -> bool {
+    match std::env::var("TZ") {
+        Ok(tz) if !tz.is_empty() => {
+            matches!(tz.trim_start_matches(':'), "UTC" | "Etc/UTC" | "UTC0")
+        }
+        _ => std::fs::read_link("/etc/localtime").map_or_else(
+            |_| !std::path::Path::new("/etc/localtime").exists(),
+            |p| {
+                p.ends_with("UTC")
+                    || p.ends_with("Etc/UTC")
+                    || p.ends_with("UCT")
+                    || p.ends_with("Zulu")
+            },
+        ),
+    }
+}
+
 /// The innermost call inlined into `s` (through its lexical blocks) that holds `pc`.
 fn inlined_child(
     s: &super::debuginfo::Scope,
@@ -2775,6 +2888,14 @@ mod tests {
         assert_eq!(truncate(65535, true, 2), -1);
         assert_eq!(truncate(-1, false, 8), i128::from(u64::MAX));
         assert_eq!(truncate(300, true, 1), 44);
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_710_498_600), "2024-03-15T10:30:00Z");
+        assert_eq!(rfc3339_utc(-62_135_596_800), "0001-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 
     #[test]

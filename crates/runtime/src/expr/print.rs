@@ -115,7 +115,20 @@ fn write(out: &mut String, v: &Value, flags: Flags, indent: &str) {
                 );
             }
         }
-        VKind::Struct => write_struct(out, v, flags, indent),
+        VKind::Struct => {
+            // A struct with a value of its own: `time.Time(2024-03-15T10:30:00Z){…}`.
+            let text = v.value_string();
+            if text.is_empty() {
+                write_struct(out, v, flags, indent);
+            } else {
+                let _ = write!(out, "{}({text})", type_str(v));
+                let flags = Flags {
+                    include_type: false,
+                    ..flags
+                };
+                write_struct(out, v, flags, indent);
+            }
+        }
         VKind::Interface => write_interface(out, v, flags, indent),
         VKind::Map => write_map(out, v, flags, indent),
         VKind::Func => {
