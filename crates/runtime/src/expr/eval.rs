@@ -1905,6 +1905,9 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
                 nc.only_addr = true;
                 arg.children[0] = nc;
             }
+            if matches!(typ.kind, Kind::UnsafePointer) && arg.kind() == VKind::Ptr {
+                arg.flags |= flag::AS_POINTER;
+            }
             arg.typ = Some(typ);
             arg.const_descr = None;
             return Ok(arg);

@@ -121,6 +121,9 @@ pub(crate) mod flag {
     pub const MADE_POINTER: u16 = 16;
     /// A function argument.
     pub const ARGUMENT: u16 = 32;
+    /// A pointer converted to `unsafe.Pointer`: Delve keeps treating it as a pointer (and
+    /// prints what it points to, which is nothing it can read).
+    pub const AS_POINTER: u16 = 64;
 }
 
 /// A goroutine blocked on a channel, as `print` lists it after the channel.
@@ -248,7 +251,7 @@ impl Value {
 
     /// The kind that decides how the value prints and which operators apply.
     pub(crate) fn kind(&self) -> VKind {
-        if self.is_nil_const() {
+        if self.is_nil_const() || self.flags & flag::AS_POINTER != 0 {
             return VKind::Ptr;
         }
         match &self.typ {
