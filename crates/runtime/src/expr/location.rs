@@ -184,6 +184,10 @@ pub(crate) fn evaluate(
     frame: &FrameRegs<'_>,
     mem: &dyn Memory,
 ) -> Result<Place, String> {
+    if expr.is_empty() {
+        // An empty location: optimized away (Delve's words).
+        return Err("empty OP stack".into());
+    }
     let mut ev = gimli::Evaluation::new(expr, encoding);
     ev.set_max_iterations(MAX_OPS);
     let err = |e: gimli::Error| format!("bad location expression: {e}");
