@@ -1420,12 +1420,12 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
             }
         }
         let v = self.eval(x)?;
-        self.member(v, name, &x.source())
+        self.member(v, name)
     }
 
     /// Field `name` of `v`, through pointers, interfaces and embedded structs (Delve's
     /// `findStructMemberOrMethod`, without methods).
-    fn member(&self, v: Value, name: &str, what: &str) -> Result<Value, ExprError> {
+    fn member(&self, v: Value, name: &str) -> Result<Value, ExprError> {
         if v.is_nil_const() {
             return Err(type_err("nil (type ) is not a struct"));
         }
@@ -1437,7 +1437,6 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
         } else {
             v.name.clone()
         };
-        let _ = what;
         let mut v = v;
         match v.kind() {
             VKind::Chan => {

@@ -27,6 +27,7 @@ const OPS: &[&str] = &[
 ];
 
 struct Lexer<'a> {
+    text: &'a str,
     src: &'a [u8],
     pos: usize,
 }
@@ -47,11 +48,10 @@ fn is_ident_char(c: char) -> bool {
 }
 
 impl<'a> Lexer<'a> {
+    /// The character at the current position (always a character boundary: the lexer only
+    /// steps over whole characters).
     fn peek_char(&self) -> Option<char> {
-        std::str::from_utf8(&self.src[self.pos..])
-            .ok()
-            .and_then(|s| s.chars().next())
-            .or_else(|| self.src.get(self.pos).map(|&b| char::from(b)))
+        self.text.get(self.pos..).and_then(|s| s.chars().next())
     }
 
     fn skip_space(&mut self) {
@@ -134,7 +134,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn ident(&mut self) -> String {
-        let rest = std::str::from_utf8(&self.src[self.pos..]).unwrap_or("");
+        let rest = self.text.get(self.pos..).unwrap_or("");
         let len = rest
             .char_indices()
             .find(|&(_, c)| !is_ident_char(c))
@@ -290,6 +290,7 @@ pub fn parse(text: &str) -> Result<Node, ExprError> {
     }
     let mut p = Parser {
         lex: Lexer {
+            text,
             src: text.as_bytes(),
             pos: 0,
         },
@@ -744,5 +745,10 @@ mod tests {
         assert!(parse(&long).is_err());
         let chain = "a".to_string() + &".b".repeat(1000);
         assert!(parse(&chain).is_err());
+        // The longest accepted input parses in linear time.
+        let wide = "é+".repeat(5000) + "1";
+        let t = std::time::Instant::now();
+        assert!(parse(&wide).is_ok());
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
     }
 }

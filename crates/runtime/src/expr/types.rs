@@ -158,40 +158,6 @@ impl Type {
     pub fn is_integer(&self) -> bool {
         matches!(self.kind, Kind::Int | Kind::Uint)
     }
-
-    /// The `reflect.Kind` name Delve uses in messages (`int`, `struct`, `ptr`).
-    pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            Kind::Bool => "bool",
-            Kind::Int => "int",
-            Kind::Uint => "uint",
-            Kind::Float => match self.size {
-                4 => "float32",
-                _ => "float64",
-            },
-            Kind::Complex => match self.size {
-                8 => "complex64",
-                _ => "complex128",
-            },
-            Kind::String => "string",
-            Kind::Pointer(_) => "ptr",
-            Kind::UnsafePointer => "unsafe.Pointer",
-            Kind::Slice(_) => "slice",
-            Kind::Array(..) => "array",
-            Kind::Struct(_) => "struct",
-            Kind::Map { .. } => "map",
-            Kind::Chan { .. } => "chan",
-            Kind::Func => "func",
-            Kind::Interface { .. } => "interface",
-            Kind::Void => "invalid",
-        }
-    }
-
-    /// Whether two types are the same for the evaluator (Delve compares names, looking through
-    /// pointers and slices).
-    pub fn same(&self, other: &Type) -> bool {
-        self.name == other.name
-    }
 }
 
 /// The evaluator's kind for a `reflect.Kind` number of a runtime type descriptor, without its
