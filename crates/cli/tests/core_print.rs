@@ -687,11 +687,21 @@ fn stripped_registers_and_memory_work_names_do_not() {
                 "{label} {expr:?}: {err}"
             );
         }
-        // Registers: every frame has $pc, $sp and $cfa from the unwinder (the others are
-        // known only in the innermost frame of a stopped thread: the crashing goroutine's
-        // innermost frame is where the signal interrupted it, not where its thread stopped).
-        let (code, _, err) = gs_print(bin, core, Some((1, 0)), "$rax");
-        assert_eq!(code, 2, "{label} $rax");
+        // Registers: every frame has $pc, $sp, $cfa and $g from the unwinder; the frame the
+        // fatal signal interrupted also has the general registers the signal saved (compared
+        // with dlv in `registers_a_signal_saved_agree_with_dlv`), consistent with the
+        // unwinder's pc and sp.
+        for r in ["rax", "rbx", "rdi", "r14"] {
+            let (code, _, err) = gs_print(bin, core, Some((1, 0)), &format!("${r}"));
+            assert_eq!(code, 0, "{label} ${r}: {err}");
+        }
+        for (a, b) in [("$rsp", "$sp"), ("$rip", "$pc")] {
+            let x = gs_print(bin, core, Some((1, 0)), a);
+            let y = gs_print(bin, core, Some((1, 0)), b);
+            assert_eq!((x.0, &x.1), (0, &y.1), "{label} {a} and {b}");
+        }
+        let (code, _, err) = gs_print(bin, core, Some((1, 1)), "$rax");
+        assert_eq!(code, 2, "{label} $rax in frame 1");
         assert!(
             err.contains("innermost frame of a stopped thread"),
             "{label}: {err}"
@@ -825,4 +835,53 @@ fn without_dwarf_package_variables_come_from_the_symbol_table() {
     let (code, _, err) = gs_print(&fx.path, &run.core, None, "a");
     assert_eq!(code, 2);
     assert!(err.contains("no DWARF"), "{err}");
+}
+
+#[test]
+fn registers_a_signal_saved_agree_with_dlv() {
+    if !cores_possible() {
+        return;
+    }
+    let Some(dlv) = dlv() else {
+        assert!(!goscope_xtask::required(), "dlv not found");
+        return;
+    };
+    let Some(tc) = toolchains().into_iter().max_by_key(|t| t.minor) else {
+        return;
+    };
+    let (fx, run) = printfix(&tc, Variant::Default);
+    // The crashing goroutine's innermost frame is where the fatal signal interrupted it;
+    // Delve lists the signal handler's frames first, then that frame after
+    // runtime.sigtrampgo.
+    let stack = strip_ansi(&dlv_session_with(
+        &dlv,
+        &fx.path,
+        &run.core,
+        "goroutine 1 stack 100",
+        &[],
+    ));
+    let after_handler = stack
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split_whitespace();
+            let n: usize = p.next()?.parse().ok()?;
+            let _pc = p.next()?;
+            (p.next()? == "in").then_some(())?;
+            Some((n, p.next()?.to_string()))
+        })
+        .skip_while(|(_, f)| f != "runtime.sigtrampgo")
+        .nth(1)
+        .map(|(n, _)| n)
+        .unwrap_or_else(|| panic!("no frame after the signal handler in dlv's stack:\n{stack}"));
+    let regs = [
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "rip", "r8", "r9", "r10", "r11",
+        "r12", "r13", "r14", "r15",
+    ];
+    let exprs: Vec<String> = regs.iter().map(|r| r.to_uppercase()).collect();
+    let theirs = dlv_prints(&dlv, &fx.path, &run.core, 1, after_handler, &exprs, &[]);
+    for (r, d) in regs.iter().zip(&theirs) {
+        let (code, out, err) = gs_print(&fx.path, &run.core, Some((1, 0)), &format!("${r}"));
+        assert_eq!(code, 0, "${r}: {err}");
+        assert_eq!(out.trim(), d.trim(), "${r}: goscope {out:?}, dlv {d:?}");
+    }
 }

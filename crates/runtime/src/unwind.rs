@@ -12,6 +12,7 @@
 
 use goscope_binary::Arch;
 use goscope_binary::pclntab::funcflag;
+use goscope_target::{Registers, TargetArch};
 
 use crate::snapshot::{MInfo, Snapshot, Special};
 
@@ -141,6 +142,68 @@ impl<'r, 'b> Snapshot<'r, 'b> {
             }
             _ => None,
         }
+    }
+
+    /// The registers a signal interrupted, from the kernel's signal frame of the
+    /// `runtime.sigtramp` frame whose frame top is `fp`, in the order of a thread's registers
+    /// (`pr_reg`). What the kernel does not save there (`fs_base`, segment registers) is 0.
+    pub fn signal_registers(&self, fp: u64) -> Option<Registers> {
+        match self.rt.bin.arch() {
+            Arch::Amd64 => {
+                // `struct sigcontext`: r8–r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip,
+                // eflags.
+                let mc = fp.wrapping_add(40);
+                let g = |i: u64| self.mem.read_u64(mc.wrapping_add(8 * i)).ok();
+                let (r8, r9, r10, r11, r12, r13, r14, r15) =
+                    (g(0)?, g(1)?, g(2)?, g(3)?, g(4)?, g(5)?, g(6)?, g(7)?);
+                let (rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags) = (
+                    g(8)?,
+                    g(9)?,
+                    g(10)?,
+                    g(11)?,
+                    g(12)?,
+                    g(13)?,
+                    g(14)?,
+                    g(15)?,
+                    g(16)?,
+                    g(17)?,
+                );
+                Some(Registers::new(
+                    TargetArch::Amd64,
+                    vec![
+                        r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi, 0,
+                        rip, 0, eflags, rsp, 0, 0, 0, 0, 0, 0, 0,
+                    ],
+                ))
+            }
+            Arch::Arm64 => {
+                // `struct sigcontext`: fault_address, x0–x30, sp, pc, pstate.
+                let mc = fp.wrapping_add(128 + 176);
+                let mut v = Vec::with_capacity(34);
+                for i in 0..34u64 {
+                    v.push(self.mem.read_u64(mc.wrapping_add(8 + 8 * i)).ok()?);
+                }
+                Some(Registers::new(TargetArch::Arm64, v))
+            }
+            _ => None,
+        }
+    }
+
+    /// The registers of goroutine `g`'s innermost frame (its stack filled in), when they are
+    /// known: those of the thread running it when the thread stopped in that frame, or those
+    /// a signal saved when it interrupted that frame (a core dumped on a signal, `kill -ABRT`).
+    pub fn innermost_registers(&self, g: &crate::Goroutine<'_>) -> Option<Registers> {
+        let f0 = g.frames.iter().find(|f| !f.inlined)?;
+        let t = self.thread(g.thread?)?;
+        if f0.pc == t.regs.pc() && f0.sp == Some(t.regs.sp()) {
+            return Some(t.regs.clone());
+        }
+        let raw = self.thread_raw_frames(u64::from(t.tid));
+        raw.iter().find_map(|r| {
+            let s = r.signal?;
+            let regs = self.signal_registers(r.fp)?;
+            (s.pc == f0.pc && Some(regs.sp()) == f0.sp).then_some(regs)
+        })
     }
 
     /// Unwinds from `start`. With `m`, stack switches on that M are followed (g0 → goroutine,

@@ -994,16 +994,9 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 g.id
             )
         })?;
-        // Registers are the thread's when it stopped in this goroutine's innermost frame.
-        let regs = g
-            .thread
-            .and_then(|t| p.thread(t))
-            .map(|t| t.regs.clone())
-            .filter(|r| {
-                g.frames
-                    .first()
-                    .is_some_and(|f0| f0.pc == r.pc() && f0.sp == Some(r.sp()))
-            });
+        // Registers: the thread's where it stopped in this goroutine's innermost frame, or
+        // what a signal saved where it interrupted it.
+        let regs = p.innermost_registers(&g);
         let fi = FrameInfo::from_frames(&g.frames, index, regs, Some(g.id), g.addr)
             .with_context(|| format!("frame {index} has no physical frame"))?;
         let ctx = EvalContext {
