@@ -123,7 +123,7 @@ pub struct BreakpointInfo {
     /// What it was set on.
     pub spec: String,
     /// `breakpoint` or `watchpoint`.
-    pub kind: &'static str,
+    pub what: &'static str,
     /// Watchpoints: what fires them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<HwKind>,

@@ -658,6 +658,23 @@ impl Session {
             .sites
             .iter()
             .map(|s| {
+                if let Kind::Watch { .. } = b.kind {
+                    // Data: named by the symbol holding it, where there is one.
+                    let name = self.ctx.get(&s.pid).and_then(|c| {
+                        let link = s.addr.wrapping_sub(c.bias);
+                        c.bin
+                            .symbolize(link)
+                            .map(|(n, start)| format!("{n}+{:#x}", link - start))
+                    });
+                    return Location {
+                        pid: s.pid,
+                        addr: s.addr,
+                        function: name.unwrap_or_default(),
+                        file: String::new(),
+                        line: 0,
+                        how: "hardware",
+                    };
+                }
                 let chain = self.chain(s.pid, s.addr);
                 let f = chain.first();
                 Location {
@@ -673,7 +690,7 @@ impl Session {
                 }
             })
             .collect();
-        let (kind, access) = match b.kind {
+        let (what, access) = match b.kind {
             Kind::Code => ("breakpoint", None),
             Kind::Watch { access, .. } => ("watchpoint", Some(access)),
         };
@@ -681,7 +698,7 @@ impl Session {
         BreakpointInfo {
             id: b.id,
             spec: b.spec.clone(),
-            kind,
+            what,
             access,
             locations,
             cond: b.cond.as_ref().map(|c| c.0.clone()),

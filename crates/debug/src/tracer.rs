@@ -150,6 +150,9 @@ pub struct Tracer {
     pending: VecDeque<Event>,
     /// Threads created whose first stop has not been seen.
     pending_new: Vec<i32>,
+    /// Threads whose first stop came before their creator's clone or fork event (the kernel
+    /// does not order the two).
+    early: Vec<i32>,
     /// Every thread is being stopped: whatever stops stays stopped.
     stopping: bool,
 }
@@ -176,6 +179,7 @@ impl Tracer {
             kill_on_exit,
             pending: VecDeque::new(),
             pending_new: Vec::new(),
+            early: Vec::new(),
             stopping: false,
         }
     }
@@ -631,9 +635,9 @@ impl Tracer {
         if ev == PtraceEvent::PTRACE_EVENT_CLONE as i32 {
             let Some(pid) = pid else { return Ok(None) };
             if let Ok(child) = new_id() {
-                // It starts with an event stop of its own, seen below.
+                // It starts with an event stop of its own, seen below (or already seen).
                 self.add_thread(pid, child, false);
-                self.pending_new.push(child);
+                self.new_thread_registered(child, only)?;
             }
             if only.is_none() && !self.stopping {
                 self.resume_thread(tid)?;
@@ -677,13 +681,12 @@ impl Tracer {
             // A new thread's first stop: give it the process's debug registers and let it go.
             if let Some(i) = self.pending_new.iter().position(|&t| t == tid) {
                 self.pending_new.swap_remove(i);
-                if let Some(p) = pid.and_then(|p| self.procs.get(&p)) {
-                    let _ = hw::apply(tid, &p.hw);
-                }
-                if only.is_none() && !self.stopping {
-                    self.resume_thread(tid)?;
-                }
+                self.first_stop(tid, only)?;
                 return Ok(None);
+            }
+            if pid.is_none() {
+                // Its creator's event has not come yet.
+                self.early.push(tid);
             }
             // Our interrupt (or a group-stop): the thread stays stopped.
             return Ok(None);
@@ -692,6 +695,34 @@ impl Tracer {
             self.resume_thread(tid)?;
         }
         Ok(None)
+    }
+
+    /// A thread (or followed child) was announced by its creator's event: if its first stop
+    /// came already, handle it now; else wait for it.
+    fn new_thread_registered(&mut self, tid: i32, only: Option<i32>) -> Result<(), TraceError> {
+        match self.early.iter().position(|&t| t == tid) {
+            Some(i) => {
+                self.early.swap_remove(i);
+                self.mark_stopped(tid);
+                self.first_stop(tid, only)
+            }
+            None => {
+                self.pending_new.push(tid);
+                Ok(())
+            }
+        }
+    }
+
+    /// A new thread's first stop: arm its process's debug registers and let it run (unless
+    /// every thread is being stopped).
+    fn first_stop(&mut self, tid: i32, only: Option<i32>) -> Result<(), TraceError> {
+        if let Some(p) = self.owner.get(&tid).and_then(|p| self.procs.get(p)) {
+            let _ = hw::apply(tid, &p.hw);
+        }
+        if only.is_none() && !self.stopping {
+            self.resume_thread(tid)?;
+        }
+        Ok(())
     }
 
     /// Process `parent` forked `child` (thread `tid` did).
@@ -719,7 +750,7 @@ impl Tracer {
                 c.hw = hw;
             }
             self.add_thread(child, child, false);
-            self.pending_new.push(child);
+            self.new_thread_registered(child, only)?;
             if resume_parent {
                 self.resume_thread(tid)?;
             }
@@ -728,7 +759,11 @@ impl Tracer {
         // Not followed: wait for the child's first stop, give it back its original code (a
         // fork copied goscope's int3s), and let it go.
         let cpid = Pid::from_raw(child);
-        loop {
+        let already = self.early.iter().position(|&t| t == child);
+        if let Some(i) = already {
+            self.early.swap_remove(i);
+        }
+        while already.is_none() {
             match waitpid(cpid, Some(WaitPidFlag::__WALL)) {
                 Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::Stopped(..)) => break,
                 Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_) => {
@@ -814,17 +849,16 @@ impl Tracer {
     pub fn leave(&mut self, keep: bool) {
         let _ = self.stop_all();
         let pids: Vec<i32> = self.procs.keys().copied().collect();
+        let mut killed = Vec::new();
         for pid in pids {
             let Some(p) = self.procs.remove(&pid) else {
                 continue;
             };
             if p.launched && !keep {
                 let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-                while let Ok(st) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
-                    if matches!(st, WaitStatus::Exited(t, _) | WaitStatus::Signaled(t, _, _) if t.as_raw() == pid)
-                    {
-                        break;
-                    }
+                killed.push(pid);
+                for &tid in p.threads.keys() {
+                    self.owner.remove(&tid);
                 }
                 continue;
             }
@@ -843,6 +877,21 @@ impl Tracer {
                 }
                 let _ = ptrace::detach(Pid::from_raw(tid), th.signal);
                 self.owner.remove(&tid);
+            }
+        }
+        // Reap what was killed (a killed tracee reports its exit to us), for a bounded time.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !killed.is_empty() && Instant::now() < deadline {
+            match waitpid(
+                Pid::from_raw(-1),
+                Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG),
+            ) {
+                Ok(WaitStatus::Exited(t, _)) | Ok(WaitStatus::Signaled(t, _, _)) => {
+                    killed.retain(|&p| p != t.as_raw());
+                }
+                Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(1)),
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
     }

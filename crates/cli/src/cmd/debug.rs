@@ -344,12 +344,25 @@ fn render(w: &mut impl Write, r: &Reply) -> Result<()> {
             }
         }
         Reply::Breakpoint(b) => {
-            let what = if b.kind == "watchpoint" {
+            let what = if b.what == "watchpoint" {
                 "Watchpoint"
             } else {
                 "Breakpoint"
             };
             match b.locations.as_slice() {
+                [l] if b.what == "watchpoint" => writeln!(
+                    w,
+                    "{what} {} set at {:#x}{} ({:?}, {})",
+                    b.id,
+                    l.addr,
+                    if l.function.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", l.function)
+                    },
+                    b.access.unwrap_or(goscope_debug::hw::HwKind::Write),
+                    b.spec
+                )?,
                 [l] => writeln!(
                     w,
                     "{what} {} set at {:#x} for {}() {}:{} ({})",
@@ -396,7 +409,7 @@ fn render(w: &mut impl Write, r: &Reply) -> Result<()> {
                 writeln!(
                     w,
                     "{} {} {} at {} ({} hits){}{}",
-                    if b.kind == "watchpoint" {
+                    if b.what == "watchpoint" {
                         "Watchpoint"
                     } else {
                         "Breakpoint"

@@ -312,3 +312,30 @@ pub fn compare_parked(label: &str, ours: &serde_json::Value, dump: &str) -> Vec<
     }
     errors
 }
+
+/// DR7 of every thread of `pid`, read by attaching for a moment (`PTRACE_SEIZE`,
+/// `PTRACE_INTERRUPT`, `PTRACE_PEEKUSER`, detach): 0 means no debug register is armed.
+pub fn debug_control_registers(pid: i32) -> Vec<(i32, u64)> {
+    use nix::sys::ptrace;
+    use nix::sys::wait::{WaitPidFlag, waitpid};
+    use nix::unistd::Pid;
+    // offsetof(struct user, u_debugreg[7]) on x86-64.
+    const DR7: usize = 848 + 7 * 8;
+    let mut out = Vec::new();
+    for tid in tasks(pid) {
+        let t = Pid::from_raw(tid);
+        if ptrace::seize(t, ptrace::Options::empty()).is_err() {
+            continue;
+        }
+        let _ = ptrace::interrupt(t);
+        // A signal that arrived meanwhile is passed on at detach.
+        let owed = match waitpid(t, Some(WaitPidFlag::__WALL)) {
+            Ok(nix::sys::wait::WaitStatus::Stopped(_, sig)) => Some(sig),
+            _ => None,
+        };
+        let v = ptrace::read_user(t, DR7 as ptrace::AddressType).unwrap_or(-1);
+        let _ = ptrace::detach(t, owed);
+        out.push((tid, v as u64));
+    }
+    out
+}

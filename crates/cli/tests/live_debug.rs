@@ -1,0 +1,655 @@
+//! `goscope debug` driven by scripted sessions on `testdata/debugfix` and `testdata/live`,
+//! against Delve and the programs' own accounts: function breakpoints stop where dlv stops;
+//! FILE:LINE stops in every inlined copy the compiler reports; a write watchpoint stops after the
+//! writing instruction, at the writing line, in the writing goroutine, with old and new values;
+//! `si` follows the listing; forks are followed; bad input is an error the session survives;
+//! and a session ended by SIGINT or SIGTERM leaves the program running, its code and debug
+//! registers clean.
+
+mod core_common;
+mod live_common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use core_common::{dlv, toolchains};
+use goscope_xtask::{Fixture, Variant};
+use serde_json::Value;
+
+/// Runs `goscope debug` with `args`; returns the JSON lines it printed and its exit status.
+fn debug(args: &[&str]) -> (Vec<Value>, i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_goscope"))
+        .arg("debug")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running goscope debug");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    (
+        lines,
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn stops(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|l| l["event"] == "stop").collect()
+}
+
+/// The line of `testdata/debugfix/main.go` holding `marker`.
+fn line_of(marker: &str) -> i64 {
+    let src = std::fs::read_to_string(goscope_xtask::repo_root().join("testdata/debugfix/main.go"))
+        .unwrap();
+    src.lines()
+        .position(|l| l.contains(marker))
+        .map(|i| i as i64 + 1)
+        .unwrap_or_else(|| panic!("no {marker:?} in debugfix"))
+}
+
+fn fixture(variant: Variant) -> Option<Fixture> {
+    let tc = toolchains().into_iter().max_by_key(|t| t.minor)?;
+    Some(core_common::fixture("debugfix", &tc, variant, false))
+}
+
+/// `(pc, line)` where dlv stops for `break FUNC` then `continue` on `bin calls`.
+fn dlv_stop(dlv: &Path, bin: &Path, func: &str) -> Option<(u64, i64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("init");
+    std::fs::write(&init, format!("break {func}\ncontinue\nexit\n")).unwrap();
+    let out = Command::new(dlv)
+        .arg("exec")
+        .arg(bin)
+        .arg("--init")
+        .arg(&init)
+        .arg("--allow-non-terminal-interactive=true")
+        .args(["--", "-dir"])
+        .arg(dir.path())
+        .arg("calls")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `> [Breakpoint 1] main.tick() ./main.go:42 (hits goroutine(1):1 total:1) (PC: 0x4a1b20)`
+    let l = text.lines().find(|l| l.starts_with("> "))?;
+    let pc = u64::from_str_radix(l.split("(PC: 0x").nth(1)?.trim_end_matches(')'), 16).ok()?;
+    let line = l
+        .split_whitespace()
+        .find(|w| w.contains(".go:"))?
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()?;
+    Some((pc, line))
+}
+
+#[test]
+fn function_breakpoints_stop_where_dlv_stops() {
+    let Some(fx) = fixture(Variant::Default) else {
+        return;
+    };
+    let stripped = fixture(Variant::Stripped).unwrap();
+    let Some(dlv) = dlv() else {
+        assert!(!goscope_xtask::required(), "dlv is required");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for func in [
+        "main.tick",
+        "main.first",
+        "main.third",
+        "main.write",
+        "main.main",
+    ] {
+        let want = dlv_stop(&dlv, &fx.path, func).unwrap_or_else(|| panic!("dlv on {func}"));
+        for bin in [&fx.path, &stripped.path] {
+            let (lines, code, err) = debug(&[
+                "exec",
+                bin.to_str().unwrap(),
+                "--json",
+                "-c",
+                &format!("break {func}"),
+                "-c",
+                "continue",
+                "-c",
+                "exit",
+                "--",
+                "-dir",
+                d,
+                "calls",
+            ]);
+            assert_eq!(code, 0, "{err}");
+            let s = stops(&lines);
+            let s = s
+                .first()
+                .unwrap_or_else(|| panic!("{func}: no stop: {lines:?}"));
+            assert_eq!(s["reason"], "breakpoint");
+            assert_eq!(
+                (s["pc"].as_u64().unwrap(), s["line"].as_i64().unwrap()),
+                want,
+                "{func} in {}: goscope stops at {:#x}, dlv at {:#x}",
+                bin.display(),
+                s["pc"].as_u64().unwrap_or(0),
+                want.0
+            );
+        }
+    }
+}
+
+#[test]
+fn file_line_breakpoints_stop_in_every_inlined_copy() {
+    for variant in [Variant::Default, Variant::Stripped] {
+        let Some(fx) = fixture(variant) else {
+            return;
+        };
+        // The compiler's own account of the inlined calls of add.
+        let tc = toolchains().into_iter().max_by_key(|t| t.minor).unwrap();
+        let m = tc
+            .command()
+            .current_dir(goscope_xtask::repo_root().join("testdata/debugfix"))
+            .args(["build", "-gcflags=-m", "-o", "/dev/null", "."])
+            .output()
+            .unwrap();
+        let diag = String::from_utf8_lossy(&m.stderr);
+        let copies = diag.matches("inlining call to add").count();
+        assert!(copies >= 4, "{diag}");
+        let dir = tempfile::tempdir().unwrap();
+        let line = line_of("return a*2 + b");
+        let mut args = vec![
+            "exec".to_string(),
+            fx.path.display().to_string(),
+            "--json".into(),
+            "-c".into(),
+            format!("break main.go:{line}"),
+        ];
+        for _ in 0..copies + 1 {
+            args.extend(["-c".to_string(), "continue".to_string()]);
+        }
+        args.extend([
+            "--".into(),
+            "-dir".into(),
+            dir.path().display().to_string(),
+            "calls".into(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (lines, code, err) = debug(&args);
+        assert_eq!(code, 0, "{err}");
+        let set = lines
+            .iter()
+            .find(|l| l["result"]["kind"] == "breakpoint")
+            .expect("breakpoint set");
+        assert_eq!(
+            set["result"]["locations"].as_array().unwrap().len(),
+            copies,
+            "one location per inlined copy: {set}"
+        );
+        // Delve, on the same build, stops at the same addresses.
+        if variant == Variant::Default
+            && let Some(dlv) = dlv()
+        {
+            let init = dir.path().join("dlv-init");
+            std::fs::write(&init, format!("break main.go:{line}\nexit\n")).unwrap();
+            let out = Command::new(&dlv)
+                .arg("exec")
+                .arg(&fx.path)
+                .arg("--init")
+                .arg(&init)
+                .arg("--allow-non-terminal-interactive=true")
+                .args(["--", "calls"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let l = text
+                .lines()
+                .find(|l| l.starts_with("Breakpoint 1 set at "))
+                .unwrap_or_else(|| panic!("dlv: {text}"));
+            let mut theirs: Vec<u64> = l["Breakpoint 1 set at ".len()..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .split(',')
+                .map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap())
+                .collect();
+            theirs.sort_unstable();
+            let mut ours: Vec<u64> = set["result"]["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["addr"].as_u64().unwrap())
+                .collect();
+            ours.sort_unstable();
+            assert_eq!(ours, theirs, "goscope's locations, dlv's");
+        }
+        let hits: Vec<&Value> = stops(&lines)
+            .into_iter()
+            .filter(|s| s["reason"] == "breakpoint")
+            .collect();
+        assert_eq!(hits.len(), copies, "{lines:#?}");
+        let mut callers: Vec<String> = hits
+            .iter()
+            .map(|s| {
+                let chain = s["inline"].as_array().unwrap();
+                assert_eq!(chain[0]["function"], "main.add");
+                assert_eq!(chain[0]["line"].as_i64(), Some(line));
+                chain.last().unwrap()["function"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        callers.sort();
+        callers.dedup();
+        assert_eq!(callers, ["main.first", "main.second", "main.third"]);
+        assert_eq!(stops(&lines).last().unwrap()["reason"], "exited");
+    }
+}
+
+/// A child process killed when the test ends, passed or failed.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A session whose commands the test writes one by one.
+struct Interactive {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Interactive {
+    fn attach(pid: i32) -> Interactive {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_goscope"))
+            .args(["debug", "attach", &pid.to_string(), "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str(&l)
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let mut s = Interactive {
+            child,
+            stdin,
+            lines: rx,
+        };
+        let first = s.next();
+        assert_eq!(first["event"], "started", "{first}");
+        s
+    }
+
+    fn next(&mut self) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("goscope debug answered")
+    }
+
+    fn send(&mut self, cmd: &str) -> Value {
+        writeln!(self.stdin, "{cmd}").unwrap();
+        self.stdin.flush().unwrap();
+        self.next()
+    }
+}
+
+#[test]
+fn a_write_watchpoint_stops_after_the_write_in_the_writing_goroutine() {
+    for variant in [Variant::Default, Variant::Stripped] {
+        let Some(fx) = fixture(variant) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut prog = Killed(
+            Command::new(&fx.path)
+                .args(["-dir", dir.path().to_str().unwrap(), "watch"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let file = |n: &str| dir.path().join(n);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !file("writer").exists() {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let addr = std::fs::read_to_string(file("addr"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let writer: u64 = std::fs::read_to_string(file("writer"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut s = Interactive::attach(prog.0.id() as i32);
+        let set = s.send(&format!("watch -w {addr} 8"));
+        assert_eq!(set["result"]["kind"], "breakpoint", "{set}");
+        std::fs::write(file("go"), "").unwrap();
+        let line = line_of("state.value = v");
+        for (old, new) in [(0u64, 1u64), (1, 2)] {
+            let stop = s.send("continue");
+            assert_eq!(stop["reason"], "watchpoint", "{stop}");
+            assert_eq!(stop["function"], "main.setValue");
+            assert_eq!(stop["line"].as_i64(), Some(line), "{stop}");
+            assert_eq!(stop["goroutine"].as_u64(), Some(writer), "{stop}");
+            assert_eq!(
+                (stop["old"].as_u64(), stop["new"].as_u64()),
+                (Some(old), Some(new))
+            );
+            // The trap comes after the writing instruction: pc is the next one.
+            let insn = stop["instruction"][0].as_u64().unwrap();
+            assert!(insn < stop["pc"].as_u64().unwrap());
+        }
+        let end = s.send("detach");
+        assert_eq!(end["result"]["program"], "detached", "{end}");
+        let st = prog.0.wait().unwrap();
+        assert!(st.success());
+        assert_eq!(std::fs::read_to_string(file("result")).unwrap(), "done 3\n");
+    }
+}
+
+#[test]
+fn bad_input_is_an_error_and_the_session_goes_on() {
+    let Some(fx) = fixture(Variant::Default) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (lines, code, err) = debug(&[
+        "exec",
+        fx.path.to_str().unwrap(),
+        "--json",
+        "-c",
+        "break main.nosuchfunction",
+        "-c",
+        "break main.go:99999",
+        "-c",
+        "break nosuchfile.go:3",
+        "-c",
+        "watch -w 0x10 8",
+        "-c",
+        "watch -w 0x1001 8",
+        "-c",
+        "bogus",
+        "-c",
+        "frame 999",
+        "-c",
+        "break main.tick",
+        "-c",
+        "continue",
+        "-c",
+        "exit",
+        "--",
+        "-dir",
+        dir.path().to_str().unwrap(),
+        "calls",
+    ]);
+    assert_eq!(code, 2, "a script with failed commands exits 2: {err}");
+    let errors: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_some()).collect();
+    assert_eq!(errors.len(), 7, "{lines:#?}");
+    for e in &errors {
+        let msg = e["error"].as_str().unwrap();
+        assert!(!msg.is_empty() && !msg.contains("panicked"), "{msg}");
+    }
+    assert!(errors[0]["error"].as_str().unwrap().contains("no function"));
+    let s = stops(&lines);
+    assert_eq!(s[0]["function"], "main.tick", "the session went on");
+}
+
+#[test]
+fn five_hardware_watchpoints_are_refused_with_the_count() {
+    let Some(fx) = fixture(Variant::Default) else {
+        return;
+    };
+    let bin = goscope_binary::Binary::open(&fx.path).unwrap();
+    let state = bin.symbol_addr("main.state").expect("main.state");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "exec".to_string(),
+        fx.path.display().to_string(),
+        "--json".into(),
+    ];
+    for i in 0..5 {
+        args.extend(["-c".into(), format!("watch -w {:#x} 8", state + 8 * i)]);
+    }
+    args.extend(["-c".into(), "exit".into(), "--".into(), "calls".into()]);
+    let _ = dir;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (lines, _, _) = debug(&args);
+    let set: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["result"]["kind"] == "breakpoint")
+        .collect();
+    assert_eq!(set.len(), 4);
+    assert_eq!(set[3]["result"]["debug_registers_used"], 4);
+    let refused = lines.iter().find(|l| l.get("error").is_some()).unwrap();
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("debug register"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn follow_fork_stops_in_the_forked_and_execd_child() {
+    let Some(fx) = fixture(Variant::Default) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (lines, code, err) = debug(&[
+        "exec",
+        fx.path.to_str().unwrap(),
+        "--json",
+        "--follow-fork",
+        "-c",
+        "break main.childWork",
+        "-c",
+        "continue",
+        "-c",
+        "processes",
+        "-c",
+        "continue",
+        "-c",
+        "continue",
+        "--",
+        "-dir",
+        dir.path().to_str().unwrap(),
+        "fork",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let s = stops(&lines);
+    let parent = lines[0]["pid"].as_i64().unwrap();
+    let hit = s.first().unwrap();
+    assert_eq!(hit["reason"], "breakpoint", "{lines:#?}");
+    assert_eq!(hit["function"], "main.childWork");
+    assert_ne!(
+        hit["pid"].as_i64(),
+        Some(parent),
+        "the stop is in the child"
+    );
+    let procs = lines
+        .iter()
+        .find(|l| l["result"]["kind"] == "processes")
+        .unwrap();
+    assert!(procs["result"]["list"].as_array().unwrap().len() >= 2);
+    // The child ran on to the end and told its parent.
+    // childWork returns len(os.Args) * 7: the child has four arguments.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("child")).unwrap(),
+        "28\n",
+        "the child ran on and wrote its result"
+    );
+}
+
+#[test]
+fn a_session_ended_by_a_signal_leaves_the_program_running_and_clean() {
+    let Some(tc) = toolchains().into_iter().max_by_key(|t| t.minor) else {
+        return;
+    };
+    for sig in ["INT", "TERM"] {
+        let fx = core_common::fixture("live", &tc, Variant::Default, false);
+        let live = live_common::Live::start(&fx, &[]);
+        let bin = goscope_binary::Binary::open(&fx.path).unwrap();
+        let progress = bin.symbol_addr("main.progress").expect("main.progress");
+        let mut s = Interactive::attach(live.pid);
+        // A hardware breakpoint, int3s (five inlined copies), and a watchpoint.
+        let b = s.send("break main.writeFile");
+        assert_eq!(b["result"]["locations"][0]["how"], "hardware", "{b}");
+        let b = s.send("break main.go:61");
+        assert!(
+            b["result"]["locations"].as_array().unwrap().len() >= 4,
+            "{b}"
+        );
+        assert_eq!(b["result"]["locations"][0]["how"], "int3", "{b}");
+        let w = s.send(&format!("watch -w {progress:#x} 8"));
+        assert_eq!(w["result"]["what"], "watchpoint", "{w}");
+        let stop = s.send("continue");
+        assert_eq!(stop["event"], "stop", "{stop}");
+        assert!(
+            matches!(stop["reason"].as_str(), Some("breakpoint" | "watchpoint")),
+            "{stop}"
+        );
+        // The program is stopped, goscope waits for the next command: the signal.
+        live_common::signal(s.child.id() as i32, sig);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(st) = s.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "goscope did not end on SIG{sig}");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            !status.success(),
+            "SIG{sig} ends goscope with a failure status"
+        );
+        live.assert_runs_untouched(&format!("after SIG{sig} mid-session"));
+        for (tid, dr7) in live_common::debug_control_registers(live.pid) {
+            assert_eq!(dr7, 0, "thread {tid} still has debug registers armed");
+        }
+    }
+}
+
+#[test]
+fn step_instruction_follows_the_listing_and_its_branches() {
+    let Some(fx) = fixture(Variant::Default) else {
+        return;
+    };
+    let tc = toolchains().into_iter().max_by_key(|t| t.minor).unwrap();
+    // The Go tool's listing and symbols: address → (length, text).
+    let text = String::from_utf8(
+        tc.tool("objdump", &[fx.path.to_str().unwrap()], None)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut insns: std::collections::HashMap<u64, (u64, String)> = Default::default();
+    for l in text.lines() {
+        let f: Vec<&str> = l
+            .split('\t')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .collect();
+        if f.len() >= 4
+            && let Some(a) = f[1].strip_prefix("0x")
+            && let Ok(a) = u64::from_str_radix(a, 16)
+        {
+            insns.insert(a, ((f[2].len() / 2) as u64, f[3].to_string()));
+        }
+    }
+    let nm = String::from_utf8(tc.tool("nm", &[fx.path.to_str().unwrap()], None).unwrap()).unwrap();
+    let syms: std::collections::HashMap<String, u64> = nm
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                w.get(2)?.to_string(),
+                u64::from_str_radix(w.first()?, 16).ok()?,
+            ))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "exec".to_string(),
+        fx.path.display().to_string(),
+        "--json".into(),
+        "-c".into(),
+        "break main.main".into(),
+        "-c".into(),
+        "continue".into(),
+    ];
+    for _ in 0..60 {
+        args.extend(["-c".into(), "si".into()]);
+    }
+    args.extend([
+        "--".into(),
+        "-dir".into(),
+        dir.path().display().to_string(),
+        "calls".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (lines, code, err) = debug(&args);
+    assert_eq!(code, 0, "{err}");
+    let pcs: Vec<u64> = stops(&lines)
+        .iter()
+        .filter_map(|s| s["pc"].as_u64())
+        .collect();
+    assert!(pcs.len() > 50, "{lines:?}");
+    let mut returns: Vec<u64> = Vec::new();
+    for w in pcs.windows(2) {
+        let (pc, next) = (w[0], w[1]);
+        let (len, text) = insns.get(&pc).cloned().unwrap_or_else(|| {
+            panic!("{pc:#x} is not an instruction of go tool objdump's listing")
+        });
+        let target = text.split_whitespace().nth(1).and_then(|t| {
+            if let Some(h) = t.strip_prefix("0x") {
+                u64::from_str_radix(h, 16).ok()
+            } else {
+                syms.get(t.trim_end_matches("(SB)")).copied()
+            }
+        });
+        let ok = if text.starts_with("CALL") {
+            returns.push(pc + len);
+            Some(next) == target || next == pc + len
+        } else if text.starts_with("RET") {
+            returns.pop() == Some(next) || insns.contains_key(&next)
+        } else if text.starts_with('J') {
+            next == pc + len || Some(next) == target
+        } else {
+            next == pc + len
+        };
+        assert!(ok, "si from {pc:#x} ({text}) went to {next:#x}");
+    }
+}

@@ -1,0 +1,3 @@
+module example.com/debugfix
+
+go 1.19
