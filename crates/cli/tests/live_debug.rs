@@ -653,3 +653,174 @@ fn step_instruction_follows_the_listing_and_its_branches() {
         assert!(ok, "si from {pc:#x} ({text}) went to {next:#x}");
     }
 }
+
+#[test]
+fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
+    for variant in [Variant::Default, Variant::Stripped] {
+        let Some(fx) = fixture(variant) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // DWARF names `i`; a stripped build has only registers: i is in RAX at tick's entry.
+        let (cond, value) = match variant {
+            Variant::Default => ("i % 250 == 7", "p i"),
+            _ => ("$rax % 250 == 7", "p $rax"),
+        };
+        let mut args = vec![
+            "exec".to_string(),
+            fx.path.display().to_string(),
+            "--json".into(),
+            "-c".into(),
+            "break main.tick".into(),
+            "-c".into(),
+            format!("cond 1 {cond}"),
+        ];
+        for _ in 0..5 {
+            args.extend(["-c".into(), "continue".into(), "-c".into(), value.into()]);
+            if variant == Variant::Default {
+                args.extend(["-c".into(), "p calls".into()]);
+            }
+        }
+        args.extend([
+            "--".into(),
+            "-dir".into(),
+            dir.path().display().to_string(),
+            "calls".into(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (lines, code, err) = debug(&args);
+        assert_eq!(code, 0, "{err}\n{lines:#?}");
+        let hits: Vec<&Value> = stops(&lines)
+            .into_iter()
+            .filter(|s| s["reason"] == "breakpoint")
+            .collect();
+        assert_eq!(
+            hits.len(),
+            4,
+            "i = 7, 257, 507, 757 of 1000 calls: {lines:#?}"
+        );
+        let values: Vec<String> = lines
+            .iter()
+            .filter(|l| l["result"]["kind"] == "value")
+            .map(|l| l["result"]["value"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = if variant == Variant::Default {
+            // i, then the fixture's own count of calls so far: equal at tick's entry.
+            [7, 257, 507, 757]
+                .iter()
+                .flat_map(|i| [i.to_string(), i.to_string()])
+                .collect()
+        } else {
+            [7u64, 257, 507, 757]
+                .iter()
+                .map(|i| format!("{i}"))
+                .collect()
+        };
+        assert_eq!(values, want, "{lines:#?}");
+        // The program made all its calls: stopping cost it none.
+        assert!(
+            std::fs::read_to_string(dir.path().join("result"))
+                .unwrap()
+                .starts_with("done 1000 "),
+        );
+        assert_eq!(stops(&lines).last().unwrap()["reason"], "exited");
+    }
+}
+
+#[test]
+fn print_at_a_breakpoint_equals_what_dlv_prints_there() {
+    let Some(fx) = fixture(Variant::Default) else {
+        return;
+    };
+    let Some(dlv) = dlv() else {
+        assert!(!goscope_xtask::required(), "dlv is required");
+        return;
+    };
+    let exprs = [
+        "i",
+        "calls",
+        "sum",
+        "state",
+        "state.pad",
+        "state.value + 3",
+        "&state.value",
+        "*main.n",
+        "i == 500 && calls > 10",
+        "*dir",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // dlv: the same stop, then each expression between markers.
+    let init = dir.path().join("dlv-init");
+    let mut script = String::from("break main.tick\ncond 1 i == 500\ncontinue\n");
+    for (k, e) in exprs.iter().enumerate() {
+        script.push_str(&format!("print \"MARK{k}\"\nprint {e}\n"));
+    }
+    script.push_str("print \"MARKEND\"\nexit\n");
+    std::fs::write(&init, script).unwrap();
+    let out = Command::new(&dlv)
+        .arg("exec")
+        .arg(&fx.path)
+        .arg("--init")
+        .arg(&init)
+        .arg("--allow-non-terminal-interactive=true")
+        .args(["--", "-dir", d, "calls"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut theirs = Vec::new();
+    for k in 0..exprs.len() {
+        let start = text
+            .find(&format!("\"MARK{k}\"\n"))
+            .unwrap_or_else(|| panic!("dlv output: {text}"))
+            + format!("\"MARK{k}\"\n").len();
+        let next = if k + 1 < exprs.len() {
+            format!("\"MARK{}\"", k + 1)
+        } else {
+            "\"MARKEND\"".to_string()
+        };
+        let end = start + text[start..].find(&next).unwrap();
+        theirs.push(text[start..end].trim_end().to_string());
+    }
+    let mut args = vec![
+        "exec".to_string(),
+        fx.path.display().to_string(),
+        "--json".into(),
+        "-c".into(),
+        "break main.tick".into(),
+        "-c".into(),
+        "cond 1 i == 500".into(),
+        "-c".into(),
+        "continue".into(),
+    ];
+    for e in &exprs {
+        args.extend(["-c".into(), format!("print {e}")]);
+    }
+    args.extend([
+        "-c".into(),
+        "exit".into(),
+        "--".into(),
+        "-dir".into(),
+        d.into(),
+        "calls".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (lines, _, err) = debug(&args);
+    let ours: Vec<String> = lines
+        .iter()
+        .filter(|l| {
+            l["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("print "))
+        })
+        .map(|l| match l["result"]["value"].as_str() {
+            Some(v) => v.to_string(),
+            None => format!("error: {}", l["error"]),
+        })
+        .collect();
+    assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
+    for ((e, o), t) in exprs.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(o, t, "print {e}: goscope {o:?}, dlv {t:?}");
+    }
+}

@@ -111,10 +111,10 @@ pub fn clear(tid: i32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Which slots fired (DR6 bits 0–3) and whether a single step did (bit 14); clears DR6.
-pub fn take_status(tid: i32) -> Result<(u8, bool), Errno> {
+/// Which slots fired (DR6 bits 0–3) and whether a single step did (bit 14), at the last debug
+/// exception (the kernel rewrites ptrace's view of DR6 at each).
+pub fn status(tid: i32) -> Result<(u8, bool), Errno> {
     let v = peek(tid, 6)?;
-    let _ = poke(tid, 6, 0);
     Ok(((v & 0xf) as u8, v & (1 << 14) != 0))
 }
 

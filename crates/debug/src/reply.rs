@@ -84,6 +84,9 @@ pub struct Stop {
     /// Exited: the status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
+    /// Why the breakpoint's condition could not be evaluated (it stopped anyway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Exited: the killing signal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
@@ -111,6 +114,7 @@ impl Stop {
             instruction: None,
             status: None,
             signal: None,
+            error: None,
         }
     }
 }

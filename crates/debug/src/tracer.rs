@@ -67,6 +67,8 @@ const TRAP_BRKPT: i32 = 1;
 const EFLAGS_RF: u64 = 1 << 16;
 /// `PTRACE_EVENT_STOP`.
 const EVENT_STOP: i32 = 128;
+/// How long a wait for the program polls before it sleeps.
+const SPIN: Duration = Duration::from_micros(400);
 
 /// What happened to a traced thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +87,8 @@ pub enum Event {
         step: bool,
         /// An int3 fired.
         int3: bool,
+        /// The thread's registers at the trap.
+        regs: Box<Registers>,
     },
     /// A process exited (or was killed by a signal).
     Exited {
@@ -515,7 +519,23 @@ impl Tracer {
             return Err(TraceError::Exited);
         }
         let target = only.map_or(Pid::from_raw(-1), Pid::from_raw);
-        let status = match waitpid(target, Some(WaitPidFlag::__WALL)) {
+        // Poll briefly before sleeping: a breakpoint with a false condition is hit again
+        // within microseconds, and being woken up costs more than that (an interrupt between
+        // processors, on a virtual machine most of all).
+        let spin_until = Instant::now() + SPIN;
+        let polled = loop {
+            match waitpid(target, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) if Instant::now() < spin_until => {
+                    // Between polls, leave the kernel's locks to the thread about to stop.
+                    for _ in 0..64 {
+                        std::hint::spin_loop();
+                    }
+                }
+                Ok(WaitStatus::StillAlive) => break None,
+                other => break Some(other),
+            }
+        };
+        let status = match polled.unwrap_or_else(|| waitpid(target, Some(WaitPidFlag::__WALL))) {
             Ok(s) => s,
             Err(Errno::EINTR) => return Ok(Some(Event::Interrupted)),
             Err(Errno::ECHILD) => {
@@ -551,12 +571,53 @@ impl Tracer {
             WaitStatus::Stopped(t, Signal::SIGTRAP) => {
                 let tid = t.as_raw();
                 self.mark_stopped(tid);
+                let pid = self.owner.get(&tid).copied().unwrap_or(tid);
+                let Ok(regs) = self.regs(tid) else {
+                    return Ok(None);
+                };
+                let pc = regs.pc();
+                // The common cases need no more system calls: one of goscope's int3s just
+                // executed, or the pc is an execute breakpoint's (a debug register fires before
+                // the instruction). A thread being single-stepped may land on either, so its
+                // trap is classified from the kernel's account.
+                if only.is_none()
+                    && let Some(p) = self.procs.get(&pid)
+                {
+                    if p.int3.contains_key(&pc.wrapping_sub(1)) {
+                        return Ok(Some(Event::Trap {
+                            pid,
+                            tid,
+                            pc,
+                            slots: 0,
+                            step: false,
+                            int3: true,
+                            regs: Box::new(regs),
+                        }));
+                    }
+                    if let Some(i) = p.hw.iter().position(|s| {
+                        s.is_some_and(|s| s.kind == hw::HwKind::Execute && s.addr == pc)
+                    }) && !p
+                        .hw
+                        .iter()
+                        .any(|s| s.is_some_and(|s| s.kind != hw::HwKind::Execute))
+                    {
+                        return Ok(Some(Event::Trap {
+                            pid,
+                            tid,
+                            pc,
+                            slots: 1 << i,
+                            step: false,
+                            int3: false,
+                            regs: Box::new(regs),
+                        }));
+                    }
+                }
                 let code = ptrace::getsiginfo(t).map(|i| i.si_code).unwrap_or(0);
-                let (slots, stepped) = hw::take_status(tid).unwrap_or((0, false));
+                // The kernel rewrites the ptrace view of DR6 at every debug exception: no need
+                // to clear it.
+                let (slots, stepped) = hw::status(tid).unwrap_or((0, false));
                 let int3 = code == SI_KERNEL || code == TRAP_BRKPT;
                 if int3 || code == TRAP_HWBKPT || code == TRAP_TRACE || slots != 0 || stepped {
-                    let pc = self.regs(tid).map(|r| r.pc()).unwrap_or(0);
-                    let pid = self.owner.get(&tid).copied().unwrap_or(tid);
                     return Ok(Some(Event::Trap {
                         pid,
                         tid,
@@ -564,6 +625,7 @@ impl Tracer {
                         slots,
                         step: stepped || code == TRAP_TRACE,
                         int3,
+                        regs: Box::new(regs),
                     }));
                 }
                 // A SIGTRAP someone sent: the program's own.
@@ -600,6 +662,26 @@ impl Tracer {
             th.signal = Some(sig);
         }
         if only.is_none() && !self.stopping {
+            // A signal arriving as the thread leaves an execute breakpoint would run its
+            // handler before the instruction there; Go's preemption handler then reschedules
+            // the goroutine, which later starts that instruction afresh and hits the
+            // breakpoint a second time for one call. So the instruction runs first (a single
+            // step, the signal kept), then the signal is delivered.
+            if let Some(pid) = self.owner.get(&tid).copied()
+                && let Some(p) = self.procs.get(&pid)
+                && let Ok(regs) = self.regs(tid)
+                && p.hw.iter().any(|s| {
+                    s.is_some_and(|s| s.kind == hw::HwKind::Execute && s.addr == regs.pc())
+                })
+            {
+                match self.step_thread(tid)? {
+                    Event::Trap { step: true, .. } => {}
+                    other => {
+                        self.pending.push_back(other);
+                        return Ok(None);
+                    }
+                }
+            }
             self.resume_thread(tid)?;
         }
         Ok(None)

@@ -61,7 +61,7 @@ impl TargetArch {
 }
 
 /// The general-purpose registers of one thread.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registers {
     arch: TargetArch,
     values: Vec<u64>,
@@ -105,6 +105,17 @@ impl Registers {
     /// Program counter.
     pub fn pc(&self) -> u64 {
         self.at(16, 32)
+    }
+
+    /// Sets the program counter (a debugger rewinding a thread over an int3).
+    pub fn set_pc(&mut self, pc: u64) {
+        let i = match self.arch {
+            TargetArch::Amd64 => 16,
+            TargetArch::Arm64 => 32,
+        };
+        if let Some(v) = self.values.get_mut(i) {
+            *v = pc;
+        }
     }
 
     /// Stack pointer.

@@ -160,6 +160,34 @@ pub enum Node {
 }
 
 impl Node {
+    /// Whether the expression names the current goroutine (`goroutine`, `$g`): evaluating it
+    /// needs the goroutine's identity, which costs a read; other expressions do without.
+    pub fn mentions_goroutine(&self) -> bool {
+        match self {
+            Node::Ident(n) => n == "goroutine",
+            Node::Register(n) => n == "g",
+            Node::Lit(_) | Node::EmptyInterface => false,
+            Node::Select(x, _)
+            | Node::Unary(_, x)
+            | Node::Paren(x)
+            | Node::SliceType(x)
+            | Node::ArrayType(_, x)
+            | Node::ChanType(x) => x.mentions_goroutine(),
+            Node::Index(a, b)
+            | Node::TypeAssert(a, b)
+            | Node::Binary(_, a, b)
+            | Node::MapType(a, b) => a.mentions_goroutine() || b.mentions_goroutine(),
+            Node::Slice(x, lo, hi) => {
+                x.mentions_goroutine()
+                    || lo.as_ref().is_some_and(|n| n.mentions_goroutine())
+                    || hi.as_ref().is_some_and(|n| n.mentions_goroutine())
+            }
+            Node::Call(f, args) => {
+                f.mentions_goroutine() || args.iter().any(Node::mentions_goroutine)
+            }
+        }
+    }
+
     /// The expression as Go source, for error messages.
     pub fn source(&self) -> String {
         match self {

@@ -28,6 +28,8 @@ const IOV_MAX: usize = 1024;
 pub struct ProcessMemory {
     pid: i32,
     mem_file: OnceLock<Option<File>>,
+    /// `/proc/PID/mem` opened for writing (a debugger's int3s), once.
+    write_file: OnceLock<Result<File, Errno>>,
     cache: Mutex<HashMap<u64, Arc<[u8]>>>,
 }
 
@@ -55,6 +57,7 @@ impl ProcessMemory {
         ProcessMemory {
             pid,
             mem_file: OnceLock::new(),
+            write_file: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -67,10 +70,16 @@ impl ProcessMemory {
     /// Writes `bytes` at `addr` through `/proc/PID/mem`, which writes read-only (code) pages
     /// too, as a tracer may; drops the cached pages it touches.
     pub fn write(&self, addr: u64, bytes: &[u8]) -> MemResult<()> {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(format!("/proc/{}/mem", self.pid))
-            .map_err(|e| mem_error(addr, e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)))?;
+        let f = self
+            .write_file
+            .get_or_init(|| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(format!("/proc/{}/mem", self.pid))
+                    .map_err(|e| e.raw_os_error().map_or(Errno::EIO, Errno::from_raw))
+            })
+            .as_ref()
+            .map_err(|&e| mem_error(addr, e))?;
         f.write_all_at(bytes, addr)
             .map_err(|e| mem_error(addr, e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)))?;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
