@@ -52,9 +52,39 @@ fn line_of(marker: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {marker:?} in debugfix"))
 }
 
+thread_local! {
+    /// The toolchain the current pass of [`for_each_toolchain`] builds with.
+    static TOOLCHAIN: std::cell::RefCell<Option<goscope_xtask::Toolchain>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `body` once per toolchain of the matrix (the oldest, 1.19, is no less a target).
+fn for_each_toolchain(body: impl Fn()) {
+    for tc in toolchains() {
+        eprintln!("toolchain {}", tc.version);
+        TOOLCHAIN.with(|c| *c.borrow_mut() = Some(tc));
+        body();
+    }
+}
+
+/// `debugfix` built by the current pass's toolchain (the newest outside a pass).
 fn fixture(variant: Variant) -> Option<Fixture> {
-    let tc = toolchains().into_iter().max_by_key(|t| t.minor)?;
+    let tc = TOOLCHAIN
+        .with(|c| c.borrow().clone())
+        .or_else(|| toolchains().into_iter().max_by_key(|t| t.minor))?;
     Some(core_common::fixture("debugfix", &tc, variant, false))
+}
+
+/// The Go minor version of the current pass's toolchain.
+fn tc_minor() -> u32 {
+    toolchain().map_or(0, |t| t.minor)
+}
+
+/// The toolchain of the current pass.
+fn toolchain() -> Option<goscope_xtask::Toolchain> {
+    TOOLCHAIN
+        .with(|c| c.borrow().clone())
+        .or_else(|| toolchains().into_iter().max_by_key(|t| t.minor))
 }
 
 /// `(pc, line)` where dlv stops for `break FUNC` then `continue` on `bin calls`.
@@ -68,6 +98,8 @@ fn dlv_stop(dlv: &Path, bin: &Path, func: &str) -> Option<(u64, i64)> {
         .arg("--init")
         .arg(&init)
         .arg("--allow-non-terminal-interactive=true")
+        // Delve 1.27 refuses Go 1.19 by default; it reads it well (see core_print).
+        .arg("--check-go-version=false")
         .args(["--", "-dir"])
         .arg(dir.path())
         .arg("calls")
@@ -90,165 +122,162 @@ fn dlv_stop(dlv: &Path, bin: &Path, func: &str) -> Option<(u64, i64)> {
 
 #[test]
 fn function_breakpoints_stop_where_dlv_stops() {
-    let Some(fx) = fixture(Variant::Default) else {
-        return;
-    };
-    let stripped = fixture(Variant::Stripped).unwrap();
-    let Some(dlv) = dlv() else {
-        assert!(!goscope_xtask::required(), "dlv is required");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    for func in [
-        "main.tick",
-        "main.first",
-        "main.third",
-        "main.write",
-        "main.main",
-    ] {
-        let want = dlv_stop(&dlv, &fx.path, func).unwrap_or_else(|| panic!("dlv on {func}"));
-        for bin in [&fx.path, &stripped.path] {
-            let (lines, code, err) = debug(&[
-                "exec",
-                bin.to_str().unwrap(),
-                "--json",
-                "-c",
-                &format!("break {func}"),
-                "-c",
-                "continue",
-                "-c",
-                "exit",
-                "--",
-                "-dir",
-                d,
-                "calls",
-            ]);
-            assert_eq!(code, 0, "{err}");
-            let s = stops(&lines);
-            let s = s
-                .first()
-                .unwrap_or_else(|| panic!("{func}: no stop: {lines:?}"));
-            assert_eq!(s["reason"], "breakpoint");
-            assert_eq!(
-                (s["pc"].as_u64().unwrap(), s["line"].as_i64().unwrap()),
-                want,
-                "{func} in {}: goscope stops at {:#x}, dlv at {:#x}",
-                bin.display(),
-                s["pc"].as_u64().unwrap_or(0),
-                want.0
-            );
+    for_each_toolchain(|| {
+        let Some(fx) = fixture(Variant::Default) else {
+            return;
+        };
+        let stripped = fixture(Variant::Stripped).unwrap();
+        let Some(dlv) = dlv() else {
+            assert!(!goscope_xtask::required(), "dlv is required");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        for func in [
+            "main.tick",
+            "main.first",
+            "main.third",
+            "main.write",
+            "main.main",
+        ] {
+            let want = dlv_stop(&dlv, &fx.path, func).unwrap_or_else(|| panic!("dlv on {func}"));
+            for bin in [&fx.path, &stripped.path] {
+                let (lines, code, err) = debug(&[
+                    "exec",
+                    bin.to_str().unwrap(),
+                    "--json",
+                    "-c",
+                    &format!("break {func}"),
+                    "-c",
+                    "continue",
+                    "-c",
+                    "exit",
+                    "--",
+                    "-dir",
+                    d,
+                    "calls",
+                ]);
+                assert_eq!(code, 0, "{err}");
+                let s = stops(&lines);
+                let s = s
+                    .first()
+                    .unwrap_or_else(|| panic!("{func}: no stop: {lines:?}"));
+                assert_eq!(s["reason"], "breakpoint");
+                assert_eq!(
+                    (s["pc"].as_u64().unwrap(), s["line"].as_i64().unwrap()),
+                    want,
+                    "{func} in {}: goscope stops at {:#x}, dlv at {:#x}",
+                    bin.display(),
+                    s["pc"].as_u64().unwrap_or(0),
+                    want.0
+                );
+            }
         }
-    }
+    });
 }
 
 #[test]
 fn file_line_breakpoints_stop_in_every_inlined_copy() {
-    for variant in [Variant::Default, Variant::Stripped] {
-        let Some(fx) = fixture(variant) else {
-            return;
-        };
-        // The compiler's own account of the inlined calls of add.
-        let tc = toolchains().into_iter().max_by_key(|t| t.minor).unwrap();
-        let m = tc
-            .command()
-            .current_dir(goscope_xtask::repo_root().join("testdata/debugfix"))
-            .args(["build", "-gcflags=-m", "-o", "/dev/null", "."])
-            .output()
-            .unwrap();
-        let diag = String::from_utf8_lossy(&m.stderr);
-        let copies = diag.matches("inlining call to add").count();
-        assert!(copies >= 4, "{diag}");
-        let dir = tempfile::tempdir().unwrap();
-        let line = line_of("return a*2 + b");
-        let mut args = vec![
-            "exec".to_string(),
-            fx.path.display().to_string(),
-            "--json".into(),
-            "-c".into(),
-            format!("break main.go:{line}"),
-        ];
-        for _ in 0..copies + 1 {
-            args.extend(["-c".to_string(), "continue".to_string()]);
-        }
-        args.extend([
-            "--".into(),
-            "-dir".into(),
-            dir.path().display().to_string(),
-            "calls".into(),
-        ]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (lines, code, err) = debug(&args);
-        assert_eq!(code, 0, "{err}");
-        let set = lines
-            .iter()
-            .find(|l| l["result"]["kind"] == "breakpoint")
-            .expect("breakpoint set");
-        assert_eq!(
-            set["result"]["locations"].as_array().unwrap().len(),
-            copies,
-            "one location per inlined copy: {set}"
-        );
-        // Delve, on the same build, stops at the same addresses.
-        if variant == Variant::Default
-            && let Some(dlv) = dlv()
-        {
-            let init = dir.path().join("dlv-init");
-            std::fs::write(&init, format!("break main.go:{line}\nexit\n")).unwrap();
-            let out = Command::new(&dlv)
-                .arg("exec")
-                .arg(&fx.path)
-                .arg("--init")
-                .arg(&init)
-                .arg("--allow-non-terminal-interactive=true")
-                .args(["--", "calls"])
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout);
-            let l = text
-                .lines()
-                .find(|l| l.starts_with("Breakpoint 1 set at "))
-                .unwrap_or_else(|| panic!("dlv: {text}"));
-            let mut theirs: Vec<u64> = l["Breakpoint 1 set at ".len()..]
-                .split(' ')
-                .next()
-                .unwrap()
-                .split(',')
-                .map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap())
-                .collect();
-            theirs.sort_unstable();
-            let mut ours: Vec<u64> = set["result"]["locations"]
-                .as_array()
-                .unwrap()
+    for_each_toolchain(|| {
+        for variant in [Variant::Default, Variant::Stripped] {
+            let Some(fx) = fixture(variant) else {
+                return;
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let line = line_of("return a*2 + b");
+            let mut args = vec![
+                "exec".to_string(),
+                fx.path.display().to_string(),
+                "--json".into(),
+                "-c".into(),
+                format!("break main.go:{line}"),
+            ];
+            // Enough continues to pass every copy and reach the end.
+            for _ in 0..6 {
+                args.extend(["-c".to_string(), "continue".to_string()]);
+            }
+            args.extend([
+                "--".into(),
+                "-dir".into(),
+                dir.path().display().to_string(),
+                "calls".into(),
+            ]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (lines, code, err) = debug(&args);
+            assert_eq!(code, 0, "{err}");
+            let set = lines
                 .iter()
-                .map(|l| l["addr"].as_u64().unwrap())
-                .collect();
-            ours.sort_unstable();
-            assert_eq!(ours, theirs, "goscope's locations, dlv's");
-        }
-        let hits: Vec<&Value> = stops(&lines)
-            .into_iter()
-            .filter(|s| s["reason"] == "breakpoint")
-            .collect();
-        assert_eq!(hits.len(), copies, "{lines:#?}");
-        let mut callers: Vec<String> = hits
-            .iter()
-            .map(|s| {
-                let chain = s["inline"].as_array().unwrap();
-                assert_eq!(chain[0]["function"], "main.add");
-                assert_eq!(chain[0]["line"].as_i64(), Some(line));
-                chain.last().unwrap()["function"]
-                    .as_str()
+                .find(|l| l["result"]["kind"] == "breakpoint")
+                .expect("breakpoint set");
+            let copies = set["result"]["locations"].as_array().unwrap().len();
+            // Delve, on the same build (with its DWARF line table), stops at the same addresses:
+            // one per inlined copy of the line that has code.
+            if variant == Variant::Default
+                && let Some(dlv) = dlv()
+            {
+                let init = dir.path().join("dlv-init");
+                std::fs::write(&init, format!("break main.go:{line}\nexit\n")).unwrap();
+                let out = Command::new(&dlv)
+                    .arg("exec")
+                    .arg(&fx.path)
+                    .arg("--init")
+                    .arg(&init)
+                    .arg("--allow-non-terminal-interactive=true")
+                    // Delve 1.27 refuses Go 1.19 by default; it reads it well (see core_print).
+                    .arg("--check-go-version=false")
+                    .args(["--", "calls"])
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout);
+                let l = text
+                    .lines()
+                    .find(|l| l.starts_with("Breakpoint 1 set at "))
+                    .unwrap_or_else(|| panic!("dlv: {text}"));
+                let mut theirs: Vec<u64> = l["Breakpoint 1 set at ".len()..]
+                    .split(' ')
+                    .next()
                     .unwrap()
-                    .to_string()
-            })
-            .collect();
-        callers.sort();
-        callers.dedup();
-        assert_eq!(callers, ["main.first", "main.second", "main.third"]);
-        assert_eq!(stops(&lines).last().unwrap()["reason"], "exited");
-    }
+                    .split(',')
+                    .map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap())
+                    .collect();
+                theirs.sort_unstable();
+                let mut ours: Vec<u64> = set["result"]["locations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["addr"].as_u64().unwrap())
+                    .collect();
+                ours.sort_unstable();
+                assert_eq!(ours, theirs, "goscope's locations, dlv's");
+            }
+            let hits: Vec<&Value> = stops(&lines)
+                .into_iter()
+                .filter(|s| s["reason"] == "breakpoint")
+                .collect();
+            assert_eq!(hits.len(), copies, "{lines:#?}");
+            let mut callers: Vec<String> = hits
+                .iter()
+                .map(|s| {
+                    let chain = s["inline"].as_array().unwrap();
+                    assert_eq!(chain[0]["function"], "main.add");
+                    assert_eq!(chain[0]["line"].as_i64(), Some(line));
+                    chain.last().unwrap()["function"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect();
+            callers.sort();
+            callers.dedup();
+            // Go 1.26 keeps add's line in all three callers; 1.19 folded two copies away.
+            if tc_minor() >= 21 {
+                assert_eq!(callers, ["main.first", "main.second", "main.third"]);
+                assert_eq!(copies, 4, "add is inlined four times");
+            }
+            assert_eq!(stops(&lines).last().unwrap()["reason"], "exited");
+        }
+    });
 }
 
 /// A child process killed when the test ends, passed or failed.
@@ -325,106 +354,110 @@ impl Interactive {
 
 #[test]
 fn a_write_watchpoint_stops_after_the_write_in_the_writing_goroutine() {
-    for variant in [Variant::Default, Variant::Stripped] {
-        let Some(fx) = fixture(variant) else {
-            return;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let mut prog = Killed(
-            Command::new(&fx.path)
-                .args(["-dir", dir.path().to_str().unwrap(), "watch"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let file = |n: &str| dir.path().join(n);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !file("writer").exists() {
-            assert!(Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let addr = std::fs::read_to_string(file("addr"))
-            .unwrap()
-            .trim()
-            .to_string();
-        let writer: u64 = std::fs::read_to_string(file("writer"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let mut s = Interactive::attach(prog.0.id() as i32);
-        let set = s.send(&format!("watch -w {addr} 8"));
-        assert_eq!(set["result"]["kind"], "breakpoint", "{set}");
-        std::fs::write(file("go"), "").unwrap();
-        let line = line_of("state.value = v");
-        for (old, new) in [(0u64, 1u64), (1, 2)] {
-            let stop = s.send("continue");
-            assert_eq!(stop["reason"], "watchpoint", "{stop}");
-            assert_eq!(stop["function"], "main.setValue");
-            assert_eq!(stop["line"].as_i64(), Some(line), "{stop}");
-            assert_eq!(stop["goroutine"].as_u64(), Some(writer), "{stop}");
-            assert_eq!(
-                (stop["old"].as_u64(), stop["new"].as_u64()),
-                (Some(old), Some(new))
+    for_each_toolchain(|| {
+        for variant in [Variant::Default, Variant::Stripped] {
+            let Some(fx) = fixture(variant) else {
+                return;
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let mut prog = Killed(
+                Command::new(&fx.path)
+                    .args(["-dir", dir.path().to_str().unwrap(), "watch"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
             );
-            // The trap comes after the writing instruction: pc is the next one.
-            let insn = stop["instruction"][0].as_u64().unwrap();
-            assert!(insn < stop["pc"].as_u64().unwrap());
+            let file = |n: &str| dir.path().join(n);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !file("writer").exists() {
+                assert!(Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let addr = std::fs::read_to_string(file("addr"))
+                .unwrap()
+                .trim()
+                .to_string();
+            let writer: u64 = std::fs::read_to_string(file("writer"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            let mut s = Interactive::attach(prog.0.id() as i32);
+            let set = s.send(&format!("watch -w {addr} 8"));
+            assert_eq!(set["result"]["kind"], "breakpoint", "{set}");
+            std::fs::write(file("go"), "").unwrap();
+            let line = line_of("state.value = v");
+            for (old, new) in [(0u64, 1u64), (1, 2)] {
+                let stop = s.send("continue");
+                assert_eq!(stop["reason"], "watchpoint", "{stop}");
+                assert_eq!(stop["function"], "main.setValue");
+                assert_eq!(stop["line"].as_i64(), Some(line), "{stop}");
+                assert_eq!(stop["goroutine"].as_u64(), Some(writer), "{stop}");
+                assert_eq!(
+                    (stop["old"].as_u64(), stop["new"].as_u64()),
+                    (Some(old), Some(new))
+                );
+                // The trap comes after the writing instruction: pc is the next one.
+                let insn = stop["instruction"][0].as_u64().unwrap();
+                assert!(insn < stop["pc"].as_u64().unwrap());
+            }
+            let end = s.send("detach");
+            assert_eq!(end["result"]["program"], "detached", "{end}");
+            let st = prog.0.wait().unwrap();
+            assert!(st.success());
+            assert_eq!(std::fs::read_to_string(file("result")).unwrap(), "done 3\n");
         }
-        let end = s.send("detach");
-        assert_eq!(end["result"]["program"], "detached", "{end}");
-        let st = prog.0.wait().unwrap();
-        assert!(st.success());
-        assert_eq!(std::fs::read_to_string(file("result")).unwrap(), "done 3\n");
-    }
+    });
 }
 
 #[test]
 fn bad_input_is_an_error_and_the_session_goes_on() {
-    let Some(fx) = fixture(Variant::Default) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (lines, code, err) = debug(&[
-        "exec",
-        fx.path.to_str().unwrap(),
-        "--json",
-        "-c",
-        "break main.nosuchfunction",
-        "-c",
-        "break main.go:99999",
-        "-c",
-        "break nosuchfile.go:3",
-        "-c",
-        "watch -w 0x10 8",
-        "-c",
-        "watch -w 0x1001 8",
-        "-c",
-        "bogus",
-        "-c",
-        "frame 999",
-        "-c",
-        "break main.tick",
-        "-c",
-        "continue",
-        "-c",
-        "exit",
-        "--",
-        "-dir",
-        dir.path().to_str().unwrap(),
-        "calls",
-    ]);
-    assert_eq!(code, 2, "a script with failed commands exits 2: {err}");
-    let errors: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_some()).collect();
-    assert_eq!(errors.len(), 7, "{lines:#?}");
-    for e in &errors {
-        let msg = e["error"].as_str().unwrap();
-        assert!(!msg.is_empty() && !msg.contains("panicked"), "{msg}");
-    }
-    assert!(errors[0]["error"].as_str().unwrap().contains("no function"));
-    let s = stops(&lines);
-    assert_eq!(s[0]["function"], "main.tick", "the session went on");
+    for_each_toolchain(|| {
+        let Some(fx) = fixture(Variant::Default) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (lines, code, err) = debug(&[
+            "exec",
+            fx.path.to_str().unwrap(),
+            "--json",
+            "-c",
+            "break main.nosuchfunction",
+            "-c",
+            "break main.go:99999",
+            "-c",
+            "break nosuchfile.go:3",
+            "-c",
+            "watch -w 0x10 8",
+            "-c",
+            "watch -w 0x1001 8",
+            "-c",
+            "bogus",
+            "-c",
+            "frame 999",
+            "-c",
+            "break main.tick",
+            "-c",
+            "continue",
+            "-c",
+            "exit",
+            "--",
+            "-dir",
+            dir.path().to_str().unwrap(),
+            "calls",
+        ]);
+        assert_eq!(code, 2, "a script with failed commands exits 2: {err}");
+        let errors: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_some()).collect();
+        assert_eq!(errors.len(), 7, "{lines:#?}");
+        for e in &errors {
+            let msg = e["error"].as_str().unwrap();
+            assert!(!msg.is_empty() && !msg.contains("panicked"), "{msg}");
+        }
+        assert!(errors[0]["error"].as_str().unwrap().contains("no function"));
+        let s = stops(&lines);
+        assert_eq!(s[0]["function"], "main.tick", "the session went on");
+    });
 }
 
 #[test]
@@ -465,53 +498,55 @@ fn five_hardware_watchpoints_are_refused_with_the_count() {
 
 #[test]
 fn follow_fork_stops_in_the_forked_and_execd_child() {
-    let Some(fx) = fixture(Variant::Default) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (lines, code, err) = debug(&[
-        "exec",
-        fx.path.to_str().unwrap(),
-        "--json",
-        "--follow-fork",
-        "-c",
-        "break main.childWork",
-        "-c",
-        "continue",
-        "-c",
-        "processes",
-        "-c",
-        "continue",
-        "-c",
-        "continue",
-        "--",
-        "-dir",
-        dir.path().to_str().unwrap(),
-        "fork",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let s = stops(&lines);
-    let parent = lines[0]["pid"].as_i64().unwrap();
-    let hit = s.first().unwrap();
-    assert_eq!(hit["reason"], "breakpoint", "{lines:#?}");
-    assert_eq!(hit["function"], "main.childWork");
-    assert_ne!(
-        hit["pid"].as_i64(),
-        Some(parent),
-        "the stop is in the child"
-    );
-    let procs = lines
-        .iter()
-        .find(|l| l["result"]["kind"] == "processes")
-        .unwrap();
-    assert!(procs["result"]["list"].as_array().unwrap().len() >= 2);
-    // The child ran on to the end and told its parent.
-    // childWork returns len(os.Args) * 7: the child has four arguments.
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("child")).unwrap(),
-        "28\n",
-        "the child ran on and wrote its result"
-    );
+    for_each_toolchain(|| {
+        let Some(fx) = fixture(Variant::Default) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (lines, code, err) = debug(&[
+            "exec",
+            fx.path.to_str().unwrap(),
+            "--json",
+            "--follow-fork",
+            "-c",
+            "break main.childWork",
+            "-c",
+            "continue",
+            "-c",
+            "processes",
+            "-c",
+            "continue",
+            "-c",
+            "continue",
+            "--",
+            "-dir",
+            dir.path().to_str().unwrap(),
+            "fork",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let s = stops(&lines);
+        let parent = lines[0]["pid"].as_i64().unwrap();
+        let hit = s.first().unwrap();
+        assert_eq!(hit["reason"], "breakpoint", "{lines:#?}");
+        assert_eq!(hit["function"], "main.childWork");
+        assert_ne!(
+            hit["pid"].as_i64(),
+            Some(parent),
+            "the stop is in the child"
+        );
+        let procs = lines
+            .iter()
+            .find(|l| l["result"]["kind"] == "processes")
+            .unwrap();
+        assert!(procs["result"]["list"].as_array().unwrap().len() >= 2);
+        // The child ran on to the end and told its parent.
+        // childWork returns len(os.Args) * 7: the child has four arguments.
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("child")).unwrap(),
+            "28\n",
+            "the child ran on and wrote its result"
+        );
+    });
 }
 
 #[test]
@@ -565,121 +600,55 @@ fn a_session_ended_by_a_signal_leaves_the_program_running_and_clean() {
 
 #[test]
 fn step_instruction_follows_the_listing_and_its_branches() {
-    let Some(fx) = fixture(Variant::Default) else {
-        return;
-    };
-    let tc = toolchains().into_iter().max_by_key(|t| t.minor).unwrap();
-    // The Go tool's listing and symbols: address → (length, text).
-    let text = String::from_utf8(
-        tc.tool("objdump", &[fx.path.to_str().unwrap()], None)
-            .unwrap(),
-    )
-    .unwrap();
-    let mut insns: std::collections::HashMap<u64, (u64, String)> = Default::default();
-    for l in text.lines() {
-        let f: Vec<&str> = l
-            .split('\t')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .collect();
-        if f.len() >= 4
-            && let Some(a) = f[1].strip_prefix("0x")
-            && let Ok(a) = u64::from_str_radix(a, 16)
-        {
-            insns.insert(a, ((f[2].len() / 2) as u64, f[3].to_string()));
-        }
-    }
-    let nm = String::from_utf8(tc.tool("nm", &[fx.path.to_str().unwrap()], None).unwrap()).unwrap();
-    let syms: std::collections::HashMap<String, u64> = nm
-        .lines()
-        .filter_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            Some((
-                w.get(2)?.to_string(),
-                u64::from_str_radix(w.first()?, 16).ok()?,
-            ))
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "exec".to_string(),
-        fx.path.display().to_string(),
-        "--json".into(),
-        "-c".into(),
-        "break main.main".into(),
-        "-c".into(),
-        "continue".into(),
-    ];
-    for _ in 0..60 {
-        args.extend(["-c".into(), "si".into()]);
-    }
-    args.extend([
-        "--".into(),
-        "-dir".into(),
-        dir.path().display().to_string(),
-        "calls".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (lines, code, err) = debug(&args);
-    assert_eq!(code, 0, "{err}");
-    let pcs: Vec<u64> = stops(&lines)
-        .iter()
-        .filter_map(|s| s["pc"].as_u64())
-        .collect();
-    assert!(pcs.len() > 50, "{lines:?}");
-    let mut returns: Vec<u64> = Vec::new();
-    for w in pcs.windows(2) {
-        let (pc, next) = (w[0], w[1]);
-        let (len, text) = insns.get(&pc).cloned().unwrap_or_else(|| {
-            panic!("{pc:#x} is not an instruction of go tool objdump's listing")
-        });
-        let target = text.split_whitespace().nth(1).and_then(|t| {
-            if let Some(h) = t.strip_prefix("0x") {
-                u64::from_str_radix(h, 16).ok()
-            } else {
-                syms.get(t.trim_end_matches("(SB)")).copied()
-            }
-        });
-        let ok = if text.starts_with("CALL") {
-            returns.push(pc + len);
-            Some(next) == target || next == pc + len
-        } else if text.starts_with("RET") {
-            returns.pop() == Some(next) || insns.contains_key(&next)
-        } else if text.starts_with('J') {
-            next == pc + len || Some(next) == target
-        } else {
-            next == pc + len
-        };
-        assert!(ok, "si from {pc:#x} ({text}) went to {next:#x}");
-    }
-}
-
-#[test]
-fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
-    for variant in [Variant::Default, Variant::Stripped] {
-        let Some(fx) = fixture(variant) else {
+    for_each_toolchain(|| {
+        let Some(fx) = fixture(Variant::Default) else {
             return;
         };
+        let tc = toolchain().unwrap();
+        // The Go tool's listing and symbols: address → (length, text).
+        let text = String::from_utf8(
+            tc.tool("objdump", &[fx.path.to_str().unwrap()], None)
+                .unwrap(),
+        )
+        .unwrap();
+        let mut insns: std::collections::HashMap<u64, (u64, String)> = Default::default();
+        for l in text.lines() {
+            let f: Vec<&str> = l
+                .split('\t')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .collect();
+            if f.len() >= 4
+                && let Some(a) = f[1].strip_prefix("0x")
+                && let Ok(a) = u64::from_str_radix(a, 16)
+            {
+                insns.insert(a, ((f[2].len() / 2) as u64, f[3].to_string()));
+            }
+        }
+        let nm =
+            String::from_utf8(tc.tool("nm", &[fx.path.to_str().unwrap()], None).unwrap()).unwrap();
+        let syms: std::collections::HashMap<String, u64> = nm
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                Some((
+                    w.get(2)?.to_string(),
+                    u64::from_str_radix(w.first()?, 16).ok()?,
+                ))
+            })
+            .collect();
         let dir = tempfile::tempdir().unwrap();
-        // DWARF names `i`; a stripped build has only registers: i is in RAX at tick's entry.
-        let (cond, value) = match variant {
-            Variant::Default => ("i % 250 == 7", "p i"),
-            _ => ("$rax % 250 == 7", "p $rax"),
-        };
         let mut args = vec![
             "exec".to_string(),
             fx.path.display().to_string(),
             "--json".into(),
             "-c".into(),
-            "break main.tick".into(),
+            "break main.main".into(),
             "-c".into(),
-            format!("cond 1 {cond}"),
+            "continue".into(),
         ];
-        for _ in 0..5 {
-            args.extend(["-c".into(), "continue".into(), "-c".into(), value.into()]);
-            if variant == Variant::Default {
-                args.extend(["-c".into(), "p calls".into()]);
-            }
+        for _ in 0..60 {
+            args.extend(["-c".into(), "si".into()]);
         }
         args.extend([
             "--".into(),
@@ -689,138 +658,213 @@ fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
         ]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (lines, code, err) = debug(&args);
-        assert_eq!(code, 0, "{err}\n{lines:#?}");
-        let hits: Vec<&Value> = stops(&lines)
-            .into_iter()
-            .filter(|s| s["reason"] == "breakpoint")
-            .collect();
-        assert_eq!(
-            hits.len(),
-            4,
-            "i = 7, 257, 507, 757 of 1000 calls: {lines:#?}"
-        );
-        let values: Vec<String> = lines
+        assert_eq!(code, 0, "{err}");
+        let pcs: Vec<u64> = stops(&lines)
             .iter()
-            .filter(|l| l["result"]["kind"] == "value")
-            .map(|l| l["result"]["value"].as_str().unwrap().to_string())
+            .filter_map(|s| s["pc"].as_u64())
             .collect();
-        let want: Vec<String> = if variant == Variant::Default {
-            // i, then the fixture's own count of calls so far: equal at tick's entry.
-            [7, 257, 507, 757]
+        assert!(pcs.len() > 50, "{lines:?}");
+        let mut returns: Vec<u64> = Vec::new();
+        for w in pcs.windows(2) {
+            let (pc, next) = (w[0], w[1]);
+            let (len, text) = insns.get(&pc).cloned().unwrap_or_else(|| {
+                panic!("{pc:#x} is not an instruction of go tool objdump's listing")
+            });
+            let target = text.split_whitespace().nth(1).and_then(|t| {
+                if let Some(h) = t.strip_prefix("0x") {
+                    u64::from_str_radix(h, 16).ok()
+                } else {
+                    syms.get(t.trim_end_matches("(SB)")).copied()
+                }
+            });
+            let ok = if text.starts_with("CALL") {
+                returns.push(pc + len);
+                Some(next) == target || next == pc + len
+            } else if text.starts_with("RET") {
+                returns.pop() == Some(next) || insns.contains_key(&next)
+            } else if text.starts_with('J') {
+                next == pc + len || Some(next) == target
+            } else {
+                next == pc + len
+            };
+            assert!(ok, "si from {pc:#x} ({text}) went to {next:#x}");
+        }
+    });
+}
+
+#[test]
+fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
+    for_each_toolchain(|| {
+        for variant in [Variant::Default, Variant::Stripped] {
+            let Some(fx) = fixture(variant) else {
+                return;
+            };
+            let dir = tempfile::tempdir().unwrap();
+            // DWARF names `i`; a stripped build has only registers: i is in RAX at tick's entry.
+            let (cond, value) = match variant {
+                Variant::Default => ("i % 250 == 7", "p i"),
+                _ => ("$rax % 250 == 7", "p $rax"),
+            };
+            let mut args = vec![
+                "exec".to_string(),
+                fx.path.display().to_string(),
+                "--json".into(),
+                "-c".into(),
+                "break main.tick".into(),
+                "-c".into(),
+                format!("cond 1 {cond}"),
+            ];
+            for _ in 0..5 {
+                args.extend(["-c".into(), "continue".into(), "-c".into(), value.into()]);
+                if variant == Variant::Default {
+                    args.extend(["-c".into(), "p calls".into()]);
+                }
+            }
+            args.extend([
+                "--".into(),
+                "-dir".into(),
+                dir.path().display().to_string(),
+                "calls".into(),
+            ]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (lines, code, err) = debug(&args);
+            assert_eq!(code, 0, "{err}\n{lines:#?}");
+            let hits: Vec<&Value> = stops(&lines)
+                .into_iter()
+                .filter(|s| s["reason"] == "breakpoint")
+                .collect();
+            assert_eq!(
+                hits.len(),
+                4,
+                "i = 7, 257, 507, 757 of 1000 calls: {lines:#?}"
+            );
+            let values: Vec<String> = lines
                 .iter()
-                .flat_map(|i| [i.to_string(), i.to_string()])
-                .collect()
-        } else {
-            [7u64, 257, 507, 757]
-                .iter()
-                .map(|i| format!("{i}"))
-                .collect()
-        };
-        assert_eq!(values, want, "{lines:#?}");
-        // The program made all its calls: stopping cost it none.
-        assert!(
-            std::fs::read_to_string(dir.path().join("result"))
-                .unwrap()
-                .starts_with("done 1000 "),
-        );
-        assert_eq!(stops(&lines).last().unwrap()["reason"], "exited");
-    }
+                .filter(|l| l["result"]["kind"] == "value")
+                .map(|l| l["result"]["value"].as_str().unwrap().to_string())
+                .collect();
+            let want: Vec<String> = if variant == Variant::Default {
+                // i, then the fixture's own count of calls so far: equal at tick's entry.
+                [7, 257, 507, 757]
+                    .iter()
+                    .flat_map(|i| [i.to_string(), i.to_string()])
+                    .collect()
+            } else {
+                [7u64, 257, 507, 757]
+                    .iter()
+                    .map(|i| format!("{i}"))
+                    .collect()
+            };
+            assert_eq!(values, want, "{lines:#?}");
+            // The program made all its calls: stopping cost it none.
+            assert!(
+                std::fs::read_to_string(dir.path().join("result"))
+                    .unwrap()
+                    .starts_with("done 1000 "),
+            );
+            assert_eq!(stops(&lines).last().unwrap()["reason"], "exited");
+        }
+    });
 }
 
 #[test]
 fn print_at_a_breakpoint_equals_what_dlv_prints_there() {
-    let Some(fx) = fixture(Variant::Default) else {
-        return;
-    };
-    let Some(dlv) = dlv() else {
-        assert!(!goscope_xtask::required(), "dlv is required");
-        return;
-    };
-    let exprs = [
-        "i",
-        "calls",
-        "sum",
-        "state",
-        "state.pad",
-        "state.value + 3",
-        "&state.value",
-        "*main.n",
-        "i == 500 && calls > 10",
-        "*dir",
-    ];
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    // dlv: the same stop, then each expression between markers.
-    let init = dir.path().join("dlv-init");
-    let mut script = String::from("break main.tick\ncond 1 i == 500\ncontinue\n");
-    for (k, e) in exprs.iter().enumerate() {
-        script.push_str(&format!("print \"MARK{k}\"\nprint {e}\n"));
-    }
-    script.push_str("print \"MARKEND\"\nexit\n");
-    std::fs::write(&init, script).unwrap();
-    let out = Command::new(&dlv)
-        .arg("exec")
-        .arg(&fx.path)
-        .arg("--init")
-        .arg(&init)
-        .arg("--allow-non-terminal-interactive=true")
-        .args(["--", "-dir", d, "calls"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut theirs = Vec::new();
-    for k in 0..exprs.len() {
-        let start = text
-            .find(&format!("\"MARK{k}\"\n"))
-            .unwrap_or_else(|| panic!("dlv output: {text}"))
-            + format!("\"MARK{k}\"\n").len();
-        let next = if k + 1 < exprs.len() {
-            format!("\"MARK{}\"", k + 1)
-        } else {
-            "\"MARKEND\"".to_string()
+    for_each_toolchain(|| {
+        let Some(fx) = fixture(Variant::Default) else {
+            return;
         };
-        let end = start + text[start..].find(&next).unwrap();
-        theirs.push(text[start..end].trim_end().to_string());
-    }
-    let mut args = vec![
-        "exec".to_string(),
-        fx.path.display().to_string(),
-        "--json".into(),
-        "-c".into(),
-        "break main.tick".into(),
-        "-c".into(),
-        "cond 1 i == 500".into(),
-        "-c".into(),
-        "continue".into(),
-    ];
-    for e in &exprs {
-        args.extend(["-c".into(), format!("print {e}")]);
-    }
-    args.extend([
-        "-c".into(),
-        "exit".into(),
-        "--".into(),
-        "-dir".into(),
-        d.into(),
-        "calls".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (lines, _, err) = debug(&args);
-    let ours: Vec<String> = lines
-        .iter()
-        .filter(|l| {
-            l["command"]
-                .as_str()
-                .is_some_and(|c| c.starts_with("print "))
-        })
-        .map(|l| match l["result"]["value"].as_str() {
-            Some(v) => v.to_string(),
-            None => format!("error: {}", l["error"]),
-        })
-        .collect();
-    assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
-    for ((e, o), t) in exprs.iter().zip(&ours).zip(&theirs) {
-        assert_eq!(o, t, "print {e}: goscope {o:?}, dlv {t:?}");
-    }
+        let Some(dlv) = dlv() else {
+            assert!(!goscope_xtask::required(), "dlv is required");
+            return;
+        };
+        let exprs = [
+            "i",
+            "calls",
+            "sum",
+            "state",
+            "state.pad",
+            "state.value + 3",
+            "&state.value",
+            "*main.n",
+            "i == 500 && calls > 10",
+            "*dir",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        // dlv: the same stop, then each expression between markers.
+        let init = dir.path().join("dlv-init");
+        let mut script = String::from("break main.tick\ncond 1 i == 500\ncontinue\n");
+        for (k, e) in exprs.iter().enumerate() {
+            script.push_str(&format!("print \"MARK{k}\"\nprint {e}\n"));
+        }
+        script.push_str("print \"MARKEND\"\nexit\n");
+        std::fs::write(&init, script).unwrap();
+        let out = Command::new(&dlv)
+            .arg("exec")
+            .arg(&fx.path)
+            .arg("--init")
+            .arg(&init)
+            .arg("--allow-non-terminal-interactive=true")
+            // Delve 1.27 refuses Go 1.19 by default; it reads it well (see core_print).
+            .arg("--check-go-version=false")
+            .args(["--", "-dir", d, "calls"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut theirs = Vec::new();
+        for k in 0..exprs.len() {
+            let start = text
+                .find(&format!("\"MARK{k}\"\n"))
+                .unwrap_or_else(|| panic!("dlv output: {text}"))
+                + format!("\"MARK{k}\"\n").len();
+            let next = if k + 1 < exprs.len() {
+                format!("\"MARK{}\"", k + 1)
+            } else {
+                "\"MARKEND\"".to_string()
+            };
+            let end = start + text[start..].find(&next).unwrap();
+            theirs.push(text[start..end].trim_end().to_string());
+        }
+        let mut args = vec![
+            "exec".to_string(),
+            fx.path.display().to_string(),
+            "--json".into(),
+            "-c".into(),
+            "break main.tick".into(),
+            "-c".into(),
+            "cond 1 i == 500".into(),
+            "-c".into(),
+            "continue".into(),
+        ];
+        for e in &exprs {
+            args.extend(["-c".into(), format!("print {e}")]);
+        }
+        args.extend([
+            "-c".into(),
+            "exit".into(),
+            "--".into(),
+            "-dir".into(),
+            d.into(),
+            "calls".into(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (lines, _, err) = debug(&args);
+        let ours: Vec<String> = lines
+            .iter()
+            .filter(|l| {
+                l["command"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("print "))
+            })
+            .map(|l| match l["result"]["value"].as_str() {
+                Some(v) => v.to_string(),
+                None => format!("error: {}", l["error"]),
+            })
+            .collect();
+        assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
+        for ((e, o), t) in exprs.iter().zip(&ours).zip(&theirs) {
+            assert_eq!(o, t, "print {e}: goscope {o:?}, dlv {t:?}");
+        }
+    });
 }

@@ -99,9 +99,11 @@ fn function(prog: &Program<'_>, name: &str) -> Result<Resolved, LocateError> {
 }
 
 /// The first instruction after a Go function's prologue, where Delve stops for a function
-/// breakpoint: after the stack-growth check (`CMPQ SP, 16(R14); JBE`, with a `LEAQ` for big
-/// frames) and the frame-pointer setup (`PUSHQ BP; MOVQ SP, BP`, or before Go 1.21 `SUBQ;
-/// MOVQ BP, n(SP); LEAQ n(SP), BP`). Functions without them stop at their entry.
+/// breakpoint (the DWARF line table's `prologue_end`, which stripped binaries lack): after the
+/// stack-growth check (`CMPQ SP, 16(R14); JBE`, with a `LEAQ` for big frames) and, since Go 1.21,
+/// the frame-pointer push (`PUSHQ BP; MOVQ SP, BP`). Before Go 1.21 the frame was set up by
+/// `SUBQ; MOVQ BP, n(SP); LEAQ n(SP), BP`, which the compiler did not count as prologue.
+/// Functions without a stack check stop at their entry.
 pub fn after_prologue(prog: &Program<'_>, entry: u64) -> u64 {
     let Some(sym) = prog
         .select(entry, entry + 1, |_| true)
@@ -138,13 +140,6 @@ pub fn after_prologue(prog: &Program<'_>, entry: u64) -> u64 {
     // The frame pointer.
     if at(i) == "PUSHQ BP" && at(i + 1) == "MOVQ SP, BP" {
         i += 2;
-    } else if at(i).starts_with("SUBQ $")
-        && at(i).ends_with(", SP")
-        && at(i + 1).starts_with("MOVQ BP, ")
-        && at(i + 2).starts_with("LEAQ ")
-        && at(i + 2).ends_with(", BP")
-    {
-        i += 3;
     }
     texts.get(i).map_or(entry, |t| t.1)
 }
