@@ -441,6 +441,16 @@ fn bad_input_is_an_error_and_the_session_goes_on() {
             "-c",
             "continue",
             "-c",
+            "print 1 +",
+            "-c",
+            "print nosuchvariable",
+            "-c",
+            "cond 99 i == 1",
+            "-c",
+            "cond 1 i ==",
+            "-c",
+            "x notanaddress",
+            "-c",
             "exit",
             "--",
             "-dir",
@@ -449,7 +459,7 @@ fn bad_input_is_an_error_and_the_session_goes_on() {
         ]);
         assert_eq!(code, 2, "a script with failed commands exits 2: {err}");
         let errors: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_some()).collect();
-        assert_eq!(errors.len(), 7, "{lines:#?}");
+        assert_eq!(errors.len(), 12, "{lines:#?}");
         for e in &errors {
             let msg = e["error"].as_str().unwrap();
             assert!(!msg.is_empty() && !msg.contains("panicked"), "{msg}");
@@ -859,12 +869,159 @@ fn print_at_a_breakpoint_equals_what_dlv_prints_there() {
             })
             .map(|l| match l["result"]["value"].as_str() {
                 Some(v) => v.to_string(),
-                None => format!("error: {}", l["error"]),
+                None => format!("error: {}", l["error"].as_str().unwrap_or("?")),
             })
             .collect();
         assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
         for ((e, o), t) in exprs.iter().zip(&ours).zip(&theirs) {
             assert_eq!(o, t, "print {e}: goscope {o:?}, dlv {t:?}");
         }
+    });
+}
+
+/// `s` with heap and stack addresses (which differ between two runs of a program) masked.
+fn mask_addresses(s: &str) -> String {
+    let re = regex::Regex::new(r"0x[0-9a-f]{6,}").unwrap();
+    re.replace_all(s, "0xADDR").into_owned()
+}
+
+#[test]
+fn print_of_every_kind_of_value_equals_dlv_at_the_same_breakpoint() {
+    for_each_toolchain(|| {
+        let Some(tc) = toolchain() else {
+            return;
+        };
+        let Some(dlv) = dlv() else {
+            assert!(!goscope_xtask::required(), "dlv is required");
+            return;
+        };
+        // testdata/printfix: main.inspect holds locals and arguments of every kind, live
+        // across its call to main.crash, where both debuggers stop; frame 1 is inspect.
+        let fx = core_common::fixture("printfix", &tc, Variant::Default, false);
+        let exprs = [
+            "a",
+            "s",
+            "f",
+            "p",
+            "*p",
+            "o",
+            "b",
+            "str",
+            "longStr",
+            "bs",
+            "items",
+            "arr",
+            "nested",
+            "nilp",
+            "small",
+            "len(big)",
+            "anyInt",
+            "anyStruct",
+            "anyPtr",
+            "anyStr",
+            "err",
+            "nilErr",
+            "ch",
+            "nilCh",
+            "o.Items[1].Name",
+            "len(items)",
+            "small[\"b\"]",
+            "p.X + p.Y",
+            "i8",
+            "u16",
+            "u64",
+            "f32",
+            "c",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let init = dir.path().join("dlv-init");
+        let mut script = String::from("break main.crash\ncontinue\n");
+        for (k, e) in exprs.iter().enumerate() {
+            script.push_str(&format!("print \"MARK{k}\"\nframe 1 print {e}\n"));
+        }
+        script.push_str("print \"MARKEND\"\nexit\n");
+        std::fs::write(&init, script).unwrap();
+        let out = Command::new(&dlv)
+            .arg("exec")
+            .arg(&fx.path)
+            .arg("--init")
+            .arg(&init)
+            .arg("--allow-non-terminal-interactive=true")
+            .arg("--check-go-version=false")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut theirs = Vec::new();
+        for k in 0..exprs.len() {
+            let mark = format!("\"MARK{k}\"\n");
+            let start = text.find(&mark).unwrap_or_else(|| panic!("dlv: {text}")) + mark.len();
+            let next = if k + 1 < exprs.len() {
+                format!("\"MARK{}\"", k + 1)
+            } else {
+                "\"MARKEND\"".to_string()
+            };
+            let end = start + text[start..].find(&next).unwrap();
+            let out = text[start..end].trim_end();
+            // dlv reports an evaluation error as "INIT-FILE:LINE: message".
+            let init_prefix = regex::Regex::new(r"^\S*dlv-init:\d+: ").unwrap();
+            theirs.push(match init_prefix.find(out) {
+                Some(m) => format!("error: {}", &out[m.end()..]),
+                None => mask_addresses(out),
+            });
+        }
+        let mut args = vec![
+            "exec".to_string(),
+            fx.path.display().to_string(),
+            "--json".into(),
+            "-c".into(),
+            "break main.crash".into(),
+            "-c".into(),
+            "continue".into(),
+            "-c".into(),
+            "frame 1".into(),
+        ];
+        for e in &exprs {
+            args.extend(["-c".into(), format!("print {e}")]);
+        }
+        args.extend(["-c".into(), "exit".into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (lines, _, err) = debug(&args);
+        let ours: Vec<String> = lines
+            .iter()
+            .filter(|l| {
+                l["command"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("print "))
+            })
+            .map(|l| match l["result"]["value"].as_str() {
+                Some(v) => mask_addresses(v),
+                None => format!("error: {}", l["error"].as_str().unwrap_or("?")),
+            })
+            .collect();
+        assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
+        let mut errors = Vec::new();
+        let mut compared = 0;
+        for ((e, o), t) in exprs.iter().zip(&ours).zip(&theirs) {
+            // Delve's own failures (e.g. interfaces in a live Go 1.26 program: "error loading
+            // module data") are not a verdict on goscope.
+            if t.starts_with("(unreadable ") && !o.starts_with("error") {
+                continue;
+            }
+            compared += 1;
+            if o != t {
+                errors.push(format!(
+                    "{} print {e}:\n  goscope {o:?}\n  dlv     {t:?}",
+                    tc.version
+                ));
+            }
+        }
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        assert!(
+            compared >= exprs.len() - 6,
+            "{}: dlv could print only {compared} of {} expressions",
+            tc.version,
+            exprs.len()
+        );
     });
 }

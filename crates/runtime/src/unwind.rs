@@ -217,6 +217,9 @@ impl<'r, 'b> Snapshot<'r, 'b> {
         let mut trap = start.trap;
         let mut innermost = true;
         let mut syscall = start.syscall;
+        // The frame was resumed by an injected call on an LR machine: a function interrupted
+        // before its frame existed (spdelta 0) legitimately has fp == sp and its LR on the stack.
+        let mut resumed = false;
         let mut warning = None;
         // The saved Go contexts not yet used, for threads found outside Go code.
         let mut escapes = 0;
@@ -434,7 +437,7 @@ impl<'r, 'b> Snapshot<'r, 'b> {
                 break;
             }
             // Within one stack, each caller's frame is above its callee's.
-            if fp < sp || (fp == sp && !innermost && !trap) {
+            if fp < sp || (fp == sp && !innermost && !trap && !resumed) {
                 warning = Some(format!(
                     "frame at sp {sp:#x} has its caller below it ({fp:#x}); stack cut"
                 ));
@@ -459,6 +462,7 @@ impl<'r, 'b> Snapshot<'r, 'b> {
             trap = is_trap;
             innermost = false;
             syscall = false;
+            resumed = uses_lr && injected;
             if uses_lr && injected {
                 let x = self.word(sp);
                 sp = sp.wrapping_add(16);
