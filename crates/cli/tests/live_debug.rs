@@ -823,6 +823,8 @@ fn print_at_a_breakpoint_equals_what_dlv_prints_there() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let mut theirs = Vec::new();
+        // dlv reports an evaluation error as "INIT-FILE:LINE: message".
+        let init_prefix = regex::Regex::new(r"^\S*dlv-init:\d+: ").unwrap();
         for k in 0..exprs.len() {
             let start = text
                 .find(&format!("\"MARK{k}\"\n"))
@@ -953,6 +955,8 @@ fn print_of_every_kind_of_value_equals_dlv_at_the_same_breakpoint() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let mut theirs = Vec::new();
+        // dlv reports an evaluation error as "INIT-FILE:LINE: message".
+        let init_prefix = regex::Regex::new(r"^\S*dlv-init:\d+: ").unwrap();
         for k in 0..exprs.len() {
             let mark = format!("\"MARK{k}\"\n");
             let start = text.find(&mark).unwrap_or_else(|| panic!("dlv: {text}")) + mark.len();
@@ -963,8 +967,6 @@ fn print_of_every_kind_of_value_equals_dlv_at_the_same_breakpoint() {
             };
             let end = start + text[start..].find(&next).unwrap();
             let out = text[start..end].trim_end();
-            // dlv reports an evaluation error as "INIT-FILE:LINE: message".
-            let init_prefix = regex::Regex::new(r"^\S*dlv-init:\d+: ").unwrap();
             theirs.push(match init_prefix.find(out) {
                 Some(m) => format!("error: {}", &out[m.end()..]),
                 None => mask_addresses(out),
