@@ -823,8 +823,6 @@ fn print_at_a_breakpoint_equals_what_dlv_prints_there() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let mut theirs = Vec::new();
-        // dlv reports an evaluation error as "INIT-FILE:LINE: message".
-        let init_prefix = regex::Regex::new(r"^\S*dlv-init:\d+: ").unwrap();
         for k in 0..exprs.len() {
             let start = text
                 .find(&format!("\"MARK{k}\"\n"))
