@@ -354,6 +354,11 @@ impl Binary {
         })
     }
 
+    /// The file offset holding the byte at link-time address `addr` (what a uprobe names).
+    pub fn file_offset(&self, addr: u64) -> Option<u64> {
+        self.container.va_to_file(addr).map(|(off, _)| off)
+    }
+
     /// Whether `addr` is inside a loaded segment (file-backed or not).
     pub fn is_mapped(&self, addr: u64) -> bool {
         self.container.is_mapped(addr)

@@ -35,6 +35,8 @@ const AFTER_HELP: &str = "Examples:
   goscope stacks 1234                     a running program's goroutines, paused for milliseconds
   goscope top 1234                        its goroutines counted over time; leaks flagged
   goscope snapshot 1234 -o core.1234      a core of it, for later
+  goscope trace -p 1234 'main\\.settle$'   every call, with goroutine and arguments, live
+  goscope locks -p 1234 --duration 10s    which atomics run, how often, in which goroutines
 
 Every command takes --json. Exit status: 0 ok, 1 findings, 2 usage or input error.";
 
@@ -60,6 +62,8 @@ enum Command {
     Snapshot(cmd::snapshot::Args),
     Top(cmd::top::Args),
     Debug(cmd::debug::Args),
+    Trace(cmd::trace::Args),
+    Locks(cmd::locks::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -121,6 +125,8 @@ fn main() -> ExitCode {
         Command::Snapshot(a) => cmd::snapshot::run(a),
         Command::Top(a) => cmd::top::run(a),
         Command::Debug(a) => cmd::debug::run(a),
+        Command::Trace(a) => cmd::trace::run(a),
+        Command::Locks(a) => cmd::locks::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

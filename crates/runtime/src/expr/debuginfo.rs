@@ -65,6 +65,8 @@ pub(crate) enum LocAttr {
 pub(crate) struct VarDie {
     pub name: String,
     pub param: bool,
+    /// A result parameter (`DW_AT_variable_parameter`: Go's named or `~r0` results).
+    pub result: bool,
     pub decl_line: Option<i64>,
     pub typ: Option<u64>,
     pub loc: LocAttr,
@@ -381,9 +383,25 @@ impl DebugInfo {
             },
             None => LocAttr::Missing,
         };
+        let result = [Some(e.clone())]
+            .into_iter()
+            .flatten()
+            .chain(
+                e.attr_value(gimli::DW_AT_abstract_origin)
+                    .and_then(|v| ref_offset(unit, base, v))
+                    .and_then(|o| self.entry(o).ok())
+                    .map(|(_, oe)| oe),
+            )
+            .any(|d| {
+                matches!(
+                    d.attr_value(gimli::DW_AT_variable_parameter),
+                    Some(AttributeValue::Flag(true))
+                )
+            });
         Some(VarDie {
             name,
             param,
+            result,
             decl_line,
             typ,
             loc,

@@ -1205,6 +1205,32 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
         Ok(out)
     }
 
+    /// The names of the frame's parameters in declaration order: its arguments, or with
+    /// `results` its result parameters (`~r0` for unnamed ones).
+    pub(crate) fn parameter_names(&self, results: bool) -> Result<Vec<String>, ExprError> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, _, v) in self.visible_vars(None)? {
+            if !v.param || v.result != results {
+                continue;
+            }
+            let n = v.name.strip_prefix('&').unwrap_or(&v.name).to_string();
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Ev::local`] for callers outside the evaluator.
+    /// The value is loaded as one line of a stack listing shows it.
+    pub(crate) fn variable(&self, name: &str) -> Result<Option<Value>, ExprError> {
+        let mut v = self.local(name)?;
+        if let Some(v) = v.as_mut() {
+            self.load(v, 0, &SINGLE);
+        }
+        Ok(v)
+    }
+
     /// The local variable or argument `name` visible in the frame, if any.
     fn local(&self, name: &str) -> Result<Option<Value>, ExprError> {
         let link = self.ctx.frame.lookup_pc().wrapping_sub(self.ctx.bias);

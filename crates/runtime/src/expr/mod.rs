@@ -209,6 +209,20 @@ impl EvalContext<'_, '_> {
         eval::Ev::new(self)?.local_names()
     }
 
+    /// The names of the frame's arguments (or, with `results`, of its result parameters,
+    /// `~r0` for unnamed ones) in declaration order, from DWARF.
+    pub fn parameters(&self, results: bool) -> Result<Vec<String>, ExprError> {
+        eval::Ev::new(self)?.parameter_names(results)
+    }
+
+    /// The value of the frame's variable or parameter `name` exactly as DWARF names it (which
+    /// may be no Go identifier: `~r0`).
+    pub fn variable(&self, name: &str) -> Result<Value, ExprError> {
+        eval::Ev::new(self)?
+            .variable(name)?
+            .ok_or_else(|| ExprError::Dwarf(format!("no variable {name} here")))
+    }
+
     /// Evaluates `e` reading only what a breakpoint condition needs: scalars, string
     /// equality, nil checks.
     pub fn eval_condition(&self, e: &Expr) -> Result<bool, ExprError> {

@@ -250,6 +250,16 @@ impl Value {
     }
 
     /// The kind that decides how the value prints and which operators apply.
+    /// The value's kind as `reflect.Kind.String` names it (`int`, `string`, `ptr`, …).
+    pub fn kind_name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// Whether the value could not be read (where it lives is unknown or unreadable).
+    pub fn is_unreadable(&self) -> bool {
+        self.unreadable.is_some()
+    }
+
     pub(crate) fn kind(&self) -> VKind {
         if self.is_nil_const() || self.flags & flag::AS_POINTER != 0 {
             return VKind::Ptr;

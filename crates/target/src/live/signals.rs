@@ -62,6 +62,18 @@ pub fn install_for_debugger() {
     }
 }
 
+extern "C" fn wake(_: nix::libc::c_int) {}
+
+/// Interrupts a blocking wait (`waitpid` under [`install_for_debugger`]) after `d`, rounded up
+/// to whole seconds, with SIGALRM, whose handler does nothing else.
+pub fn wake_after(d: std::time::Duration) {
+    let action = SigAction::new(SigHandler::Handler(wake), SaFlags::empty(), SigSet::empty());
+    // SAFETY: the handler does nothing, which is async-signal-safe.
+    let _ = unsafe { sigaction(Signal::SIGALRM, &action) };
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    nix::unistd::alarm::set(secs.clamp(1, u64::from(u32::MAX)) as u32);
+}
+
 /// The signal received since the last call (or since [`install`]), clearing it.
 pub fn take() -> Option<Signal> {
     match RECEIVED.swap(0, Ordering::SeqCst) {

@@ -1,0 +1,3 @@
+module tracefix
+
+go 1.19
