@@ -20,22 +20,9 @@ use serde_json::Value;
 
 /// Runs `goscope debug` with `args`; returns the JSON lines it printed and its exit status.
 fn debug(args: &[&str]) -> (Vec<Value>, i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_goscope"))
-        .arg("debug")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running goscope debug");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect();
-    (
-        lines,
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["debug"];
+    all.extend_from_slice(args);
+    live_common::goscope_json(&all, &[])
 }
 
 fn stops(lines: &[Value]) -> Vec<&Value> {
@@ -801,82 +788,102 @@ fn print_at_a_breakpoint_equals_what_dlv_prints_there() {
         ];
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
-        // dlv: the same stop, then each expression between markers.
-        let init = dir.path().join("dlv-init");
-        let mut script = String::from("break main.tick\ncond 1 i == 500\ncontinue\n");
-        for (k, e) in exprs.iter().enumerate() {
-            script.push_str(&format!("print \"MARK{k}\"\nprint {e}\n"));
-        }
-        script.push_str("print \"MARKEND\"\nexit\n");
-        std::fs::write(&init, script).unwrap();
-        let out = Command::new(&dlv)
-            .arg("exec")
-            .arg(&fx.path)
-            .arg("--init")
-            .arg(&init)
-            .arg("--allow-non-terminal-interactive=true")
-            // Delve 1.27 refuses Go 1.19 by default; it reads it well (see core_print).
-            .arg("--check-go-version=false")
-            .args(["--", "-dir", d, "calls"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut theirs = Vec::new();
-        for k in 0..exprs.len() {
-            let start = text
-                .find(&format!("\"MARK{k}\"\n"))
-                .unwrap_or_else(|| panic!("dlv output: {text}"))
-                + format!("\"MARK{k}\"\n").len();
-            let next = if k + 1 < exprs.len() {
-                format!("\"MARK{}\"", k + 1)
-            } else {
-                "\"MARKEND\"".to_string()
-            };
-            let end = start + text[start..].find(&next).unwrap();
-            theirs.push(text[start..end].trim_end().to_string());
-        }
-        let mut args = vec![
-            "exec".to_string(),
-            fx.path.display().to_string(),
-            "--json".into(),
-            "-c".into(),
-            "break main.tick".into(),
-            "-c".into(),
-            "cond 1 i == 500".into(),
-            "-c".into(),
-            "continue".into(),
-        ];
-        for e in &exprs {
-            args.extend(["-c".into(), format!("print {e}")]);
-        }
-        args.extend([
-            "-c".into(),
-            "exit".into(),
-            "--".into(),
-            "-dir".into(),
-            d.into(),
-            "calls".into(),
-        ]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (lines, _, err) = debug(&args);
-        let ours: Vec<String> = lines
-            .iter()
-            .filter(|l| {
-                l["command"]
-                    .as_str()
-                    .is_some_and(|c| c.starts_with("print "))
-            })
-            .map(|l| match l["result"]["value"].as_str() {
-                Some(v) => v.to_string(),
-                None => format!("error: {}", l["error"].as_str().unwrap_or("?")),
-            })
-            .collect();
-        assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
+        let (ours, theirs) = prints_in_both(
+            &dlv,
+            &fx.path,
+            &["-dir", d, "calls"],
+            &["break main.tick", "cond 1 i == 500", "continue"],
+            "",
+            &[],
+            &exprs,
+        );
         for ((e, o), t) in exprs.iter().zip(&ours).zip(&theirs) {
             assert_eq!(o, t, "print {e}: goscope {o:?}, dlv {t:?}");
         }
     });
+}
+
+/// `exprs` printed at the same stop by dlv and by goscope: both run `stop` (Delve's words)
+/// first; dlv prints each with `dlv_prefix` (e.g. `frame 1 `), goscope after running `select`
+/// (e.g. `frame 1`). Returns (goscope's texts, dlv's texts); an error is `error: MESSAGE`.
+fn prints_in_both(
+    dlv: &Path,
+    exe: &Path,
+    program_args: &[&str],
+    stop: &[&str],
+    dlv_prefix: &str,
+    select: &[&str],
+    exprs: &[&str],
+) -> (Vec<String>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("dlv-init");
+    let mut script: String = stop.iter().map(|c| format!("{c}\n")).collect();
+    for (k, e) in exprs.iter().enumerate() {
+        script.push_str(&format!("print \"MARK{k}\"\n{dlv_prefix}print {e}\n"));
+    }
+    script.push_str("print \"MARKEND\"\nexit\n");
+    std::fs::write(&init, script).unwrap();
+    let out = Command::new(dlv)
+        .arg("exec")
+        .arg(exe)
+        .arg("--init")
+        .arg(&init)
+        .arg("--allow-non-terminal-interactive=true")
+        // Delve 1.27 refuses Go 1.19 by default; it reads it well (see core_print).
+        .arg("--check-go-version=false")
+        .arg("--")
+        .args(program_args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // dlv reports an evaluation error as "INIT-FILE:LINE: message".
+    let init_prefix = regex::Regex::new(r"^\S*dlv-init:\d+: ").unwrap();
+    let mut theirs = Vec::new();
+    for k in 0..exprs.len() {
+        let mark = format!("\"MARK{k}\"\n");
+        let start = text.find(&mark).unwrap_or_else(|| panic!("dlv: {text}")) + mark.len();
+        let next = if k + 1 < exprs.len() {
+            format!("\"MARK{}\"", k + 1)
+        } else {
+            "\"MARKEND\"".to_string()
+        };
+        let end = start + text[start..].find(&next).unwrap();
+        let out = text[start..end].trim_end();
+        theirs.push(match init_prefix.find(out) {
+            Some(m) => format!("error: {}", &out[m.end()..]),
+            None => out.to_string(),
+        });
+    }
+    let mut args = vec![exe.display().to_string(), "--json".into()];
+    let prints: Vec<String> = exprs.iter().map(|e| format!("print {e}")).collect();
+    for c in stop
+        .iter()
+        .chain(select)
+        .map(|c| c.to_string())
+        .chain(prints)
+    {
+        args.extend(["-c".into(), c]);
+    }
+    args.extend(["-c".into(), "exit".into(), "--".into()]);
+    args.extend(program_args.iter().map(|a| a.to_string()));
+    let mut all = vec!["exec"];
+    all.extend(args.iter().map(String::as_str));
+    let (lines, _, err) = debug(&all);
+    let ours: Vec<String> = lines
+        .iter()
+        .filter(|l| {
+            l["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("print "))
+        })
+        .map(|l| match l["result"]["value"].as_str() {
+            Some(v) => v.to_string(),
+            None => format!("error: {}", l["error"].as_str().unwrap_or("?")),
+        })
+        .collect();
+    assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
+    (ours, theirs)
 }
 
 /// `s` with heap and stack addresses (which differ between two runs of a program) masked.
@@ -933,73 +940,17 @@ fn print_of_every_kind_of_value_equals_dlv_at_the_same_breakpoint() {
             "f32",
             "c",
         ];
-        let dir = tempfile::tempdir().unwrap();
-        let init = dir.path().join("dlv-init");
-        let mut script = String::from("break main.crash\ncontinue\n");
-        for (k, e) in exprs.iter().enumerate() {
-            script.push_str(&format!("print \"MARK{k}\"\nframe 1 print {e}\n"));
-        }
-        script.push_str("print \"MARKEND\"\nexit\n");
-        std::fs::write(&init, script).unwrap();
-        let out = Command::new(&dlv)
-            .arg("exec")
-            .arg(&fx.path)
-            .arg("--init")
-            .arg(&init)
-            .arg("--allow-non-terminal-interactive=true")
-            .arg("--check-go-version=false")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut theirs = Vec::new();
-        // dlv reports an evaluation error as "INIT-FILE:LINE: message".
-        let init_prefix = regex::Regex::new(r"^\S*dlv-init:\d+: ").unwrap();
-        for k in 0..exprs.len() {
-            let mark = format!("\"MARK{k}\"\n");
-            let start = text.find(&mark).unwrap_or_else(|| panic!("dlv: {text}")) + mark.len();
-            let next = if k + 1 < exprs.len() {
-                format!("\"MARK{}\"", k + 1)
-            } else {
-                "\"MARKEND\"".to_string()
-            };
-            let end = start + text[start..].find(&next).unwrap();
-            let out = text[start..end].trim_end();
-            theirs.push(match init_prefix.find(out) {
-                Some(m) => format!("error: {}", &out[m.end()..]),
-                None => mask_addresses(out),
-            });
-        }
-        let mut args = vec![
-            "exec".to_string(),
-            fx.path.display().to_string(),
-            "--json".into(),
-            "-c".into(),
-            "break main.crash".into(),
-            "-c".into(),
-            "continue".into(),
-            "-c".into(),
-            "frame 1".into(),
-        ];
-        for e in &exprs {
-            args.extend(["-c".into(), format!("print {e}")]);
-        }
-        args.extend(["-c".into(), "exit".into()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (lines, _, err) = debug(&args);
-        let ours: Vec<String> = lines
-            .iter()
-            .filter(|l| {
-                l["command"]
-                    .as_str()
-                    .is_some_and(|c| c.starts_with("print "))
-            })
-            .map(|l| match l["result"]["value"].as_str() {
-                Some(v) => mask_addresses(v),
-                None => format!("error: {}", l["error"].as_str().unwrap_or("?")),
-            })
-            .collect();
-        assert_eq!(ours.len(), exprs.len(), "{err}\n{lines:#?}");
+        let (ours, theirs) = prints_in_both(
+            &dlv,
+            &fx.path,
+            &[],
+            &["break main.crash", "continue"],
+            "frame 1 ",
+            &["frame 1"],
+            &exprs,
+        );
+        let ours: Vec<String> = ours.iter().map(|o| mask_addresses(o)).collect();
+        let theirs: Vec<String> = theirs.iter().map(|t| mask_addresses(t)).collect();
         let mut errors = Vec::new();
         let mut compared = 0;
         for ((e, o), t) in exprs.iter().zip(&ours).zip(&theirs) {

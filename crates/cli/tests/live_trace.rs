@@ -14,25 +14,7 @@ use core_common::toolchains;
 use goscope_xtask::{Fixture, Variant};
 use serde_json::Value;
 
-/// Runs goscope with `args`; (stdout lines as JSON, status, stderr).
-fn goscope(args: &[&str], env: &[(&str, &str)]) -> (Vec<Value>, i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_goscope"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("running goscope");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect();
-    (
-        lines,
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use live_common::goscope_json as goscope;
 
 /// One test at a time: perf uprobes apply to every process running a file, and each test's
 /// count must not pay for another's probes.
@@ -369,4 +351,35 @@ fn killing_goscope_mid_trace_leaves_the_program_running_with_clean_code() {
     }
     let _ = prog.kill();
     let _ = prog.wait();
+}
+
+#[test]
+fn a_process_goscope_may_not_trace_is_refused_with_status_2() {
+    let _one = serial();
+    if !uprobes_possible() {
+        return;
+    }
+    let fx = fixtures(Variant::Default).remove(0);
+    let mut prog = Command::new(&fx.path)
+        .args(["forever", "-"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // goscope as nobody, against root's process.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_goscope"))
+        .args(["trace", "-p", &prog.id().to_string(), r"main\.settle$"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = prog.kill();
+    let _ = prog.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("permission") || err.contains("root") || err.contains("may not"),
+        "the error says what is missing: {err}"
+    );
 }

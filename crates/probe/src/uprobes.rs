@@ -38,6 +38,8 @@ pub struct ProbeSet {
     rings: Vec<Ring>,
     /// Every probe descriptor (those redirected into the rings included).
     fds: Vec<OwnedFd>,
+    /// The file offset each of `fds` probes.
+    fd_offsets: Vec<u64>,
     /// Probes placed (per address, not per CPU).
     placed: usize,
     lost: u64,
@@ -89,6 +91,7 @@ impl ProbeSet {
             spec,
             rings: Vec::new(),
             fds: Vec::new(),
+            fd_offsets: Vec::new(),
             placed: 0,
             lost: 0,
             regs_buf: Vec::new(),
@@ -138,6 +141,7 @@ impl ProbeSet {
                             source: e,
                         })?;
                         set.fds.push(fd);
+                        set.fd_offsets.push(off);
                     }
                 }
             }
@@ -218,10 +222,36 @@ impl ProbeSet {
     }
 }
 
+impl ProbeSet {
+    /// Removes every probe, the hottest first (`heat` of a file offset: how often it was hit),
+    /// telling `progress(done, total)` along the way. Each removal waits for an RCU grace
+    /// period in the kernel (tens of milliseconds, serialized): a thousand probes take a
+    /// minute, during which the remaining ones still trap. The hottest go first so that the
+    /// program regains its speed at once.
+    pub fn remove(mut self, heat: impl Fn(u64) -> u64, mut progress: impl FnMut(usize, usize)) {
+        self.disable();
+        let mut fds: Vec<(u64, OwnedFd)> = std::mem::take(&mut self.fd_offsets)
+            .into_iter()
+            .zip(std::mem::take(&mut self.fds))
+            .collect();
+        fds.sort_by_key(|(off, _)| std::cmp::Reverse(heat(*off)));
+        let total = fds.len() + self.rings.len();
+        for (i, (_, fd)) in fds.into_iter().enumerate() {
+            drop(fd);
+            progress(i + 1, total);
+        }
+        let n = total - self.rings.len();
+        for (i, ring) in std::mem::take(&mut self.rings).into_iter().enumerate() {
+            drop(ring);
+            progress(n + i + 1, total);
+        }
+    }
+}
+
 impl Drop for ProbeSet {
     fn drop(&mut self) {
-        // Closing the descriptors (after this) removes the probes; disabling first stops new
-        // samples at once.
+        // Disabling stops new samples at once; closing the descriptors (after this) removes
+        // the probes.
         self.disable();
     }
 }

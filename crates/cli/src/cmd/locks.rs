@@ -210,7 +210,18 @@ pub fn run(args: Args) -> Result<u8> {
         }
     }
     let lost = probes.lost();
-    drop(probes);
+    if std::env::var_os("GOSCOPE_DEBUG_TIMING").is_some() {
+        eprintln!("window {:?}", window.elapsed());
+    }
+    let elapsed = window.elapsed();
+    let heat: HashMap<u64, u64> = counts
+        .iter()
+        .filter_map(|(pc, c)| Some((w.bin.file_offset(*pc)?, c.values().sum())))
+        .collect();
+    watch::remove_probes(probes, &heat);
+    if std::env::var_os("GOSCOPE_DEBUG_TIMING").is_some() {
+        eprintln!("closed {:?}", window.elapsed());
+    }
     // Counts were kept per probe place: give each site its place's count.
     let mut per_site: HashMap<u64, HashMap<Option<u64>, u64>> = HashMap::new();
     for (place, ix) in &by_probe {
@@ -221,15 +232,7 @@ pub fn run(args: Args) -> Result<u8> {
         }
     }
     report(
-        &args,
-        &w.bin,
-        &sites,
-        &per_site,
-        unprobed,
-        window.elapsed(),
-        lost,
-        "uprobe",
-        None,
+        &args, &w.bin, &sites, &per_site, unprobed, elapsed, lost, "uprobe", None,
     )
 }
 

@@ -203,8 +203,16 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let lost = probes.lost();
     let placed = probes.placed();
-    drop(probes);
-    t.summary(window.elapsed(), lost, placed, w.ended().as_deref(), None)?;
+    let elapsed = window.elapsed();
+    let mut heat: HashMap<u64, u64> = HashMap::new();
+    for (pc, site) in &t.sites {
+        let calls = t.stats.get(&site.function).map_or(0, |s| s.calls);
+        if let Some(off) = w.bin.file_offset(pc.wrapping_sub(t.bias)) {
+            heat.insert(off, calls);
+        }
+    }
+    watch::remove_probes(probes, &heat);
+    t.summary(elapsed, lost, placed, w.ended().as_deref(), None)?;
     Ok(crate::EXIT_OK)
 }
 

@@ -456,3 +456,31 @@ impl Fallback {
         result
     }
 }
+
+/// Removes `probes`, the hottest first (`heat`: hits per file offset), with progress on
+/// stderr when there are many (the kernel takes tens of milliseconds for each).
+pub fn remove_probes(
+    probes: goscope_probe::uprobes::ProbeSet,
+    heat: &std::collections::HashMap<u64, u64>,
+) {
+    use std::io::IsTerminal;
+    let many = probes.placed() > 100;
+    let tty = std::io::stderr().is_terminal();
+    if many {
+        eprintln!(
+            "goscope: removing {} probes, the hottest first (the kernel takes a moment for each)",
+            probes.placed()
+        );
+    }
+    probes.remove(
+        |off| heat.get(&off).copied().unwrap_or(0),
+        |done, total| {
+            if many && tty && (done % 20 == 0 || done == total) {
+                eprint!("\r  {done}/{total} removed");
+                if done == total {
+                    eprintln!();
+                }
+            }
+        },
+    );
+}

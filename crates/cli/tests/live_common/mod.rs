@@ -98,6 +98,20 @@ impl Live {
     /// Panics unless the fixture is running normally: not stopped, not traced, its progress
     /// counter advancing, and its code identical to the executable's.
     pub fn assert_runs_untouched(&self, what: &str) {
+        // A thread detached at the moment it stopped leaves its stop within a moment; one that
+        // is still stopped a second later was left stopped.
+        let settle = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < settle
+            && (matches!(proc_state(self.pid).0, 'T' | 't')
+                || tasks(self.pid).iter().any(|t| {
+                    matches!(
+                        proc_state_of(&format!("/proc/{}/task/{t}", self.pid)).0,
+                        'T' | 't'
+                    )
+                }))
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let (state, tracer) = proc_state(self.pid);
         assert!(
             !matches!(state, 'T' | 't' | 'Z' | 'X'),
@@ -338,4 +352,25 @@ pub fn debug_control_registers(pid: i32) -> Vec<(i32, u64)> {
         out.push((tid, v as u64));
     }
     out
+}
+
+/// Runs goscope with `args` and extra environment `env`, stdin closed: (stdout lines parsed as
+/// JSON, exit status, stderr).
+pub fn goscope_json(args: &[&str], env: &[(&str, &str)]) -> (Vec<serde_json::Value>, i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_goscope"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running goscope");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    (
+        lines,
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
