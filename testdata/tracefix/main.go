@@ -5,12 +5,15 @@
 //	tracefix calls REPORT   workers call main.settle (not inlined) and main.twice (inlined)
 //	tracefix atomics REPORT workers run atomic adds and compare-and-swaps at known counts
 //	tracefix forever -      workers call main.settle until the process is killed
+//	tracefix hot PROFILE    two goroutines burn CPU for 3 s in main.hotA (about twice as much as
+//	                        main.hotB), under the program's own runtime/pprof CPU profile
 package main
 
 import (
 	"encoding/json"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,8 +83,56 @@ func lockless(n int) int {
 	return s
 }
 
+//go:noinline
+func hotA(n int) int {
+	s := 0
+	for i := 0; i < n; i++ {
+		s += i ^ (s >> 3)
+	}
+	return s
+}
+
+//go:noinline
+func hotB(n int) int {
+	s := 1
+	for i := 0; i < n; i++ {
+		s = s*31 + i
+	}
+	return s
+}
+
+// hot burns CPU for three seconds: hotA gets two thirds of each round, hotB one third.
+func hot(profile string) {
+	f, err := os.Create(profile)
+	if err != nil {
+		panic(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		panic(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				sink += hotA(2000000)
+				sink += hotB(1000000)
+			}
+		}()
+	}
+	wg.Wait()
+	pprof.StopCPUProfile()
+	f.Close()
+}
+
 func main() {
 	mode, report := os.Args[1], os.Args[2]
+	if mode == "hot" {
+		hot(report)
+		return
+	}
 	// Let goscope's first drain of the ring buffers see this process alive (goroutine ids are
 	// read from its memory), both before the work and after it.
 	time.Sleep(200 * time.Millisecond)

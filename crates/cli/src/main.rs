@@ -64,6 +64,7 @@ enum Command {
     Debug(cmd::debug::Args),
     Trace(cmd::trace::Args),
     Locks(cmd::locks::Args),
+    Record(cmd::record::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -127,6 +128,7 @@ fn main() -> ExitCode {
         Command::Debug(a) => cmd::debug::run(a),
         Command::Trace(a) => cmd::trace::run(a),
         Command::Locks(a) => cmd::locks::run(a),
+        Command::Record(a) => cmd::record::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

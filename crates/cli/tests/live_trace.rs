@@ -383,3 +383,65 @@ fn a_process_goscope_may_not_trace_is_refused_with_status_2() {
         "the error says what is missing: {err}"
     );
 }
+
+/// `go tool pprof -top`'s flat share (percent) of each function in `profile`.
+fn pprof_flat_shares(bin: &std::path::Path, profile: &std::path::Path) -> HashMap<String, f64> {
+    let out = Command::new("go")
+        .args(["tool", "pprof", "-top", "-nodecount=50"])
+        .arg(bin)
+        .arg(profile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "go tool pprof cannot read {}: {}",
+        profile.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 6 || !f[1].ends_with('%') {
+                return None;
+            }
+            Some((f[5].to_string(), f[1].trim_end_matches('%').parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn a_recorded_profile_reads_in_pprof_with_the_shares_of_the_programs_own_profile() {
+    let _one = serial();
+    if !uprobes_possible() {
+        return;
+    }
+    for fx in fixtures(Variant::Default) {
+        let label = fx.label();
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("own.pprof");
+        let rec = dir.path().join("rec.pb.gz");
+        let (_, code, err) = goscope(
+            &[
+                "record",
+                "-o",
+                rec.to_str().unwrap(),
+                "--",
+                fx.path.to_str().unwrap(),
+                "hot",
+                own.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{label}: {err}");
+        let ours = pprof_flat_shares(&fx.path, &rec);
+        let theirs = pprof_flat_shares(&fx.path, &own);
+        for f in ["main.hotA", "main.hotB"] {
+            let (o, t) = (ours.get(f).copied().unwrap_or(0.0), theirs[f]);
+            assert!(
+                (o - t).abs() <= t * 0.10,
+                "{label}: {f} has {o}% of goscope's samples, {t}% of runtime/pprof's"
+            );
+        }
+    }
+}

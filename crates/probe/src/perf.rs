@@ -42,6 +42,8 @@ const FLAG_EXCLUDE_KERNEL: u64 = 1 << 5;
 const FLAG_EXCLUDE_HV: u64 = 1 << 6;
 const FLAG_WATERMARK: u64 = 1 << 14;
 const FLAG_USE_CLOCKID: u64 = 1 << 25;
+const FLAG_FREQ: u64 = 1 << 10;
+const FLAG_EXCLUDE_CALLCHAIN_KERNEL: u64 = 1 << 21;
 
 /// `PERF_SAMPLE_*` bits of what each sample carries.
 pub mod sample {
@@ -55,6 +57,8 @@ pub mod sample {
     pub const REGS_USER: u64 = 1 << 12;
     /// A copy of the top of the user stack.
     pub const STACK_USER: u64 = 1 << 13;
+    /// The call chain (user frames only, walked by frame pointers).
+    pub const CALLCHAIN: u64 = 1 << 5;
 }
 
 /// x86-64 `PERF_REG_X86_*` indices (bit positions in the user register mask).
@@ -149,6 +153,46 @@ pub fn open_uprobe(
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the system call returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Opens a `cpu-clock` sampler on `cpu` for every task, `hz` samples per second of CPU time,
+/// disabled until [`enable`]; user call chains only.
+pub fn open_cpu_clock(cpu: i32, hz: u64, spec: SampleSpec) -> io::Result<OwnedFd> {
+    let mut attr = Attr {
+        kind: 1, // PERF_TYPE_SOFTWARE
+        size: ATTR_SIZE,
+        config: 0, // PERF_COUNT_SW_CPU_CLOCK
+        sample_period: hz,
+        sample_type: spec.sample_type,
+        flags: FLAG_DISABLED
+            | FLAG_FREQ
+            | FLAG_EXCLUDE_HV
+            | FLAG_EXCLUDE_CALLCHAIN_KERNEL
+            | FLAG_WATERMARK
+            | FLAG_USE_CLOCKID,
+        wakeup_events: 64 * 1024,
+        sample_regs_user: spec.regs_mask,
+        sample_stack_user: spec.stack_bytes,
+        clockid: libc::CLOCK_MONOTONIC,
+        sample_max_stack: 127,
+        ..Attr::default()
+    };
+    // SAFETY: as in `open_uprobe`: a valid attribute block of the size it declares.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &mut attr as *mut Attr,
+            -1 as libc::pid_t,
+            cpu as libc::c_int,
+            -1 as libc::c_int,
+            FLAG_FD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 

@@ -30,6 +30,8 @@ pub struct Sample<'a> {
     pub regs: &'a [u64],
     /// The copied top of the user stack (from the stack pointer up).
     pub stack: &'a [u8],
+    /// User return addresses of the call chain, innermost first (the first is the pc).
+    pub callchain: &'a [u64],
 }
 
 /// Probes and their ring buffers.
@@ -44,6 +46,33 @@ pub struct ProbeSet {
     placed: usize,
     lost: u64,
     regs_buf: Vec<u64>,
+}
+
+/// CPU-time samplers on every CPU (`cpu-clock`: it needs no hardware PMU).
+pub fn cpu_samplers(hz: u64, spec: SampleSpec, ring_pages: usize) -> Result<ProbeSet, ProbeError> {
+    let mut set = ProbeSet {
+        spec,
+        rings: Vec::new(),
+        fds: Vec::new(),
+        fd_offsets: Vec::new(),
+        placed: 0,
+        lost: 0,
+        regs_buf: Vec::new(),
+    };
+    for cpu in perf::online_cpus() {
+        let fd = perf::open_cpu_clock(cpu, hz, spec).map_err(|e| {
+            ProbeError::Unavailable(format!(
+                "the kernel refused a cpu-clock sampler ({e}); sampling every CPU needs root or CAP_PERFMON"
+            ))
+        })?;
+        let ring = Ring::map(fd, ring_pages).map_err(|e| ProbeError::Io {
+            what: "mapping a perf ring buffer".into(),
+            source: e,
+        })?;
+        set.rings.push(ring);
+        set.placed += 1;
+    }
+    Ok(set)
 }
 
 /// Why one probe could not be placed.
@@ -274,6 +303,7 @@ fn parse_sample<'a>(
         time_ns: 0,
         regs: &[],
         stack: &[],
+        callchain: &[],
     };
     if spec.sample_type & sample::IP != 0 {
         s.ip = read_u64(body, at)?;
@@ -290,6 +320,28 @@ fn parse_sample<'a>(
         at += 8;
     }
     regs.clear();
+    let mut chain_len = 0usize;
+    if spec.sample_type & sample::CALLCHAIN != 0 {
+        let nr = read_u64(body, at)? as usize;
+        at += 8;
+        if nr > 4096 {
+            return None;
+        }
+        // Context markers (PERF_CONTEXT_USER and the like) are the top 4095 values.
+        let mut user = false;
+        for _ in 0..nr {
+            let ip = read_u64(body, at)?;
+            at += 8;
+            if ip >= (-4095i64) as u64 {
+                user = ip == (-512i64) as u64;
+                continue;
+            }
+            if user {
+                regs.push(ip);
+                chain_len += 1;
+            }
+        }
+    }
     if spec.sample_type & sample::REGS_USER != 0 {
         let abi = read_u64(body, at)?;
         at += 8;
@@ -312,7 +364,9 @@ fn parse_sample<'a>(
         }
     }
     s.stack = stack;
-    s.regs = regs.as_slice();
+    let (chain, rest) = regs.split_at(chain_len);
+    s.callchain = chain;
+    s.regs = rest;
     Some(s)
 }
 
