@@ -424,6 +424,8 @@ fn a_recorded_profile_reads_in_pprof_with_the_shares_of_the_programs_own_profile
         let (_, code, err) = goscope(
             &[
                 "record",
+                "--hz",
+                "999",
                 "-o",
                 rec.to_str().unwrap(),
                 "--",
