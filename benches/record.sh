@@ -8,7 +8,7 @@ build_goscope
 FIXTURE=$(cd "$ROOT" && cargo xtask fixture tracefix)
 DIR=$(mktemp -d "$WORK/record.XXXX")
 trap 'rm -rf "$DIR"' EXIT
-ROUNDS=${GOSCOPE_BENCH_ROUNDS:-400}
+ROUNDS=${GOSCOPE_BENCH_ROUNDS:-1500}
 secs() { python3 - "$@" <<'PY'
 import subprocess, sys, time
 t = time.perf_counter()

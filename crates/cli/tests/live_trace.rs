@@ -447,3 +447,51 @@ fn a_recorded_profile_reads_in_pprof_with_the_shares_of_the_programs_own_profile
         }
     }
 }
+
+#[test]
+fn locks_over_every_atomic_of_the_program_ranks_the_known_sites_first() {
+    let _one = serial();
+    if !uprobes_possible() {
+        return;
+    }
+    // Every site (~700, most in the runtime): the kernel then takes a couple of minutes to
+    // remove the probes, so one toolchain only.
+    let fx = fixtures(Variant::Default).remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let rep = dir.path().join("report.json");
+    let (lines, code, err) = goscope(
+        &[
+            "locks",
+            "--json",
+            "--",
+            fx.path.to_str().unwrap(),
+            "atomics",
+            rep.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let out = &lines[0];
+    assert!(out["sites_counted"].as_u64().unwrap() > 100, "{out}");
+    let sites = out["sites"].as_array().unwrap();
+    let top: Vec<&str> = sites[..3]
+        .iter()
+        .map(|s| s["function"].as_str().unwrap())
+        .collect();
+    assert!(
+        top.iter()
+            .all(|f| *f == "main.adder" || *f == "main.casser"),
+        "the fixture's own atomics rank first: {top:?}"
+    );
+    let own = report(&rep);
+    let adds: u64 = own.values().map(|w| w["adds"].as_u64().unwrap()).sum();
+    assert!(
+        within(sites[0]["count"].as_u64().unwrap(), adds, 5.0),
+        "{}",
+        sites[0]
+    );
+    assert!(
+        sites.iter().all(|s| s["function"] != "main.lockless"),
+        "a function without atomics"
+    );
+}
