@@ -122,6 +122,9 @@ pub struct ThreadState {
     pub stopped: bool,
     /// A signal the program is owed: delivered when the thread resumes.
     pub signal: Option<Signal>,
+    /// The address of goscope's int3 the thread stopped right after (its pc is one past it),
+    /// until its pc is set or it runs again: leaving moves exactly these threads back.
+    pub after_int3: Option<u64>,
 }
 
 /// One traced process.
@@ -211,6 +214,7 @@ impl Tracer {
                 ThreadState {
                     stopped,
                     signal: None,
+                    after_int3: None,
                 },
             );
         }
@@ -436,6 +440,7 @@ impl Tracer {
         match ptrace::cont(Pid::from_raw(tid), th.signal.take()) {
             Ok(()) | Err(Errno::ESRCH) => {
                 th.stopped = false;
+                th.after_int3 = None;
                 Ok(())
             }
             Err(e) => Err(sys(format!("resuming thread {tid}"))(e)),
@@ -471,6 +476,7 @@ impl Tracer {
                 .and_then(|p| p.threads.get_mut(&tid))
             {
                 th.stopped = false;
+                th.after_int3 = None;
             }
             let ev = self.wait_for(Some(tid))?;
             match ev {
@@ -584,6 +590,13 @@ impl Tracer {
                     && let Some(p) = self.procs.get(&pid)
                 {
                     if p.int3.contains_key(&pc.wrapping_sub(1)) {
+                        if let Some(th) = self
+                            .procs
+                            .get_mut(&pid)
+                            .and_then(|p| p.threads.get_mut(&tid))
+                        {
+                            th.after_int3 = Some(pc.wrapping_sub(1));
+                        }
                         return Ok(Some(Event::Trap {
                             pid,
                             tid,
@@ -749,6 +762,7 @@ impl Tracer {
                     ThreadState {
                         stopped: true,
                         signal: None,
+                        after_int3: None,
                     },
                 );
                 p.int3.clear();
@@ -949,13 +963,14 @@ impl Tracer {
             }
             for (&tid, th) in &p.threads {
                 let _ = hw::clear(tid);
-                // A thread right after one of goscope's int3s re-executes the instruction
-                // that was there.
-                if let Ok(r) = self.regs(tid) {
-                    let pc = r.pc();
-                    if p.int3.contains_key(&pc.wrapping_sub(1)) {
-                        let _ = self.set_pc(tid, pc - 1, false);
-                    }
+                // A thread stopped right after one of goscope's int3s re-executes the
+                // instruction that was there (only such a thread: another one whose pc merely
+                // follows a one-byte instruction under an int3 address must not go back).
+                if let Some(addr) = th.after_int3
+                    && let Ok(r) = self.regs(tid)
+                    && r.pc() == addr.wrapping_add(1)
+                {
+                    let _ = self.set_pc(tid, addr, false);
                 }
                 let _ = ptrace::detach(Pid::from_raw(tid), th.signal);
                 self.owner.remove(&tid);
