@@ -137,12 +137,19 @@ pub fn open_uprobe(
         clockid: libc::CLOCK_MONOTONIC,
         ..Attr::default()
     };
-    // SAFETY: `attr` is a valid perf_event_attr of the size it declares; `path` outlives the
-    // call (the kernel copies the string while opening); the other arguments are plain ints.
+    // `path` outlives the call: the kernel copies the string while opening.
+    open_on_cpu(&mut attr, cpu)
+}
+
+/// `perf_event_open(attr, pid = -1, cpu, group = -1, CLOEXEC)`: an event for every task on
+/// `cpu`.
+fn open_on_cpu(attr: &mut Attr, cpu: i32) -> io::Result<OwnedFd> {
+    // SAFETY: `attr` is a valid perf_event_attr of the size it declares, and whatever it points
+    // to (a uprobe's path) is alive for the call; the other arguments are plain integers.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
-            &mut attr as *mut Attr,
+            attr as *mut Attr,
             -1 as libc::pid_t,
             cpu as libc::c_int,
             -1 as libc::c_int,
@@ -178,22 +185,7 @@ pub fn open_cpu_clock(cpu: i32, hz: u64, spec: SampleSpec) -> io::Result<OwnedFd
         sample_max_stack: 127,
         ..Attr::default()
     };
-    // SAFETY: as in `open_uprobe`: a valid attribute block of the size it declares.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &mut attr as *mut Attr,
-            -1 as libc::pid_t,
-            cpu as libc::c_int,
-            -1 as libc::c_int,
-            FLAG_FD_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    open_on_cpu(&mut attr, cpu)
 }
 
 fn ioctl(fd: &OwnedFd, request: libc::c_ulong, arg: libc::c_ulong) -> io::Result<()> {

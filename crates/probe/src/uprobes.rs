@@ -50,15 +50,7 @@ pub struct ProbeSet {
 
 /// CPU-time samplers on every CPU (`cpu-clock`: it needs no hardware PMU).
 pub fn cpu_samplers(hz: u64, spec: SampleSpec, ring_pages: usize) -> Result<ProbeSet, ProbeError> {
-    let mut set = ProbeSet {
-        spec,
-        rings: Vec::new(),
-        fds: Vec::new(),
-        fd_offsets: Vec::new(),
-        placed: 0,
-        lost: 0,
-        regs_buf: Vec::new(),
-    };
+    let mut set = ProbeSet::empty(spec);
     for cpu in perf::online_cpus() {
         let fd = perf::open_cpu_clock(cpu, hz, spec).map_err(|e| {
             ProbeError::Unavailable(format!(
@@ -116,15 +108,7 @@ impl ProbeSet {
                 cpus.len()
             )));
         }
-        let mut set = ProbeSet {
-            spec,
-            rings: Vec::new(),
-            fds: Vec::new(),
-            fd_offsets: Vec::new(),
-            placed: 0,
-            lost: 0,
-            regs_buf: Vec::new(),
-        };
+        let mut set = ProbeSet::empty(spec);
         let mut refused = Vec::new();
         let mut ring_of_cpu: Vec<Option<usize>> = vec![None; cpus.len()];
         for &off in offsets {
@@ -188,6 +172,18 @@ impl ProbeSet {
             )));
         }
         Ok((set, refused))
+    }
+
+    fn empty(spec: SampleSpec) -> ProbeSet {
+        ProbeSet {
+            spec,
+            rings: Vec::new(),
+            fds: Vec::new(),
+            fd_offsets: Vec::new(),
+            placed: 0,
+            lost: 0,
+            regs_buf: Vec::new(),
+        }
     }
 
     /// Probes placed.
