@@ -10,7 +10,6 @@ use anyhow::Result;
 use goscope_probe::sites::{LockSite, Unprobed};
 use goscope_probe::uprobes::{ProbeSet, SampleSpec, sample, x86_reg};
 use goscope_runtime::Runtime;
-use goscope_target::live::ProcessMemory;
 use serde::Serialize;
 
 use crate::cmd::top::parse_duration;
@@ -135,9 +134,8 @@ pub fn run(args: Args) -> Result<u8> {
             // The fallback stops at the atomic instruction itself (an int3 may replace any).
             let pcs: Vec<u64> = sites.iter().map(|s| s.pc).collect();
             let window = Window::new(args.duration);
-            let mem = w.live().map(|l| l.memory());
             let (cost, _) = session.run(&pcs, &window, |hits| {
-                count_hits(hits, bias, &mut ids, mem, &mut counts, None);
+                count_hits(hits, bias, &mut ids, &w, &mut counts, None);
                 Ok(())
             })?;
             let direct: Vec<LockSite> = sites
@@ -191,24 +189,15 @@ pub fn run(args: Args) -> Result<u8> {
         .as_ref()
         .map(goscope_probe::goroutines::GoroutineIds::new);
     let window = Window::new(args.duration);
-    let pid = w.pid as u32;
-    let mut batch: Vec<Hit> = Vec::new();
-    loop {
-        let more = window.open(&w);
-        if !more {
-            probes.disable();
-        }
-        let timeout = window.left().map_or(100, |d| d.as_millis().min(100) as i32);
-        batch.clear();
-        probes.read(pid, if more { timeout } else { 0 }, |s| {
-            batch.push(Hit::from_sample(s, REGS_MASK))
-        });
-        let mem = w.live().map(|l| l.memory());
-        count_hits(&batch, bias, &mut ids, mem, &mut counts, Some(&by_probe));
-        if !more {
-            break;
-        }
-    }
+    window.drain(
+        &w,
+        &mut probes,
+        |s| Hit::from_sample(s, REGS_MASK),
+        |batch| {
+            count_hits(batch, bias, &mut ids, &w, &mut counts, Some(&by_probe));
+            Ok(())
+        },
+    )?;
     let lost = probes.lost();
     if std::env::var_os("GOSCOPE_DEBUG_TIMING").is_some() {
         eprintln!("window {:?}", window.elapsed());
@@ -241,18 +230,14 @@ fn count_hits(
     hits: &[Hit],
     bias: u64,
     ids: &mut Option<goscope_probe::goroutines::GoroutineIds>,
-    mem: Option<&ProcessMemory>,
+    w: &watch::Watched,
     counts: &mut HashMap<u64, HashMap<Option<u64>, u64>>,
     places: Option<&BTreeMap<u64, Vec<usize>>>,
 ) {
     if hits.is_empty() {
         return;
     }
-    if let (Some(ids), Some(mem)) = (ids.as_mut(), mem) {
-        mem.invalidate();
-        ids.forget();
-        ids.load(mem, hits.iter().map(|h| h.g));
-    }
+    watch::load_goroutine_ids(ids, w, hits.iter().map(|h| h.g));
     for h in hits {
         let pc = h.ip.wrapping_sub(bias);
         if places.is_some_and(|p| !p.contains_key(&pc)) {

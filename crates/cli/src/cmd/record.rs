@@ -100,45 +100,33 @@ pub fn run(args: Args) -> Result<u8> {
     let tab = w.bin.pclntab();
     let mut profile = ProfileBuilder::cpu(1_000_000_000 / args.hz as i64);
     let window = Window::new(args.duration);
-    let pid = w.pid as u32;
-    let mut batch: Vec<(Vec<u64>, u64, u64)> = Vec::new();
     let mut outside_go = 0u64;
-    loop {
-        let more = window.open(&w);
-        if !more {
-            samplers.disable();
-        }
-        let timeout = window.left().map_or(100, |d| d.as_millis().min(100) as i32);
-        batch.clear();
-        samplers.read(pid, if more { timeout } else { 0 }, |s| {
-            let g = goscope_probe::uprobes::reg(s, REGS_MASK, x86_reg::R14).unwrap_or(0);
-            let sp = goscope_probe::uprobes::reg(s, REGS_MASK, x86_reg::SP).unwrap_or(0);
-            let mut chain = s.callchain.to_vec();
-            if let Some(&pc) = chain.first() {
-                let link = pc.wrapping_sub(bias);
-                let ret = tab
-                    .find_func(link)
-                    .and_then(|f| tab.pcvalue(f.pcsp(), f.entry(), link))
-                    .and_then(|d| usize::try_from(d).ok())
-                    .and_then(|d| s.stack.get(d..d + 8))
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_le_bytes);
-                if let Some(ret) = ret
-                    && chain.get(1) != Some(&ret)
-                    && tab.find_func(ret.wrapping_sub(bias)).is_some()
-                {
-                    // The pc's own frame has no frame pointer yet: its caller is missing.
-                    chain.insert(1, ret);
-                }
+    let convert = |s: &goscope_probe::uprobes::Sample<'_>| {
+        let g = goscope_probe::uprobes::reg(s, REGS_MASK, x86_reg::R14).unwrap_or(0);
+        let sp = goscope_probe::uprobes::reg(s, REGS_MASK, x86_reg::SP).unwrap_or(0);
+        let mut chain = s.callchain.to_vec();
+        if let Some(&pc) = chain.first() {
+            let link = pc.wrapping_sub(bias);
+            let ret = tab
+                .find_func(link)
+                .and_then(|f| tab.pcvalue(f.pcsp(), f.entry(), link))
+                .and_then(|d| usize::try_from(d).ok())
+                .and_then(|d| s.stack.get(d..d + 8))
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes);
+            if let Some(ret) = ret
+                && chain.get(1) != Some(&ret)
+                && tab.find_func(ret.wrapping_sub(bias)).is_some()
+            {
+                // The pc's own frame has no frame pointer yet: its caller is missing.
+                chain.insert(1, ret);
             }
-            batch.push((chain, g, sp));
-        });
-        if let (Some(ids), Some(live)) = (ids.as_mut(), w.live()) {
-            live.memory().invalidate();
-            ids.forget();
-            ids.load(live.memory(), batch.iter().map(|b| b.1));
         }
-        for (chain, g, sp) in &batch {
+        (chain, g, sp)
+    };
+    window.drain(&w, &mut samplers, convert, |batch| {
+        watch::load_goroutine_ids(&mut ids, &w, batch.iter().map(|b| b.1));
+        for (chain, g, sp) in batch {
             // Frames up to the first address outside Go code (C, the vDSO, the kernel's
             // guess past the last frame pointer).
             let mut stack = Vec::with_capacity(chain.len());
@@ -174,10 +162,8 @@ pub fn run(args: Args) -> Result<u8> {
                 None => profile.add_sample(&stack, &[]),
             }
         }
-        if !more {
-            break;
-        }
-    }
+        Ok(())
+    })?;
     let elapsed = window.elapsed();
     let lost = samplers.lost();
     drop(samplers);

@@ -184,23 +184,12 @@ pub fn run(args: Args) -> Result<u8> {
     w.go()?;
     let mut t = Tracer::new(&args, &w, sites);
     let window = Window::new(args.duration);
-    let mut batch: Vec<Hit> = Vec::new();
-    let pid = w.pid as u32;
-    loop {
-        let more = window.open(&w);
-        let timeout = window.left().map_or(100, |d| d.as_millis().min(100) as i32);
-        if !more {
-            probes.disable();
-        }
-        batch.clear();
-        probes.read(pid, if more { timeout } else { 0 }, |s| {
-            batch.push(Hit::from_sample(s, REGS_MASK))
-        });
-        t.handle(&batch)?;
-        if !more {
-            break;
-        }
-    }
+    window.drain(
+        &w,
+        &mut probes,
+        |s| Hit::from_sample(s, REGS_MASK),
+        |b| t.handle(b),
+    )?;
     let lost = probes.lost();
     let placed = probes.placed();
     let elapsed = window.elapsed();
@@ -243,15 +232,11 @@ impl<'a> Tracer<'a> {
         if hits.is_empty() {
             return Ok(());
         }
-        let mem = self.w.live().map(|l| l.memory());
         let mut ids = self
             .rt
             .as_ref()
             .map(goscope_probe::goroutines::GoroutineIds::new);
-        if let (Some(mem), Some(ids)) = (mem, ids.as_mut()) {
-            mem.invalidate();
-            ids.load(mem, hits.iter().map(|h| h.g));
-        }
+        watch::load_goroutine_ids(&mut ids, self.w, hits.iter().map(|h| h.g));
         for h in hits {
             let Some(site) = self.sites.get(&h.ip).cloned() else {
                 continue;

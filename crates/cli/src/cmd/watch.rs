@@ -222,10 +222,53 @@ impl Window {
         self.start.elapsed()
     }
 
+    /// Reads the probes' samples of `w` until the window closes: each sample through
+    /// `convert`, each drained batch to `handle`. The probes are disabled when the window
+    /// closes, and what they took until then is still handled.
+    pub fn drain<T>(
+        &self,
+        w: &Watched,
+        probes: &mut goscope_probe::uprobes::ProbeSet,
+        mut convert: impl FnMut(&goscope_probe::uprobes::Sample<'_>) -> T,
+        mut handle: impl FnMut(&[T]) -> Result<()>,
+    ) -> Result<()> {
+        let pid = w.pid as u32;
+        let mut batch = Vec::new();
+        loop {
+            let more = self.open(w);
+            if !more {
+                probes.disable();
+            }
+            let timeout = self.left().map_or(100, |d| d.as_millis().min(100) as i32);
+            batch.clear();
+            probes.read(pid, if more { timeout } else { 0 }, |s| {
+                batch.push(convert(s))
+            });
+            handle(&batch)?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
     /// Time left (`None`: unbounded).
     pub fn left(&self) -> Option<Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Reads the goroutine ids of the g registers `gs` from `w`'s memory, afresh: goroutines end
+/// and their g is reused, so nothing read for an earlier batch is kept.
+pub fn load_goroutine_ids(
+    ids: &mut Option<goscope_probe::goroutines::GoroutineIds>,
+    w: &Watched,
+    gs: impl IntoIterator<Item = u64>,
+) {
+    if let (Some(ids), Some(live)) = (ids.as_mut(), w.live()) {
+        live.memory().invalidate();
+        ids.forget();
+        ids.load(live.memory(), gs);
     }
 }
 
