@@ -550,7 +550,6 @@ fn follow_fork_stops_in_the_forked_and_execd_child() {
 // Known open bug (issue 10): in about one CI run in three the program makes no progress after
 // the session ends by a signal while it was stopped at a breakpoint/watchpoint. Run it with
 // `cargo test --release -p goscope --test live_debug -- --ignored` while fixing it.
-#[ignore = "flaky: the program sometimes hangs after a session ended by a signal (issue 10, open)"]
 fn a_session_ended_by_a_signal_leaves_the_program_running_and_clean() {
     let Some(tc) = toolchains().into_iter().max_by_key(|t| t.minor) else {
         return;

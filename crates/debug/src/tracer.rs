@@ -127,6 +127,27 @@ pub struct ThreadState {
     pub after_int3: Option<u64>,
 }
 
+/// What [`Tracer::take_queued_signal`] found queued for a thread.
+enum Taken {
+    /// A SIGTRAP (swallowed); `after` is goscope's int3 address the thread's pc is one past.
+    Trap { after: Option<u64> },
+    /// Another signal, owed to the program.
+    Signal(Signal),
+}
+
+/// Whether thread `tid` of `pid` has a SIGTRAP queued for it (its own pending set, as
+/// `/proc/PID/task/TID/status` shows it: traps from breakpoints are directed at one thread).
+fn trap_queued(pid: i32, tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigPnd:"))
+                .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (Signal::SIGTRAP as i32 - 1)) != 0)
+}
+
 /// One traced process.
 #[derive(Debug)]
 pub struct Proc {
@@ -963,16 +984,33 @@ impl Tracer {
             }
             for (&tid, th) in &p.threads {
                 let _ = hw::clear(tid);
+                let mut after_int3 = th.after_int3;
+                let mut owed = th.signal;
+                // A trap that fired just as the thread was interrupted is still queued: the
+                // interrupt's stop is reported before it. Detached with it, the thread would
+                // take a SIGTRAP of goscope's making and the Go runtime would crash. So it is
+                // taken here (the thread resumed only until the trap's stop, before it runs a
+                // single instruction of its own).
+                for _ in 0..4 {
+                    if !trap_queued(pid, tid) {
+                        break;
+                    }
+                    match self.take_queued_signal(tid, &p.int3) {
+                        Some(Taken::Trap { after }) => after_int3 = after.or(after_int3),
+                        Some(Taken::Signal(sig)) => owed = Some(sig),
+                        None => break,
+                    }
+                }
                 // A thread stopped right after one of goscope's int3s re-executes the
                 // instruction that was there (only such a thread: another one whose pc merely
                 // follows a one-byte instruction under an int3 address must not go back).
-                if let Some(addr) = th.after_int3
+                if let Some(addr) = after_int3
                     && let Ok(r) = self.regs(tid)
                     && r.pc() == addr.wrapping_add(1)
                 {
                     let _ = self.set_pc(tid, addr, false);
                 }
-                let _ = ptrace::detach(Pid::from_raw(tid), th.signal);
+                let _ = ptrace::detach(Pid::from_raw(tid), owed);
                 self.owner.remove(&tid);
             }
         }
@@ -989,6 +1027,39 @@ impl Tracer {
                 Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(1)),
                 Ok(_) => {}
                 Err(_) => break,
+            }
+        }
+    }
+
+    /// Resumes the stopped thread `tid` (suppressing nothing it is owed: that is kept by the
+    /// caller) until the stop of the signal queued for it, for at most half a second.
+    /// `int3` are the addresses of goscope's int3s (their bytes already restored).
+    fn take_queued_signal(&mut self, tid: i32, int3: &BTreeMap<u64, u8>) -> Option<Taken> {
+        let t = Pid::from_raw(tid);
+        ptrace::cont(t, None).ok()?;
+        let deadline = Instant::now() + Duration::from_millis(500);
+        loop {
+            match waitpid(t, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {
+                    if Instant::now() > deadline {
+                        // Still running: interrupt it so that it can be detached.
+                        let _ = ptrace::interrupt(t);
+                        let _ = waitpid(t, Some(WaitPidFlag::__WALL));
+                        return None;
+                    }
+                    std::thread::yield_now();
+                }
+                Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => {
+                    let pc = self.regs(tid).ok()?.pc();
+                    let after = pc.wrapping_sub(1);
+                    return Some(Taken::Trap {
+                        after: int3.contains_key(&after).then_some(after),
+                    });
+                }
+                Ok(WaitStatus::Stopped(_, sig)) => return Some(Taken::Signal(sig)),
+                // Another kind of stop (a clone's, an exit's): nothing more is taken.
+                Ok(WaitStatus::PtraceEvent(..)) => return None,
+                Ok(_) | Err(_) => return None,
             }
         }
     }

@@ -29,6 +29,8 @@ impl Live {
     /// Starts the fixture at `path`.
     pub fn start_path(path: &Path, args: &[&str]) -> Live {
         let dir = tempfile::tempdir().unwrap();
+        // The program's own words (a crash's traceback) are kept for the failure messages.
+        let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
         let child = Command::new(path)
             .arg("-dir")
             .arg(dir.path())
@@ -37,7 +39,7 @@ impl Live {
             .env("GOTRACEBACK", "single")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
         let pid = child.id() as i32;
@@ -82,6 +84,17 @@ impl Live {
         }
     }
 
+    /// The start of what the program wrote on its standard error (a crash's reason and the
+    /// crashing goroutine), for a failure message.
+    pub fn said(&self) -> String {
+        let s = std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default();
+        if s.is_empty() {
+            return String::new();
+        }
+        let head: Vec<&str> = s.lines().take(40).collect();
+        format!("; its standard error begins with:\n{}", head.join("\n"))
+    }
+
     /// `(progress, leaked)` as the fixture last wrote them.
     pub fn progress(&self) -> (u64, u64) {
         let s = std::fs::read_to_string(self.dir.path().join("progress")).unwrap_or_default();
@@ -115,8 +128,9 @@ impl Live {
         let (state, tracer) = proc_state(self.pid);
         assert!(
             !matches!(state, 'T' | 't' | 'Z' | 'X'),
-            "{what}: process {} left in state {state}",
-            self.pid
+            "{what}: process {} left in state {state}{}",
+            self.pid,
+            self.said()
         );
         assert_eq!(tracer, 0, "{what}: process {} still traced", self.pid);
         for task in tasks(self.pid) {
@@ -132,8 +146,9 @@ impl Live {
         while self.progress().0 <= before + 2 {
             assert!(
                 Instant::now() < deadline,
-                "{what}: process {} makes no progress",
-                self.pid
+                "{what}: process {} makes no progress{}",
+                self.pid,
+                self.said()
             );
             std::thread::sleep(Duration::from_millis(10));
         }
