@@ -37,6 +37,9 @@ const AFTER_HELP: &str = "Examples:
   goscope snapshot 1234 -o core.1234      a core of it, for later
   goscope trace -p 1234 'main\\.settle$'   every call, with goroutine and arguments, live
   goscope locks -p 1234 --duration 10s    which atomics run, how often, in which goroutines
+  goscope record -p 1234 -o cpu.pb.gz     a CPU profile of any running Go program
+  goscope profile ./server cpu.pb.gz disasm 'main\\.encode$'
+                                          samples per instruction, inlined functions too
 
 Every command takes --json. Exit status: 0 ok, 1 findings, 2 usage or input error.";
 
@@ -65,6 +68,7 @@ enum Command {
     Trace(cmd::trace::Args),
     Locks(cmd::locks::Args),
     Record(cmd::record::Args),
+    Profile(cmd::profile::Args),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Trace(a) => cmd::trace::run(a),
         Command::Locks(a) => cmd::locks::run(a),
         Command::Record(a) => cmd::record::run(a),
+        Command::Profile(a) => cmd::profile::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

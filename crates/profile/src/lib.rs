@@ -1,8 +1,20 @@
-//! pprof profiles (`profile.proto`, the format `go tool pprof` reads). This first part writes
-//! them: [`ProfileBuilder`] interns strings, functions and locations (one per address, with its
-//! inline chain as lines, innermost first, as the Go runtime writes them) and encodes the
+//! pprof profiles (`profile.proto`, the format `go tool pprof` reads).
+//!
+//! Reading ([`read`]): the checked-in prost messages ([`proto`]) decoded into a checked model,
+//! then put on a binary ([`attribute`]): the binary's own pclntab names every address with its
+//! inline chain. [`report`] adds up functions, lines, addresses and the call tree; [`flame`]
+//! draws the flame graph.
+//!
+//! Writing: [`ProfileBuilder`] interns strings, functions and locations (one per address, with
+//! its inline chain as lines, innermost first, as the Go runtime writes them) and encodes the
 //! message by hand — a few length-delimited fields need no generated code.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+pub mod attribute;
+pub mod flame;
+pub mod proto;
+pub mod read;
+pub mod report;
 
 use std::collections::HashMap;
 use std::io::Write;

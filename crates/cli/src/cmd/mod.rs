@@ -12,6 +12,7 @@ pub mod locks;
 pub mod nm;
 pub mod objdump;
 pub mod opt;
+pub mod profile;
 pub mod record;
 pub mod snapshot;
 pub mod stacks;

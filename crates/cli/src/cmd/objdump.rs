@@ -439,13 +439,13 @@ fn render_json(out: &mut Vec<u8>, prog: &Program<'_>, l: &FunctionListing) {
 }
 
 /// Source files split into lines, shared by the rendering threads.
-struct SourceCache {
+pub(crate) struct SourceCache {
     root: Option<PathBuf>,
     files: Mutex<HashMap<String, Option<Arc<Vec<String>>>>>,
 }
 
 impl SourceCache {
-    fn new(root: Option<PathBuf>) -> SourceCache {
+    pub(crate) fn new(root: Option<PathBuf>) -> SourceCache {
         SourceCache {
             root,
             files: Mutex::new(HashMap::new()),
@@ -454,7 +454,7 @@ impl SourceCache {
 
     /// The text `go tool objdump -S` prints for `file:line`: `None` when the file cannot be
     /// read (no line at all), an empty line for non-Go files and lines out of range.
-    fn line(&self, file: &str, line: i32) -> Option<String> {
+    pub(crate) fn line(&self, file: &str, line: i32) -> Option<String> {
         if !file.ends_with(".go") {
             return Some(String::new());
         }

@@ -1,0 +1,3 @@
+module proffix
+
+go 1.19
