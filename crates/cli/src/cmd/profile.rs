@@ -173,7 +173,7 @@ pub fn run(args: Args) -> Result<u8> {
                 )?;
             } else {
                 eprintln!(
-                    "goscope: wrote {} ({} samples, {} {}): open it in a browser",
+                    "goscope: wrote {} ({} stacks, {} {}): open it in a browser",
                     output.display(),
                     att.stacks.len(),
                     fmt_value(&att, att.total),
@@ -201,15 +201,21 @@ pub fn run(args: Args) -> Result<u8> {
             for w in &new_att.warnings {
                 eprintln!("goscope: warning: {}: {w}", new.display());
             }
-            print_diff(&mut out, &att, &new_att, *inlined, *n, args.json)?;
+            if disasm.is_some() && other_bin.is_some() {
+                bail!("--disasm compares instructions of one binary: drop --new-bin");
+            }
+            let mut doc = print_diff(&mut out, &att, &new_att, *inlined, *n, args.json)?;
             if let Some(re) = disasm {
-                if other_bin.is_some() {
-                    bail!("--disasm compares instructions of one binary: drop --new-bin");
-                }
                 let re = compile(re)?;
                 let prog =
                     Program::new(&bin).with_context(|| args.binary.display().to_string())?;
-                print_diff_disasm(&mut out, &att, &new_att, &prog, &re, args.json)?;
+                let by_function = print_diff_disasm(&mut out, &att, &new_att, &prog, &re, args.json)?;
+                if let Some(doc) = doc.as_mut() {
+                    doc["instructions_by_function"] = serde_json::Value::Array(by_function);
+                }
+            }
+            if let Some(doc) = doc {
+                output::json_pretty(&mut out, &doc)?;
             }
         }
     }
@@ -828,7 +834,7 @@ fn print_diff(
     inlined: bool,
     n: usize,
     json: bool,
-) -> Result<()> {
+) -> Result<Option<serde_json::Value>> {
     let mut rows: BTreeMap<String, [i64; 4]> = BTreeMap::new();
     for r in top(base_att, inlined, false) {
         let e = rows.entry(base_att.name(r.function).to_string()).or_default();
@@ -862,15 +868,12 @@ fn print_diff(
                 delta_cum_ms: new_att.ms(v[3]) - base_att.ms(v[2]),
             })
             .collect();
-        return output::json_pretty(
-            out,
-            &serde_json::json!({
-                "unit": unit(new_att),
-                "base_total": base_att.ms(base_att.total),
-                "new_total": new_att.ms(new_att.total),
-                "functions": functions,
-            }),
-        );
+        return Ok(Some(serde_json::json!({
+            "unit": unit(new_att),
+            "base_total": base_att.ms(base_att.total),
+            "new_total": new_att.ms(new_att.total),
+            "functions": functions,
+        })));
     }
     writeln!(
         out,
@@ -896,7 +899,7 @@ fn print_diff(
             signed(new_att, v[3] - v[2]),
         )?;
     }
-    Ok(())
+    Ok(None)
 }
 
 fn signed(att: &Attributed, v: i64) -> String {
@@ -914,7 +917,7 @@ fn print_diff_disasm(
     prog: &Program<'_>,
     re: &Regex,
     json: bool,
-) -> Result<()> {
+) -> Result<Vec<serde_json::Value>> {
     let base_sampled = sampled_addresses(base_att);
     let new_sampled = sampled_addresses(new_att);
     let opts = Options {
@@ -965,8 +968,5 @@ fn print_diff_disasm(
             )?;
         }
     }
-    if json {
-        output::json_pretty(out, &serde_json::json!({ "instructions_by_function": all }))?;
-    }
-    Ok(())
+    Ok(all)
 }
