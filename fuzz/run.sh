@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-20}
 fixtures=${GOSCOPE_FIXTURES_DIR:-../target/fixtures}
-for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static expr_parse; do mkdir -p corpus/$t; done
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static expr_parse profile; do mkdir -p corpus/$t; done
 # Seeds: small real binaries for `open`, their pclntab sections for `pclntab`.
 if [ -d "$fixtures" ]; then
   find "$fixtures" -type f -size -3M -name 'prog-*' | head -8 | while read -r f; do
@@ -35,7 +35,13 @@ if [ -d "$fixtures/cores" ]; then
     export GOSCOPE_FUZZ_BIN
   done
 fi
-for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static expr_parse; do
+# Profiles: the proffix fixture's own CPU profile (a short run), read against that binary.
+prof_bin=$(find "$fixtures" -maxdepth 2 -type f -name 'proffix-linux-amd64-default-*' 2>/dev/null | head -1)
+if [ -n "$prof_bin" ] && "$prof_bin" corpus/profile/proffix.pb.gz 300 2>/dev/null; then
+  export GOSCOPE_FUZZ_PROFILE_BIN="$prof_bin"
+  gzip -dc corpus/profile/proffix.pb.gz > corpus/profile/proffix.pb || true
+fi
+for t in open pclntab buildinfo disasm objdump check_inputs core_notes core_runtime runtime_static expr_parse profile; do
   # Whole binaries and cores for the readers; a few KiB of code is plenty for the decoders
   # (longer inputs only slow each run down).
   max_len=4000000

@@ -270,3 +270,39 @@ mod tests {
         assert_eq!(v, [0x60, 0x01]);
     }
 }
+
+/// Entry points for the fuzz targets (`fuzz/`) and the mutation tests: whatever the bytes,
+/// reading, attributing and every report return without panicking.
+pub mod fuzzing {
+    use goscope_binary::Binary;
+
+    use crate::attribute::{MatchOptions, attribute};
+    use crate::{flame, read, report};
+
+    /// Reads `data` as a profile and, when it reads, attributes it to `bin` (forced) and
+    /// computes every report.
+    pub fn read_and_report(data: &[u8], bin: Option<&Binary>) {
+        let Ok(p) = read::read(data) else {
+            return;
+        };
+        let _ = p.total(p.default_value);
+        let Some(bin) = bin else {
+            return;
+        };
+        let opts = MatchOptions {
+            force: true,
+            ..MatchOptions::default()
+        };
+        let Ok(att) = attribute(bin, &p, &opts) else {
+            return;
+        };
+        for inlined in [false, true] {
+            let rows = report::top(&att, inlined, false);
+            if let Some(r) = rows.first() {
+                let _ = report::per_line(&att, r.function);
+            }
+        }
+        let _ = report::per_location(&att);
+        let _ = flame::flame_svg(&att, "fuzz");
+    }
+}

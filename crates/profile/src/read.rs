@@ -11,7 +11,7 @@ use crate::proto;
 
 /// The most a gzipped profile may expand to: real profiles are a few megabytes; a gzip bomb
 /// stops here.
-const MAX_DECOMPRESSED: u64 = 1 << 30;
+const MAX_DECOMPRESSED: u64 = 256 << 20;
 
 /// Why a profile cannot be read.
 #[derive(Debug, thiserror::Error)]
