@@ -127,7 +127,11 @@ fn pprof_top(text: &str) -> HashMap<String, (f64, f64)> {
             continue;
         };
         let name = w[5..].join(" ");
-        let name = name.strip_suffix(" (inline)").unwrap_or(&name).to_string();
+        let name = name
+            .strip_suffix(" (inline)")
+            .or_else(|| name.strip_suffix(" (partial-inline)"))
+            .unwrap_or(&name)
+            .to_string();
         out.insert(name, (flat, ms(w[3])));
     }
     out
@@ -595,4 +599,77 @@ fn bad_profiles_get_one_clear_line_and_exit_2() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("invalid regular expression"), "{err}");
+}
+
+#[test]
+fn a_profile_of_the_go_compiler_reads_as_pprof_reads_it() {
+    // Real-world input: the toolchain's own compiler (a large binary with generics, wrappers
+    // and deep inlining) profiling itself with -cpuprofile while it compiles generated code.
+    let mut src = String::from("package main\n\nfunc main() {}\n");
+    for i in 0..1500 {
+        src.push_str(&format!(
+            "func f{i}(a []int, m map[string]int, s string) int {{\n\tt := 0\n\tfor j, v := range a {{\n\
+             \t\tswitch {{\n\t\tcase v%3 == {}:\n\t\t\tt += v * j\n\t\tcase len(s) > {}:\n\
+             \t\t\tm[s[:1]] += v\n\t\tdefault:\n\t\t\tt -= v >> 1\n\t\t}}\n\t}}\n\
+             \tg := func(x int) int {{ return x*{i} + t }}\n\treturn g(len(m)) + t\n}}\n",
+            i % 3,
+            i % 7
+        ));
+    }
+    for tc in toolchains() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gen.go");
+        std::fs::write(&file, &src).unwrap();
+        let prof = dir.path().join("compile.prof");
+        let tooldir = String::from_utf8(
+            tc.command().args(["env", "GOTOOLDIR"]).output().unwrap().stdout,
+        )
+        .unwrap();
+        let compile = PathBuf::from(tooldir.trim()).join("compile");
+        let st = tc
+            .command()
+            .args(["tool", "compile", "-p", "main", "-o"])
+            .arg(dir.path().join("gen.o"))
+            .arg("-cpuprofile")
+            .arg(&prof)
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{}: go tool compile failed", tc.version);
+        let p = Profiled {
+            tc: tc.clone(),
+            fx: core_common::fixture("proffix", &tc, Variant::Default, false),
+            profile: prof.clone(),
+            second: prof.clone(),
+        };
+        let want = pprof_top(&pprof(
+            &p,
+            &["-top", "-unit=ms", "-nodecount=100000", "-nodefraction=0"],
+            &compile,
+            &prof,
+        ));
+        let v = goscope_ok(&[
+            "profile",
+            compile.to_str().unwrap(),
+            prof.to_str().unwrap(),
+            "top",
+            "--inlined",
+            "-n",
+            "0",
+            "--json",
+        ]);
+        let got: HashMap<String, (f64, f64)> = v["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["function"].as_str().unwrap().to_string(),
+                    (f["flat_ms"].as_f64().unwrap(), f["cum_ms"].as_f64().unwrap()),
+                )
+            })
+            .collect();
+        assert!(want.len() > 100, "{}: a small profile: {}", tc.version, want.len());
+        assert_same_table(&got, &want, &format!("{} compiling", tc.version));
+    }
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use goscope_binary::{Binary, print_name};
+use rayon::prelude::*;
 
 use crate::read::Profile;
 
@@ -163,6 +164,73 @@ fn link_address(bin: &Binary, addr: u64, start: u64, offset: u64) -> Option<u64>
     })
 }
 
+/// One frame as the binary names it: function (the symbol name, as runtime/pprof writes
+/// it), file, line, inlined.
+type OwnFrame = (String, String, i32, bool);
+
+/// The binary's inline chain at each address (empty for `None` and for addresses in no
+/// function), decoding each function's tables once; functions in parallel.
+fn symbolize(bin: &Binary, links: &[Option<u64>]) -> Vec<Vec<OwnFrame>> {
+    let mut order: Vec<(u64, usize)> = links
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| Some(((*a)?, i)))
+        .collect();
+    order.sort_unstable();
+    // Runs of addresses in one function.
+    let mut groups: Vec<&[(u64, usize)]> = Vec::new();
+    let mut rest = &order[..];
+    while let Some(&(first, _)) = rest.first() {
+        let end = bin.func_at(first).map_or(first.saturating_add(1), |f| f.end().max(first + 1));
+        let n = rest.partition_point(|&(a, _)| a < end).max(1);
+        groups.push(&rest[..n]);
+        rest = &rest[n..];
+    }
+    let done: Vec<Vec<(usize, Vec<OwnFrame>)>> = groups
+        .par_iter()
+        .map(|g| {
+            let Some(f) = bin.func_at(g[0].0) else {
+                return Vec::new();
+            };
+            let pcs: Vec<u64> = g.iter().map(|&(a, _)| a).collect();
+            bin.frames_at_many(&f, &pcs)
+                .into_iter()
+                .zip(g.iter())
+                .map(|(chain, &(_, i))| {
+                    // Compiler-generated wrappers are left out of the runtime's stacks (and so
+                    // of its profiles) unless they called a panic: only the frames they wrap
+                    // are kept, as there. A chain that is nothing but a wrapper stays.
+                    let keep_wrappers = chain.iter().all(|fr| fr.wrapper)
+                        || chain.first().is_some_and(|fr| {
+                            matches!(
+                                &*fr.function,
+                                "runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap"
+                            )
+                        });
+                    let own = chain
+                        .iter()
+                        .filter(|fr| keep_wrappers || !fr.wrapper)
+                        .map(|fr| {
+                            (
+                                fr.function.to_string(),
+                                fr.file.to_string(),
+                                fr.line,
+                                fr.inlined,
+                            )
+                        })
+                        .collect();
+                    (i, own)
+                })
+                .collect()
+        })
+        .collect();
+    let mut out: Vec<Vec<OwnFrame>> = vec![Vec::new(); links.len()];
+    for (i, chain) in done.into_iter().flatten() {
+        out[i] = chain;
+    }
+    out
+}
+
 /// Attributes `prof` to `bin`.
 pub fn attribute(
     bin: &Binary,
@@ -232,17 +300,20 @@ pub fn attribute(
     };
 
     let mut interner = Interner::default();
+    // Every location's link address, then the binary's chains for them: locations sorted by
+    // address and grouped by function, each function's pc tables decoded once, the groups in
+    // parallel.
+    let links: Vec<Option<u64>> = prof
+        .locations
+        .iter()
+        .map(|l| place(l.address, l.mapping).or(chosen.is_none().then_some(l.address)))
+        .collect();
+    let chains = symbolize(bin, &links);
     let mut locs = Vec::with_capacity(prof.locations.len());
     let (mut agree, mut disagree) = (0usize, 0usize);
     let mut first_disagreement = None;
     let mut outside = 0usize;
-    for l in &prof.locations {
-        let link = place(l.address, l.mapping).or(if chosen.is_none() {
-            Some(l.address)
-        } else {
-            None
-        });
-        let ours = link.map(|a| bin.frames_at(a)).unwrap_or_default();
+    for ((l, link), ours) in prof.locations.iter().zip(&links).zip(chains) {
         if ours.is_empty() {
             // Outside the binary (a shared library, the vDSO) or in no function: the
             // profile's own names, if it has any.
@@ -275,10 +346,20 @@ pub fn attribute(
             });
             continue;
         }
+        let frames: Vec<Frame> = ours
+            .iter()
+            .map(|f| Frame {
+                function: interner.id(&f.0),
+                file: interner.id(&f.1),
+                line: f.2,
+                inlined: f.3,
+            })
+            .collect();
         if let Some(theirs) = l.frames.first() {
             let theirs = prof.str(theirs.function);
-            let mine = print_name(&ours[0].function);
-            if theirs == mine {
+            let mine = interner.names[frames[0].function as usize].as_str();
+            // The runtime writes full names (`F[go.shape.int]`); some writers print `F[...]`.
+            if theirs == mine || theirs == print_name(mine) {
                 agree += 1;
             } else {
                 disagree += 1;
@@ -290,15 +371,6 @@ pub fn attribute(
                 });
             }
         }
-        let frames = ours
-            .iter()
-            .map(|f| Frame {
-                function: interner.id(&print_name(&f.function)),
-                file: interner.id(&f.file),
-                line: f.line,
-                inlined: f.inlined,
-            })
-            .collect();
         locs.push(Loc {
             address: link.unwrap_or(l.address),
             in_binary: true,

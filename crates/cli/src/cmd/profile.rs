@@ -621,7 +621,7 @@ fn inline_chain(insn: &Insn) -> Vec<String> {
     }
     insn.inline
         .iter()
-        .map(|f| format!("{} {}:{}", print_name(&f.function), base(Path::new(&*f.file)), f.line))
+        .map(|f| format!("{} {}:{}", f.function, base(Path::new(&*f.file)), f.line))
         .collect()
 }
 
@@ -643,7 +643,7 @@ fn count_rows<'a>(
         .collect();
     let mut rows = Vec::new();
     for (k, insn) in listing.iter().enumerate() {
-        let in_chain = |name: &str| insn.inline.iter().any(|f| print_name(&f.function) == name);
+        let in_chain = |name: &str| insn.inline.iter().any(|f| &*f.function == name);
         if let Some(g) = only
             && !in_chain(g)
         {
@@ -658,7 +658,7 @@ fn count_rows<'a>(
             let innermost = insn
                 .inline
                 .first()
-                .is_some_and(|f| print_name(&f.function) == g);
+                .is_some_and(|f| &*f.function == g);
             if !innermost {
                 flat = 0;
             }
@@ -681,11 +681,11 @@ fn print_disasm(
     json: bool,
 ) -> Result<bool> {
     let sampled = sampled_addresses(att);
-    let by_name: HashMap<String, &FuncSym> = prog
-        .functions()
-        .iter()
-        .map(|f| (print_name(&f.name).into_owned(), f))
-        .collect();
+    // Names are not unique (a package's init, wrappers): every function of a name.
+    let mut by_name: HashMap<&str, Vec<&FuncSym>> = HashMap::new();
+    for f in prog.functions() {
+        by_name.entry(f.name.as_str()).or_default().push(f);
+    }
     let opts = Options {
         syntax: Syntax::Go,
         annotate: true,
@@ -698,8 +698,8 @@ fn print_disasm(
         // Where its code is: its own body, and every function it was inlined into that has
         // samples in it.
         let mut hosts: Vec<(&FuncSym, bool)> = Vec::new();
-        if physical && let Some(f) = by_name.get(name) {
-            hosts.push((f, false));
+        if physical && let Some(fs) = by_name.get(name) {
+            hosts.extend(fs.iter().map(|f| (*f, false)));
         }
         let mut into: Vec<&str> = att
             .locs
@@ -715,8 +715,8 @@ fn print_disasm(
         into.sort_unstable();
         into.dedup();
         for host in into {
-            if let Some(f) = by_name.get(host) {
-                hosts.push((f, true));
+            if let Some(fs) = by_name.get(host) {
+                hosts.extend(fs.iter().map(|f| (*f, true)));
             }
         }
         for (host, inlined) in hosts {
@@ -763,7 +763,7 @@ fn print_disasm(
                 writeln!(
                     out,
                     "ROUTINE ======================== {name} (inlined into {})",
-                    print_name(&host.name)
+                    host.name
                 )?;
             } else {
                 writeln!(out, "ROUTINE ======================== {name}")?;
