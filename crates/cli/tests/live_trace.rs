@@ -445,6 +445,69 @@ fn a_recorded_profile_reads_in_pprof_with_the_shares_of_the_programs_own_profile
                 "{label}: {f} has {o}% of goscope's samples, {t}% of runtime/pprof's"
             );
         }
+        // goscope profile reads the recording as pprof does: every function's flat value.
+        let out = Command::new(env!("CARGO_BIN_EXE_goscope"))
+            .args(["profile"])
+            .arg(&fx.path)
+            .arg(&rec)
+            .args(["top", "--inlined", "-n", "0", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{label}: profile top: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let flat_ms: HashMap<String, f64> = v["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["function"].as_str().unwrap().to_string(),
+                    f["flat_ms"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        let out = Command::new("go")
+            .args([
+                "tool",
+                "pprof",
+                "-top",
+                "-unit=ms",
+                "-nodecount=100000",
+                "-nodefraction=0",
+            ])
+            .arg(&fx.path)
+            .arg(&rec)
+            .output()
+            .unwrap();
+        let mut compared = 0;
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.len() >= 6 && w[1].ends_with('%') && w[4].ends_with('%') {
+                let name = w[5..]
+                    .join(" ")
+                    .replace(" (inline)", "")
+                    .replace(" (partial-inline)", "");
+                let want: f64 = match w[0] {
+                    "0" => 0.0,
+                    v => v.trim_end_matches("ms").parse().unwrap(),
+                };
+                let got = flat_ms.get(&name).copied().unwrap_or(-1.0);
+                assert!(
+                    (got - want).abs() < 0.01,
+                    "{label}: {name}: goscope {got} ms, pprof {want}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(
+            compared >= 2 && compared == flat_ms.len(),
+            "{label}: {compared} vs {}",
+            flat_ms.len()
+        );
     }
 }
 

@@ -86,15 +86,14 @@ fn pprof(p: &Profiled, args: &[&str], bin: &Path, profile: &Path) -> String {
     let mut all: Vec<&str> = args.to_vec();
     all.push(bin.to_str().unwrap());
     all.push(profile.to_str().unwrap());
-    let out = p
-        .tc
-        .command()
-        .arg("tool")
-        .arg("pprof")
-        .args(&all)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out =
+        p.tc.command()
+            .arg("tool")
+            .arg("pprof")
+            .args(&all)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
     assert!(
         out.status.success(),
         "go tool pprof {all:?}: {}",
@@ -152,7 +151,10 @@ fn goscope_top(p: &Profiled, inlined: bool) -> HashMap<String, (f64, f64)> {
         .map(|f| {
             (
                 f["function"].as_str().unwrap().to_string(),
-                (f["flat_ms"].as_f64().unwrap(), f["cum_ms"].as_f64().unwrap()),
+                (
+                    f["flat_ms"].as_f64().unwrap(),
+                    f["cum_ms"].as_f64().unwrap(),
+                ),
             )
         })
         .collect()
@@ -242,13 +244,23 @@ fn disasm_equals_pprof_disasm_and_lists_inlined_functions() {
                     &p.profile,
                 ));
                 assert!(!want.is_empty(), "{what}: pprof lists no {f}");
-                let v = goscope_ok(&["profile", bin, prof, "disasm", &format!("main\\.{f}$"), "--json"]);
+                let v = goscope_ok(&[
+                    "profile",
+                    bin,
+                    prof,
+                    "disasm",
+                    &format!("main\\.{f}$"),
+                    "--json",
+                ]);
                 let fns = v["functions"].as_array().unwrap();
                 assert_eq!(fns.len(), 1, "{what}: {f}: {v}");
                 let insns = fns[0]["instructions"].as_array().unwrap();
                 // pprof leaves out a function's last instruction; goscope lists it.
                 assert!(insns.len() >= want.len(), "{what}: {f}: instruction counts");
-                let listed: Vec<u64> = insns.iter().map(|i| i["address"].as_u64().unwrap()).collect();
+                let listed: Vec<u64> = insns
+                    .iter()
+                    .map(|i| i["address"].as_u64().unwrap())
+                    .collect();
                 for a in want.keys() {
                     assert!(listed.contains(a), "{what}: {f}: goscope has no {a:#x}");
                 }
@@ -263,14 +275,13 @@ fn disasm_equals_pprof_disasm_and_lists_inlined_functions() {
                 }
             }
             // An inlined function: pprof finds nothing to list.
-            let out = p
-                .tc
-                .command()
-                .args(["tool", "pprof", "-disasm", "main\\.mix"])
-                .arg(&p.fx.path)
-                .arg(&p.profile)
-                .output()
-                .unwrap();
+            let out =
+                p.tc.command()
+                    .args(["tool", "pprof", "-disasm", "main\\.mix"])
+                    .arg(&p.fx.path)
+                    .arg(&p.profile)
+                    .output()
+                    .unwrap();
             let said = String::from_utf8_lossy(&out.stderr);
             assert!(
                 pprof_disasm(&String::from_utf8_lossy(&out.stdout)).is_empty()
@@ -303,7 +314,9 @@ fn disasm_equals_pprof_disasm_and_lists_inlined_functions() {
             for i in f["instructions"].as_array().unwrap() {
                 let chain = i["inline"].as_array().unwrap();
                 assert!(
-                    chain.iter().any(|c| c.as_str().unwrap().starts_with("main.mix ")),
+                    chain
+                        .iter()
+                        .any(|c| c.as_str().unwrap().starts_with("main.mix ")),
                     "{what}: {i} is not mix's"
                 );
             }
@@ -318,7 +331,12 @@ fn list_equals_pprof_list_per_line() {
             continue;
         }
         let what = p.fx.label();
-        let text = pprof(p, &["-list", "main\\.hotB", "-unit=ms"], &p.fx.path, &p.profile);
+        let text = pprof(
+            p,
+            &["-list", "main\\.hotB", "-unit=ms"],
+            &p.fx.path,
+            &p.profile,
+        );
         let mut want = HashMap::new();
         for l in text.lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
@@ -331,7 +349,10 @@ fn list_equals_pprof_list_per_line() {
                 want.insert(n, (ms(w[0]), ms(w[1])));
             }
         }
-        assert!(!want.is_empty(), "{what}: pprof -list printed nothing: {text}");
+        assert!(
+            !want.is_empty(),
+            "{what}: pprof -list printed nothing: {text}"
+        );
         let v = goscope_ok(&[
             "profile",
             p.fx.path.to_str().unwrap(),
@@ -349,21 +370,35 @@ fn list_equals_pprof_list_per_line() {
             .map(|l| {
                 (
                     l["line"].as_i64().unwrap(),
-                    (l["flat_ms"].as_f64().unwrap(), l["cum_ms"].as_f64().unwrap()),
+                    (
+                        l["flat_ms"].as_f64().unwrap(),
+                        l["cum_ms"].as_f64().unwrap(),
+                    ),
                 )
             })
             .collect();
-        assert_eq!(got.len(), want.len(), "{what}: lines {got:?} vs pprof {want:?}");
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{what}: lines {got:?} vs pprof {want:?}"
+        );
         for (n, (flat, cum)) in &want {
             let g = got[n];
-            assert!(close(g.0, *flat) && close(g.1, *cum), "{what}: line {n}: {g:?} vs {flat} {cum}");
+            assert!(
+                close(g.0, *flat) && close(g.1, *cum),
+                "{what}: line {n}: {g:?} vs {flat} {cum}"
+            );
         }
         // The call line of mix names it.
         let call = f["lines"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|l| l["source"].as_str().is_some_and(|s| s.contains("mix(uint64(i) + s)")))
+            .find(|l| {
+                l["source"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("mix(uint64(i) + s)"))
+            })
             .expect("hotB's call of mix");
         assert_eq!(call["inlined"][0]["function"], "main.mix", "{call}");
     }
@@ -411,7 +446,9 @@ fn diff_equals_pprof_diff_base() {
             })
             .collect();
         for (f, (flat, cum)) in &want {
-            let g = got.get(f).unwrap_or_else(|| panic!("{what}: no {f} in diff"));
+            let g = got
+                .get(f)
+                .unwrap_or_else(|| panic!("{what}: no {f} in diff"));
             assert!(
                 close(g.0, *flat) && close(g.1, *cum),
                 "{what}: {f}: goscope Δ {g:?}, pprof -diff_base {flat} {cum}"
@@ -513,7 +550,11 @@ fn flame_graph_parses_renders_and_names_every_function_of_one_percent() {
             // Width and height from the IHDR chunk; a blank page compresses to almost nothing.
             let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
             assert_eq!(w, 1200, "screenshot width");
-            assert!(bytes.len() > 8_000, "the screenshot is blank ({} bytes)", bytes.len());
+            assert!(
+                bytes.len() > 8_000,
+                "the screenshot is blank ({} bytes)",
+                bytes.len()
+            );
             eprintln!("flame graph screenshot: {}", png.display());
         }
     }
@@ -536,10 +577,22 @@ fn bad_profiles_get_one_clear_line_and_exit_2() {
     let mut cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", Vec::new(), "empty"),
         ("truncated", good[..good.len() / 2].to_vec(), "cut short"),
-        ("truncated-raw", raw[..raw.len() * 2 / 3].to_vec(), "not a pprof profile"),
-        ("garbage", b"this is not a profile at all\n".repeat(20), "not a pprof profile"),
+        (
+            "truncated-raw",
+            raw[..raw.len() * 2 / 3].to_vec(),
+            "not a pprof profile",
+        ),
+        (
+            "garbage",
+            b"this is not a profile at all\n".repeat(20),
+            "not a pprof profile",
+        ),
         // A profile.proto holding only its string table.
-        ("no-samples", vec![0x32, 0x00, 0x32, 0x03, b'c', b'p', b'u'], "no samples"),
+        (
+            "no-samples",
+            vec![0x32, 0x00, 0x32, 0x03, b'c', b'p', b'u'],
+            "no samples",
+        ),
     ];
     // A sample naming a location the profile does not have: field 2 (sample) holding
     // location_id 999 and one value.
@@ -569,7 +622,10 @@ fn bad_profiles_get_one_clear_line_and_exit_2() {
         "top",
     ]);
     assert_eq!(code, 2, "another build: {err}");
-    assert!(err.contains("not taken from this build") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("not taken from this build") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let (_, err, code) = goscope(&[
         "profile",
@@ -622,7 +678,11 @@ fn a_profile_of_the_go_compiler_reads_as_pprof_reads_it() {
         std::fs::write(&file, &src).unwrap();
         let prof = dir.path().join("compile.prof");
         let tooldir = String::from_utf8(
-            tc.command().args(["env", "GOTOOLDIR"]).output().unwrap().stdout,
+            tc.command()
+                .args(["env", "GOTOOLDIR"])
+                .output()
+                .unwrap()
+                .stdout,
         )
         .unwrap();
         let compile = PathBuf::from(tooldir.trim()).join("compile");
@@ -665,11 +725,19 @@ fn a_profile_of_the_go_compiler_reads_as_pprof_reads_it() {
             .map(|f| {
                 (
                     f["function"].as_str().unwrap().to_string(),
-                    (f["flat_ms"].as_f64().unwrap(), f["cum_ms"].as_f64().unwrap()),
+                    (
+                        f["flat_ms"].as_f64().unwrap(),
+                        f["cum_ms"].as_f64().unwrap(),
+                    ),
                 )
             })
             .collect();
-        assert!(want.len() > 100, "{}: a small profile: {}", tc.version, want.len());
+        assert!(
+            want.len() > 100,
+            "{}: a small profile: {}",
+            tc.version,
+            want.len()
+        );
         assert_same_table(&got, &want, &format!("{} compiling", tc.version));
     }
 }

@@ -181,7 +181,9 @@ fn symbolize(bin: &Binary, links: &[Option<u64>]) -> Vec<Vec<OwnFrame>> {
     let mut groups: Vec<&[(u64, usize)]> = Vec::new();
     let mut rest = &order[..];
     while let Some(&(first, _)) = rest.first() {
-        let end = bin.func_at(first).map_or(first.saturating_add(1), |f| f.end().max(first + 1));
+        let end = bin
+            .func_at(first)
+            .map_or(first.saturating_add(1), |f| f.end().max(first + 1));
         let n = rest.partition_point(|&(a, _)| a < end).max(1);
         groups.push(&rest[..n]);
         rest = &rest[n..];

@@ -175,7 +175,8 @@ pub fn flame_svg(att: &Attributed, title: &str) -> String {
         height - 6.0
     );
     d.frame(&root, 0.0, 0);
-    d.out.push_str("</g>\n<script type=\"text/ecmascript\"><![CDATA[\n");
+    d.out
+        .push_str("</g>\n<script type=\"text/ecmascript\"><![CDATA[\n");
     d.out.push_str(SCRIPT);
     d.out.push_str("\n]]></script>\n</svg>\n");
     d.out

@@ -195,7 +195,10 @@ fn check(p: proto::Profile) -> Result<Profile, ProfileError> {
     let mut mappings = Vec::with_capacity(p.mapping.len());
     for m in &p.mapping {
         if mapping_ix.insert(m.id, mappings.len() as u32).is_some() {
-            return Err(ProfileError::Corrupt(format!("two mappings have id {}", m.id)));
+            return Err(ProfileError::Corrupt(format!(
+                "two mappings have id {}",
+                m.id
+            )));
         }
         mappings.push(ProfileMapping {
             start: m.memory_start,
@@ -212,7 +215,10 @@ fn check(p: proto::Profile) -> Result<Profile, ProfileError> {
         let file = string(f.filename, "a function")?;
         string(f.system_name, "a function")?;
         if function_ix.insert(f.id, (name, file)).is_some() {
-            return Err(ProfileError::Corrupt(format!("two functions have id {}", f.id)));
+            return Err(ProfileError::Corrupt(format!(
+                "two functions have id {}",
+                f.id
+            )));
         }
     }
 
@@ -220,12 +226,18 @@ fn check(p: proto::Profile) -> Result<Profile, ProfileError> {
     let mut locations = Vec::with_capacity(p.location.len());
     for l in &p.location {
         if location_ix.insert(l.id, locations.len() as u32).is_some() {
-            return Err(ProfileError::Corrupt(format!("two locations have id {}", l.id)));
+            return Err(ProfileError::Corrupt(format!(
+                "two locations have id {}",
+                l.id
+            )));
         }
         let mapping = match l.mapping_id {
             0 => None,
             id => Some(*mapping_ix.get(&id).ok_or_else(|| {
-                ProfileError::Corrupt(format!("location {} names mapping {id}, which is absent", l.id))
+                ProfileError::Corrupt(format!(
+                    "location {} names mapping {id}, which is absent",
+                    l.id
+                ))
             })?),
         };
         let mut frames = Vec::with_capacity(l.line.len());
@@ -249,7 +261,10 @@ fn check(p: proto::Profile) -> Result<Profile, ProfileError> {
         });
     }
 
-    let goroutine_key = strings.iter().position(|s| s == "goroutine").map(|i| i as i64);
+    let goroutine_key = strings
+        .iter()
+        .position(|s| s == "goroutine")
+        .map(|i| i as i64);
     let mut samples = Vec::with_capacity(p.sample.len());
     for (k, s) in p.sample.into_iter().enumerate() {
         if s.value.len() != sample_types.len() {

@@ -207,9 +207,9 @@ pub fn run(args: Args) -> Result<u8> {
             let mut doc = print_diff(&mut out, &att, &new_att, *inlined, *n, args.json)?;
             if let Some(re) = disasm {
                 let re = compile(re)?;
-                let prog =
-                    Program::new(&bin).with_context(|| args.binary.display().to_string())?;
-                let by_function = print_diff_disasm(&mut out, &att, &new_att, &prog, &re, args.json)?;
+                let prog = Program::new(&bin).with_context(|| args.binary.display().to_string())?;
+                let by_function =
+                    print_diff_disasm(&mut out, &att, &new_att, &prog, &re, args.json)?;
                 if let Some(doc) = doc.as_mut() {
                     doc["instructions_by_function"] = serde_json::Value::Array(by_function);
                 }
@@ -232,8 +232,10 @@ fn no_match(re: &str) -> Result<()> {
 }
 
 fn base(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 /// Reads and attributes one profile.
@@ -312,7 +314,11 @@ fn print_top(
     json: bool,
 ) -> Result<()> {
     let rows = top(att, inlined, by_cum);
-    let shown = if n == 0 { rows.len() } else { n.min(rows.len()) };
+    let shown = if n == 0 {
+        rows.len()
+    } else {
+        n.min(rows.len())
+    };
     if json {
         let functions = rows[..shown]
             .iter()
@@ -655,10 +661,7 @@ fn count_rows<'a>(
             counts[k].0
         };
         if let Some(g) = only {
-            let innermost = insn
-                .inline
-                .first()
-                .is_some_and(|f| &*f.function == g);
+            let innermost = insn.inline.first().is_some_and(|f| &*f.function == g);
             if !innermost {
                 flat = 0;
             }
@@ -704,12 +707,7 @@ fn print_disasm(
         let mut into: Vec<&str> = att
             .locs
             .iter()
-            .filter(|l| {
-                l.in_binary
-                    && l.frames
-                        .iter()
-                        .any(|f| f.function == function && f.inlined)
-            })
+            .filter(|l| l.in_binary && l.frames.iter().any(|f| f.function == function && f.inlined))
             .filter_map(|l| l.frames.last().map(|f| att.name(f.function)))
             .collect();
         into.sort_unstable();
@@ -794,12 +792,7 @@ fn print_disasm(
                 )?;
                 let notes = annotations(r.insn);
                 let chain = inline_chain(r.insn);
-                write!(
-                    out,
-                    "  {}:{}",
-                    base(Path::new(&*r.insn.file)),
-                    r.insn.line
-                )?;
+                write!(out, "  {}:{}", base(Path::new(&*r.insn.file)), r.insn.line)?;
                 if !notes.is_empty() {
                     write!(out, "  // {}", notes.join("; "))?;
                 }
@@ -837,12 +830,16 @@ fn print_diff(
 ) -> Result<Option<serde_json::Value>> {
     let mut rows: BTreeMap<String, [i64; 4]> = BTreeMap::new();
     for r in top(base_att, inlined, false) {
-        let e = rows.entry(base_att.name(r.function).to_string()).or_default();
+        let e = rows
+            .entry(base_att.name(r.function).to_string())
+            .or_default();
         e[0] = r.flat;
         e[2] = r.cum;
     }
     for r in top(new_att, inlined, false) {
-        let e = rows.entry(new_att.name(r.function).to_string()).or_default();
+        let e = rows
+            .entry(new_att.name(r.function).to_string())
+            .or_default();
         e[1] = r.flat;
         e[3] = r.cum;
     }
@@ -854,7 +851,11 @@ fn print_diff(
             .then_with(|| (b.1[3] - b.1[2]).abs().cmp(&(a.1[3] - a.1[2]).abs()))
             .then_with(|| a.0.cmp(&b.0))
     });
-    let shown = if n == 0 { rows.len() } else { n.min(rows.len()) };
+    let shown = if n == 0 {
+        rows.len()
+    } else {
+        n.min(rows.len())
+    };
     if json {
         let functions: Vec<DiffRowJson> = rows[..shown]
             .iter()
@@ -955,7 +956,11 @@ fn print_diff_disasm(
             continue;
         }
         writeln!(out, "\nROUTINE ======================== {name}")?;
-        writeln!(out, "{:>10} {:>10} {:>10}", "base flat", "new flat", "delta")?;
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>10}",
+            "base flat", "new flat", "delta"
+        )?;
         for (b, n) in base_rows.iter().zip(&new_rows) {
             writeln!(
                 out,

@@ -135,12 +135,13 @@ pub fn run(args: Args) -> Result<u8> {
                 if tab.find_func(link).is_none() {
                     break;
                 }
-                if !profile.has_location(addr) {
-                    // A return address belongs to the call before it.
-                    let lookup = if i == 0 { link } else { link - 1 };
+                // A return address belongs to the call before it: callers' locations are
+                // the return address minus one, inside the call, as the runtime writes them.
+                let loc = if i == 0 { addr } else { addr.wrapping_sub(1) };
+                if !profile.has_location(loc) {
                     let frames: Vec<LineFrame> = w
                         .bin
-                        .frames_at(lookup)
+                        .frames_at(loc.wrapping_sub(bias))
                         .into_iter()
                         .map(|f| LineFrame {
                             function: f.function.to_string(),
@@ -148,9 +149,9 @@ pub fn run(args: Args) -> Result<u8> {
                             line: i64::from(f.line),
                         })
                         .collect();
-                    profile.add_location(addr, &frames);
+                    profile.add_location(loc, &frames);
                 }
-                stack.push(addr);
+                stack.push(loc);
             }
             if stack.is_empty() {
                 outside_go += 1;
