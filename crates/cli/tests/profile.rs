@@ -274,6 +274,35 @@ fn disasm_equals_pprof_disasm_and_lists_inlined_functions() {
                     );
                 }
             }
+            // --skid: each instruction gets what the one after it had.
+            let plain = goscope_ok(&["profile", bin, prof, "disasm", "main\\.hotA$", "--json"]);
+            let skid = goscope_ok(&[
+                "profile",
+                bin,
+                prof,
+                "disasm",
+                "main\\.hotA$",
+                "--skid",
+                "--json",
+            ]);
+            let flats = |v: &Value| -> Vec<f64> {
+                v["functions"][0]["instructions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["flat_ms"].as_f64().unwrap())
+                    .collect()
+            };
+            let (plain, skid) = (flats(&plain), flats(&skid));
+            assert_eq!(plain.len(), skid.len());
+            for k in 0..skid.len() {
+                let want = plain.get(k + 1).copied().unwrap_or(0.0);
+                assert!(
+                    close(skid[k], want),
+                    "{what}: --skid row {k}: {} vs {want}",
+                    skid[k]
+                );
+            }
             // An inlined function: pprof finds nothing to list.
             let out =
                 p.tc.command()

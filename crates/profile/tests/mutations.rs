@@ -46,7 +46,7 @@ fn truncated_and_flipped_profiles_never_panic() {
             read_and_report(&data[..data.len() * i / 128], Some(&bin));
         }
     }
-    let mut rng = Rng(0x5eed_0f_9a11);
+    let mut rng = Rng(0x005e_ed0f_9a11);
     for _ in 0..3000 {
         let mut m = raw.clone();
         for _ in 0..1 + rng.below(8) {
