@@ -384,10 +384,11 @@ fn a_process_goscope_may_not_trace_is_refused_with_status_2() {
     );
 }
 
-/// `go tool pprof -top`'s flat share (percent) of each function in `profile`.
+/// `go tool pprof -top -noinlines`'s flat share (percent) of each function in `profile` (each with
+/// what was inlined into it).
 fn pprof_flat_shares(bin: &std::path::Path, profile: &std::path::Path) -> HashMap<String, f64> {
     let out = Command::new("go")
-        .args(["tool", "pprof", "-top", "-nodecount=50"])
+        .args(["tool", "pprof", "-top", "-noinlines", "-nodecount=50"])
         .arg(bin)
         .arg(profile)
         .output()
@@ -416,7 +417,9 @@ fn a_recorded_profile_reads_in_pprof_with_the_shares_of_the_programs_own_profile
     if !uprobes_possible() {
         return;
     }
-    for fx in fixtures(Variant::Default) {
+    // testdata/proffix: hot functions inlined and not, under its own runtime/pprof profile.
+    for tc in toolchains() {
+        let fx = core_common::fixture("proffix", &tc, Variant::Default, false);
         let label = fx.label();
         let dir = tempfile::tempdir().unwrap();
         let own = dir.path().join("own.pprof");
@@ -430,15 +433,16 @@ fn a_recorded_profile_reads_in_pprof_with_the_shares_of_the_programs_own_profile
                 rec.to_str().unwrap(),
                 "--",
                 fx.path.to_str().unwrap(),
-                "hot",
                 own.to_str().unwrap(),
+                "3000",
             ],
             &[],
         );
         assert_eq!(code, 0, "{label}: {err}");
         let ours = pprof_flat_shares(&fx.path, &rec);
         let theirs = pprof_flat_shares(&fx.path, &own);
-        for f in ["main.hotA", "main.hotB"] {
+        // The hot functions, each with what was inlined into it.
+        for f in ["main.hotA", "main.hotB", "main.spread"] {
             let (o, t) = (ours.get(f).copied().unwrap_or(0.0), theirs[f]);
             assert!(
                 (o - t).abs() <= t * 0.10,

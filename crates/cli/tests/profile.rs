@@ -23,7 +23,8 @@ struct Profiled {
     second: PathBuf,
 }
 
-/// Every toolchain's proffix, plain and stripped, each run twice (built and run once per test
+/// Every toolchain's proffix, plain, stripped and PIE (loaded at a random address: the
+/// mapping's bias is undone), each run twice (built and run once per test
 /// binary).
 fn profiled() -> &'static [Profiled] {
     static ALL: OnceLock<Vec<Profiled>> = OnceLock::new();
@@ -32,7 +33,7 @@ fn profiled() -> &'static [Profiled] {
         std::fs::create_dir_all(&dir).unwrap();
         let mut out = Vec::new();
         for tc in toolchains() {
-            for variant in [Variant::Default, Variant::Stripped] {
+            for variant in [Variant::Default, Variant::Stripped, Variant::Pie] {
                 let fx = core_common::fixture("proffix", &tc, variant, false);
                 let mut files = Vec::new();
                 for run in ["a", "b"] {

@@ -139,10 +139,13 @@ pub fn run(args: Args) -> Result<u8> {
                 // the return address minus one, inside the call, as the runtime writes them.
                 let loc = if i == 0 { addr } else { addr.wrapping_sub(1) };
                 if !profile.has_location(loc) {
-                    let frames: Vec<LineFrame> = w
-                        .bin
-                        .frames_at(loc.wrapping_sub(bias))
+                    let chain = w.bin.frames_at(loc.wrapping_sub(bias));
+                    // Compiler-generated wrappers are left out, as the runtime leaves them out
+                    // of its stacks (unless nothing else is there).
+                    let all_wrappers = chain.iter().all(|f| f.wrapper);
+                    let frames: Vec<LineFrame> = chain
                         .into_iter()
+                        .filter(|f| all_wrappers || !f.wrapper)
                         .map(|f| LineFrame {
                             function: f.function.to_string(),
                             file: f.file.to_string(),
