@@ -296,13 +296,9 @@ fn disasm_equals_pprof_disasm_and_lists_inlined_functions() {
             };
             let (plain, skid) = (flats(&plain), flats(&skid));
             assert_eq!(plain.len(), skid.len());
-            for k in 0..skid.len() {
+            for (k, got) in skid.iter().enumerate() {
                 let want = plain.get(k + 1).copied().unwrap_or(0.0);
-                assert!(
-                    close(skid[k], want),
-                    "{what}: --skid row {k}: {} vs {want}",
-                    skid[k]
-                );
+                assert!(close(*got, want), "{what}: --skid row {k}: {got} vs {want}");
             }
             // An inlined function: pprof finds nothing to list.
             let out =
