@@ -143,6 +143,48 @@ fn container_err(format: &'static str, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Why an ELF file whose parse failed is likely cut short: the end of its section headers,
+/// or of the largest section they describe, lies beyond the file's end.
+fn elf_truncation(data: &[u8]) -> Option<String> {
+    let is64 = *data.get(4)? == 2;
+    let u16_at = |o: usize| Some(u16::from_le_bytes(data.get(o..o + 2)?.try_into().ok()?) as u64);
+    let u32_at = |o: usize| {
+        Some(u64::from(u32::from_le_bytes(
+            data.get(o..o + 4)?.try_into().ok()?,
+        )))
+    };
+    let u64_at = |o: usize| Some(u64::from_le_bytes(data.get(o..o + 8)?.try_into().ok()?));
+    let word = |o: usize| if is64 { u64_at(o) } else { u32_at(o) };
+    let (shoff, shentsize, shnum) = if is64 {
+        (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?)
+    } else {
+        (u32_at(0x20)?, u16_at(0x2e)?, u16_at(0x30)?)
+    };
+    let len = data.len() as u64;
+    let headers_end = shoff.checked_add(shentsize.checked_mul(shnum)?)?;
+    let mut described = headers_end;
+    if headers_end <= len {
+        // The sections' own extents (SHT_NOBITS occupies no file bytes).
+        for i in 0..shnum {
+            let h = usize::try_from(shoff + i * shentsize).ok()?;
+            let (kind, off, size) = if is64 {
+                (u32_at(h + 4)?, word(h + 0x18)?, word(h + 0x20)?)
+            } else {
+                (u32_at(h + 4)?, word(h + 0x10)?, word(h + 0x14)?)
+            };
+            if kind != 8 {
+                described = described.max(off.saturating_add(size));
+            }
+        }
+    }
+    (described > len).then(|| {
+        format!(
+            "the file is {len} bytes but its headers describe {described}: it looks truncated — \
+             copy it again"
+        )
+    })
+}
+
 impl Container {
     /// Reads the container facts from `data`.
     pub fn parse(data: &[u8]) -> Result<Container> {
@@ -171,7 +213,13 @@ impl Container {
             Format::MachO => "Mach-O",
             Format::Pe => "PE",
         };
-        let file = object::File::parse(data).map_err(|e| container_err(fname, e))?;
+        let file = object::File::parse(data).map_err(|e| match elf_truncation(data) {
+            Some(t) if format == Format::Elf => Error::Container {
+                format: fname,
+                detail: format!("{e} ({t})"),
+            },
+            _ => container_err(fname, e),
+        })?;
         if !file.is_little_endian() {
             return Err(Error::BigEndian);
         }

@@ -46,9 +46,12 @@ Every command takes --json. Exit status: 0 ok, 1 findings, 2 usage or input erro
 #[derive(Parser, Debug)]
 #[command(name = "goscope", version, about = ABOUT, after_help = AFTER_HELP)]
 #[command(propagate_version = true, max_term_width = 100)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = output::ColorChoice::Auto)]
+    color: output::ColorChoice,
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,6 +72,10 @@ enum Command {
     Locks(cmd::locks::Args),
     Record(cmd::record::Args),
     Profile(cmd::profile::Args),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the man page.
+    Man(cmd::completions::ManArgs),
 }
 
 /// `go tool` spells long flags with one dash (`-size`, `-sort=name`). clap would read `-size` as
@@ -107,8 +114,62 @@ fn normalize_go_flags(args: Vec<String>) -> Vec<String> {
     out
 }
 
+/// An error and its causes on one line, each said once: a cause whose text the message
+/// already holds is dropped (`cannot read F: No such file…` is not followed by `No such
+/// file…` again), and a cause that repeats the context and says more replaces it.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if c.is_empty() || text.contains(&c) {
+            continue;
+        }
+        if text.is_empty() || c.contains(&text) {
+            text = c;
+        } else {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
+/// `goscope core threads core`: a file named like one of `core`'s (or `profile`'s) subcommands,
+/// given as BIN or CORE, would be read as that subcommand. An operand that names an existing
+/// file, is a subcommand's name and has another operand after it is a file: it is passed as
+/// `./NAME`, which clap cannot take for a subcommand.
+fn disambiguate_files(mut args: Vec<String>) -> Vec<String> {
+    use clap::CommandFactory;
+    let Some(sub) = args.get(1).cloned() else {
+        return args;
+    };
+    if sub != "core" && sub != "profile" {
+        return args;
+    }
+    let cmd = Cli::command();
+    let Some(c) = cmd.find_subcommand(&sub) else {
+        return args;
+    };
+    let names: Vec<String> = c
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .chain(std::iter::once("help".to_string()))
+        .collect();
+    let operands: Vec<usize> = (2..args.len())
+        .filter(|&i| !args[i].starts_with('-'))
+        .take(3)
+        .collect();
+    for (k, &i) in operands.iter().enumerate().take(2) {
+        let a = &args[i];
+        if names.contains(a) && k + 1 < operands.len() && std::path::Path::new(a).is_file() {
+            args[i] = format!("./{a}");
+        }
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let args = normalize_go_flags(std::env::args().collect());
+    let args = disambiguate_files(normalize_go_flags(std::env::args().collect()));
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -117,6 +178,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    output::set_color(cli.color);
     let result = match cli.command {
         Command::Info(a) => cmd::info::run(a),
         Command::Nm(a) => cmd::nm::run(a),
@@ -134,6 +196,8 @@ fn main() -> ExitCode {
         Command::Locks(a) => cmd::locks::run(a),
         Command::Record(a) => cmd::record::run(a),
         Command::Profile(a) => cmd::profile::run(a),
+        Command::Completions(a) => cmd::completions::completions(a),
+        Command::Man(a) => cmd::completions::man(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -142,10 +206,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_OK);
             }
             if let Some(sig) = goscope_target::live::signals::interrupted() {
-                eprintln!("goscope: {e:#}");
+                eprintln!("goscope: {}", error_text(&e));
                 return ExitCode::from(goscope_target::live::signals::exit_status(sig));
             }
-            eprintln!("goscope: {e:#}");
+            eprintln!("goscope: {}", error_text(&e));
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -1584,7 +1584,13 @@ impl Session {
                     annotations: i
                         .annotations
                         .iter()
-                        .map(|a| a.label().to_string())
+                        .map(|a| {
+                            if a.detail.is_empty() {
+                                a.label().to_string()
+                            } else {
+                                format!("{}: {}", a.label(), a.detail)
+                            }
+                        })
                         .collect(),
                     breakpoint: int3.is_some_and(|m| m.contains_key(&addr))
                         || self

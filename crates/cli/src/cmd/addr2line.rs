@@ -120,15 +120,19 @@ pub fn run(args: Args) -> Result<u8> {
 }
 
 fn write_json(out: &mut impl Write, bin: &Binary, pc: u64) -> Result<()> {
+    // The top level says what the text line says: the function of the function table (the
+    // physical one) and the innermost file:line (where the instruction's code is written);
+    // `frames` has the whole chain, innermost first.
     let frames = bin.frames_at(pc);
     let outer = frames.last();
+    let inner = frames.first();
     output::json_line(
         out,
         &JsonAddr {
             address: format!("{pc:#x}"),
             function: outer.map(|f| f.function.as_ref()),
-            file: outer.map(|f| f.file.as_ref()),
-            line: outer.map_or(0, |f| f.line),
+            file: inner.map(|f| f.file.as_ref()),
+            line: inner.map_or(0, |f| f.line),
             frames: frames.clone(),
         },
     )

@@ -199,7 +199,7 @@ fn render_text(out: &mut impl Write, r: &Report, root: Option<&Path>) -> Result<
         writeln!(
             out,
             "{file}:{line}: {}: {}: {}",
-            v.rule.id(),
+            crate::output::paint(crate::output::Paint::Bad, v.rule.id()),
             v.function,
             v.message
         )?;

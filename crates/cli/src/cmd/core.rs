@@ -261,6 +261,7 @@ pub fn run(args: Args) -> Result<u8> {
                     group,
                     filter: filter.as_deref().map(GoroutineFilter::parse),
                     json: args.json,
+                    first: None,
                 },
                 all,
             )?,
@@ -290,12 +291,24 @@ pub fn run(args: Args) -> Result<u8> {
                 goroutine,
                 frame,
             }) => ctx.print(&mut out, &mut warnings, &expr, goroutine, frame)?,
-            Some(Sub::Map { addr, type_name }) => ctx.map(
-                &mut out,
-                &mut warnings,
-                parse_num(&addr)?,
-                type_name.as_deref(),
-            )?,
+            Some(Sub::Map { addr, type_name }) => {
+                // An address, or an expression naming a map (`main.registry`, `s.index`):
+                // then its header and its type come from the debug information.
+                let (at, typ, guessed) = match parse_num(&addr) {
+                    Ok(a) => (a, type_name.clone(), type_name.is_none()),
+                    Err(_) => {
+                        let v = ctx.eval_value(&mut warnings, &addr, None, None)?;
+                        let Some((hdr, t)) = v.map_header() else {
+                            bail!("{addr} is not a map (print {addr} shows what it is)");
+                        };
+                        if hdr == 0 {
+                            bail!("{addr} is a nil map");
+                        }
+                        (hdr, type_name.clone().or(Some(t)), false)
+                    }
+                };
+                ctx.map(&mut out, &mut warnings, at, typ.as_deref(), guessed)?
+            }
         })
     })();
     let flushed = out.flush();
@@ -462,7 +475,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 }
             }
             writeln!(w, "]}}")?;
-            return Ok(0);
+            return Ok(no_goroutines_status(summary.total_goroutines));
         }
         writeln!(
             w,
@@ -487,10 +500,11 @@ impl<'a, 'p> Ctx<'a, 'p> {
             writeln!(w, "signal: {}{how}", s.description)?;
         }
         writeln!(w)?;
+        let bad = |s: &str| crate::output::paint(crate::output::Paint::Bad, s).into_owned();
         match (&crash.message, crash.kind) {
-            (Some(m), "fatal error") => writeln!(w, "fatal error: {m}")?,
-            (Some(m), "signal") => writeln!(w, "{m}")?,
-            (Some(m), _) => writeln!(w, "{m}")?,
+            (Some(m), "fatal error") => writeln!(w, "{}", bad(&format!("fatal error: {m}")))?,
+            (Some(m), "signal") => writeln!(w, "{}", bad(m))?,
+            (Some(m), _) => writeln!(w, "{}", bad(m))?,
             (None, _) => writeln!(w, "no panic or fatal error found; the process was stopped")?,
         }
         if crash.kind == "panic" {
@@ -525,6 +539,9 @@ impl<'a, 'p> Ctx<'a, 'p> {
             }
         }
         writeln!(w)?;
+        if summary.total_goroutines == 0 {
+            return Ok(no_goroutines_status(0));
+        }
         write!(w, "{} goroutines:", summary.total_goroutines)?;
         let mut by: Vec<(&String, &usize)> = summary.goroutine_counts.iter().collect();
         by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -549,8 +566,17 @@ impl<'a, 'p> Ctx<'a, 'p> {
         all: bool,
     ) -> Result<u8> {
         let mut gs = self.headers(warnings, all)?;
-        write_list(w, self.p, &mut gs, view)?;
-        Ok(0)
+        let layout = self.core.layout();
+        let pid = layout.process.as_ref().map(|x| x.pid);
+        let crash = self
+            .p
+            .crash(layout.siginfo.map(|s| (s.signo, s.code, s.addr)), pid);
+        let view = ListView {
+            first: crash.goroutine,
+            ..view.clone()
+        };
+        write_list(w, self.p, &mut gs, &view)?;
+        Ok(no_goroutines_status(gs.len()))
     }
 
     fn one_goroutine(&self, w: &mut impl Write, warnings: &mut Vec<String>, id: u64) -> Result<u8> {
@@ -600,7 +626,9 @@ impl<'a, 'p> Ctx<'a, 'p> {
             write_panic_values(w, &panics, "    ")?;
         }
         writeln!(w)?;
-        for f in &g.frames {
+        // Numbered, as `disassemble --frame N` and `print --frame N` count them.
+        for (i, f) in g.frames.iter().enumerate() {
+            write!(w, "#{i} ")?;
             write_frame_position(w, f)?;
             if let (Some(off), Some(sp), Some(fp)) = (f.offset, f.sp, f.fp) {
                 write!(w, " +{off:#x} fp={fp:#x} sp={sp:#x} pc={:#x}", f.pc)?;
@@ -608,7 +636,11 @@ impl<'a, 'p> Ctx<'a, 'p> {
             writeln!(w)?;
         }
         if let Some(c) = &g.created_by {
-            writeln!(w, "created by {}", print_name(&c.function))?;
+            write!(w, "created by {}", print_name(&c.function))?;
+            if let Some(parent) = c.goroutine {
+                write!(w, " in goroutine {parent}")?;
+            }
+            writeln!(w)?;
             writeln!(w, "\t{}:{} +{:#x}", c.file, c.line, c.offset)?;
         }
         for wn in &g.warnings {
@@ -636,7 +668,10 @@ impl<'a, 'p> Ctx<'a, 'p> {
         }
         let p = self.p;
         let mut all = Vec::new();
-        for t in p.threads() {
+        for (i, t) in p.threads().iter().enumerate() {
+            // The kernel writes the fatal signal into every thread's status note; the thread
+            // that received it is the first one (its note comes with the core's siginfo).
+            let signal = if i == 0 { t.signal } else { 0 };
             let m = p.m_of_thread(t.tid);
             let curg = m.map_or(0, |m| m.curg);
             let raw = p.thread_raw_frames(u64::from(t.tid));
@@ -656,7 +691,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 tid: t.tid,
                 m: m.map(|m| m.id),
                 goroutine: gid,
-                signal: t.signal,
+                signal,
                 pc: t.regs.pc(),
                 sp: t.regs.sp(),
                 function,
@@ -920,26 +955,33 @@ impl<'a, 'p> Ctx<'a, 'p> {
             f.pc
         )?;
         writeln!(w, "TEXT {}(SB) {}", listing.name, listing.file)?;
-        for (i, insn) in listing.insns[lo..hi].iter().enumerate() {
-            let mark = if Some(lo + i) == cur { "=>" } else { "  " };
-            let bytes: String = prog
-                .bytes(insn)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            write!(
-                w,
-                "{mark}{}:{}\t{:#x}\t{bytes}\t{}",
-                short(&insn.file),
-                insn.line,
-                insn.address.wrapping_add(p.bias),
-                insn.text
-            )?;
-            for a in &insn.annotations {
-                write!(w, "\t// {}", a.label())?;
-            }
-            writeln!(w)?;
-        }
+        let rows: Vec<output::ListingRow> = listing.insns[lo..hi]
+            .iter()
+            .enumerate()
+            .map(|(i, insn)| output::ListingRow {
+                mark: if Some(lo + i) == cur { "=>" } else { "" }.to_string(),
+                position: format!("{}:{}", short(&insn.file), insn.line),
+                address: insn.address.wrapping_add(p.bias),
+                bytes: prog
+                    .bytes(insn)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+                text: insn.text.clone(),
+                notes: insn
+                    .annotations
+                    .iter()
+                    .map(|a| {
+                        if a.detail.is_empty() {
+                            a.label().to_string()
+                        } else {
+                            format!("{}: {}", a.label(), a.detail)
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        output::write_listing(w, &rows)?;
         Ok(0)
     }
 
@@ -971,29 +1013,21 @@ impl<'a, 'p> Ctx<'a, 'p> {
         Ok(g)
     }
 
-    fn print(
+    /// Evaluates `expr` in frame `frame` (default: the first user frame) of goroutine
+    /// `goroutine` (default: the failing one).
+    fn eval_value(
         &self,
-        w: &mut impl Write,
         warnings: &mut Vec<String>,
         expr: &str,
         goroutine: Option<u64>,
         frame: Option<usize>,
-    ) -> Result<u8> {
+    ) -> Result<goscope_runtime::expr::Value> {
         use goscope_runtime::expr::{EvalContext, Expr, FrameInfo};
         // A malformed expression is reported before anything is read.
         let e = Expr::parse(expr)?;
         let p = self.p;
         let g = self.goroutine_with_stack(warnings, goroutine)?;
         let index = frame.unwrap_or_else(|| default_frame(&g.frames));
-        let f = g.frames.get(index).with_context(|| {
-            format!(
-                "goroutine {} has {} frames (0 to {}); see: goroutine {}",
-                g.id,
-                g.frames.len(),
-                g.frames.len().saturating_sub(1),
-                g.id
-            )
-        })?;
         // Registers: the thread's where it stopped in this goroutine's innermost frame, or
         // what a signal saved where it interrupted it.
         let regs = p.innermost_registers(&g);
@@ -1007,6 +1041,31 @@ impl<'a, 'p> Ctx<'a, 'p> {
         };
         let v = ctx.eval(&e)?;
         warnings.extend(v.notes().iter().cloned());
+        Ok(v)
+    }
+
+    fn print(
+        &self,
+        w: &mut impl Write,
+        warnings: &mut Vec<String>,
+        expr: &str,
+        goroutine: Option<u64>,
+        frame: Option<usize>,
+    ) -> Result<u8> {
+        // A malformed expression is reported before anything is read.
+        let e = goscope_runtime::expr::Expr::parse(expr)?;
+        let g = self.goroutine_with_stack(warnings, goroutine)?;
+        let index = frame.unwrap_or_else(|| default_frame(&g.frames));
+        let f = g.frames.get(index).with_context(|| {
+            format!(
+                "goroutine {} has {} frames (0 to {}); see: goroutine {}",
+                g.id,
+                g.frames.len(),
+                g.frames.len().saturating_sub(1),
+                g.id
+            )
+        })?;
+        let v = self.eval_value(warnings, expr, goroutine, frame)?;
         if self.json {
             #[derive(Serialize)]
             struct PrintJson<'v> {
@@ -1038,11 +1097,38 @@ impl<'a, 'p> Ctx<'a, 'p> {
         warnings: &mut Vec<String>,
         addr: u64,
         type_name: Option<&str>,
+        guessed: bool,
     ) -> Result<u8> {
-        let m = self
-            .p
-            .read_map(addr, type_name)
-            .with_context(|| format!("no map header readable at {addr:#x}"))?;
+        let m = self.p.read_map(addr, type_name);
+        let plausible = |m: &goscope_runtime::maps::MapContents| match &m.header {
+            goscope_runtime::maps::MapHeader::Hashmap { count, b, .. } => {
+                *count <= 1 << 34 && *b <= 48
+            }
+            goscope_runtime::maps::MapHeader::Swiss {
+                used,
+                dir_len,
+                global_depth,
+                ..
+            } => *used <= 1 << 34 && *dir_len <= 1 << 30 && *global_depth <= 64,
+        };
+        if m.as_ref().is_none_or(|m| !plausible(m)) {
+            // The address of a map variable holds a pointer to the header: say so.
+            if let Ok(ptr) = goscope_target::Memory::read_ptr(self.core, addr)
+                && ptr != 0
+                && self
+                    .p
+                    .read_map(ptr, type_name)
+                    .is_some_and(|m| plausible(&m))
+            {
+                bail!(
+                    "{addr:#x} holds a pointer to a map, not a map header: try map {ptr:#x} \
+                     (or name the variable: map main.registry)"
+                );
+            }
+        }
+        let m = m
+            .filter(plausible)
+            .with_context(|| format!("no plausible map header at {addr:#x}"))?;
         warnings.extend(m.warnings.iter().cloned());
         if self.json {
             output::json_pretty(w, &m)?;
@@ -1091,14 +1177,33 @@ impl<'a, 'p> Ctx<'a, 'p> {
             )?,
         }
         if let Some(t) = &m.map_type {
-            let alt = if m.also_fits.is_empty() {
-                String::new()
-            } else {
-                format!(" (guessed; also fits {})", m.also_fits.join(", "))
+            let alt = match (guessed, m.also_fits.is_empty()) {
+                (false, _) => String::new(),
+                (true, true) => " (guessed from the binary's map types: give --type, or the \
+                                  variable's name)"
+                    .to_string(),
+                (true, false) => format!(
+                    " (guessed; also fits {}: give --type, or the variable's name)",
+                    m.also_fits.join(", ")
+                ),
             };
             writeln!(w, "type {}{alt}", t.name)?;
             writeln!(w, "{}", m.display())?;
         }
         Ok(0)
+    }
+}
+
+/// A Go process always has a goroutine: none read means the core could not be read (partial
+/// results, an input error for scripts).
+fn no_goroutines_status(read: usize) -> u8 {
+    if read == 0 {
+        eprintln!(
+            "goscope: no goroutine could be read from the core: it is truncated or damaged; \
+             the other messages say what is missing"
+        );
+        crate::EXIT_ERROR
+    } else {
+        crate::EXIT_OK
     }
 }

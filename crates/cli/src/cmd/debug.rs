@@ -452,23 +452,22 @@ fn render(w: &mut impl Write, r: &Reply) -> Result<()> {
             function, insns, ..
         } => {
             writeln!(w, "TEXT {function}(SB)")?;
-            for i in insns {
-                write!(
-                    w,
-                    "{}{}\t{}:{}\t{:#x}\t{}\t{}",
-                    if i.current { "=>" } else { "  " },
-                    if i.breakpoint { "*" } else { " " },
-                    short(&i.file),
-                    i.line,
-                    i.address,
-                    i.bytes,
-                    i.text
-                )?;
-                for a in &i.annotations {
-                    write!(w, "\t// {a}")?;
-                }
-                writeln!(w)?;
-            }
+            let rows: Vec<crate::output::ListingRow> = insns
+                .iter()
+                .map(|i| crate::output::ListingRow {
+                    mark: format!(
+                        "{}{}",
+                        if i.current { "=>" } else { "  " },
+                        if i.breakpoint { "*" } else { " " }
+                    ),
+                    position: format!("{}:{}", short(&i.file), i.line),
+                    address: i.address,
+                    bytes: i.bytes.clone(),
+                    text: i.text.clone(),
+                    notes: i.annotations.clone(),
+                })
+                .collect();
+            crate::output::write_listing(w, &rows)?;
         }
         Reply::Goroutines { list } => {
             for g in list {

@@ -15,7 +15,17 @@ use crate::output;
 
 /// The header line the runtime prints for a goroutine.
 pub fn header(g: &Goroutine<'_>) -> String {
-    format!("goroutine {} [{}]:", g.id, g.state())
+    use crate::output::{Paint, paint};
+    let state = g.state();
+    // On a terminal: running goroutines in green, ones blocked for minutes in yellow.
+    let state = if state.starts_with("running") || state.starts_with("runnable") {
+        paint(Paint::Good, &state).into_owned()
+    } else if state.contains(" minutes") {
+        paint(Paint::Warn, &state).into_owned()
+    } else {
+        state
+    };
+    format!("goroutine {} [{state}]:", g.id)
 }
 
 /// A frame's call line and the tab-indented `file:line` under it, as the runtime's traceback
@@ -119,6 +129,8 @@ pub struct ListView {
     pub filter: Option<GoroutineFilter>,
     /// JSON instead of text.
     pub json: bool,
+    /// The goroutine whose group comes first (a crash's failing goroutine).
+    pub first: Option<u64>,
 }
 
 /// Goroutines with the same state and stack.
@@ -145,6 +157,10 @@ pub fn write_list<'p>(
     view: &ListView,
 ) -> Result<usize> {
     let needs_frames = view.filter.as_ref().is_some_and(|f| f.needs_frames());
+    // Tracebacks keep the runtime's order (as it prints them); a list is read by id.
+    if !view.stacks && !view.group {
+        gs.sort_by_key(|g| g.id);
+    }
     // Groups: key → index into reps; reps hold (state, ids, a representative).
     let mut groups: HashMap<GroupKey, usize> = HashMap::new();
     let mut reps: Vec<(String, Vec<u64>, Goroutine<'p>)> = Vec::new();
@@ -199,8 +215,21 @@ pub fn write_list<'p>(
         }
     }
     if view.group {
+        for r in &mut reps {
+            r.1.sort_unstable();
+        }
+        // The failing goroutine's group first, then the largest.
+        let has_first = |i: usize| {
+            view.first
+                .is_some_and(|f| reps[i].1.binary_search(&f).is_ok())
+        };
         let mut order: Vec<usize> = (0..reps.len()).collect();
-        order.sort_by(|&a, &b| reps[b].1.len().cmp(&reps[a].1.len()).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            has_first(b)
+                .cmp(&has_first(a))
+                .then(reps[b].1.len().cmp(&reps[a].1.len()))
+                .then(a.cmp(&b))
+        });
         if view.json {
             let v: Vec<Group<'_, 'p>> = order
                 .iter()

@@ -2,6 +2,7 @@
 
 pub mod addr2line;
 pub mod check;
+pub mod completions;
 pub mod core;
 pub mod debug;
 pub mod diff;

@@ -93,6 +93,11 @@ pub fn run(args: Args) -> Result<u8> {
         Some(s) => parse_pc(s, "end")?,
         None => u64::MAX,
     };
+    if end < start {
+        anyhow::bail!(
+            "the range ends ({end:#x}) before it starts ({start:#x}): give START then END"
+        );
+    }
     let bin = output::open_binary(&args.binary)?;
     let prog = Program::new(&bin).with_context(|| args.binary.display().to_string())?;
     let opts = Options {
@@ -107,6 +112,15 @@ pub fn run(args: Args) -> Result<u8> {
     let funcs = prog.select(start, end, |name| {
         filter.as_ref().is_none_or(|re| re.is_match(name))
     });
+    if funcs.is_empty() {
+        // go tool objdump prints nothing; say why on stderr (stdout stays as go tool's).
+        let what = match (&args.symbol, &args.start) {
+            (Some(re), _) => format!("no function matches -s {re:?}"),
+            (None, Some(_)) => format!("no function lies in {start:#x}..{end:#x}"),
+            (None, None) => "the binary has no functions to list".to_string(),
+        };
+        eprintln!("goscope: {what} (goscope nm lists the names)");
+    }
     let sources = SourceCache::new(args.source_root.clone());
     let render = |f: &FuncSym| -> Vec<u8> {
         // Sizes come from the input: capacity hints are capped.
@@ -130,6 +144,11 @@ pub fn run(args: Args) -> Result<u8> {
     // channel holds one batch, so memory stays bounded whatever the binary's size.
     let mut out = output::stdout();
     let mut first = true;
+    // Whole binaries take a second or more: a bar on the terminal while the listing goes
+    // elsewhere.
+    let bar = (funcs.len() > 20_000)
+        .then(|| output::progress(funcs.len() as u64, "listing functions"))
+        .flatten();
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
         let render = &render;
@@ -143,6 +162,9 @@ pub fn run(args: Args) -> Result<u8> {
             }
         });
         for bufs in rx {
+            if let Some(b) = &bar {
+                b.inc(bufs.len() as u64);
+            }
             for b in bufs {
                 if !args.json && !first {
                     out.write_all(b"\n")?;
@@ -154,6 +176,14 @@ pub fn run(args: Args) -> Result<u8> {
         Ok(())
     })?;
     out.flush()?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if args.source
+        && let Some(h) = sources.hint()
+    {
+        eprintln!("goscope: {h}");
+    }
     Ok(crate::EXIT_OK)
 }
 
@@ -300,17 +330,21 @@ fn push_insn(rows: &mut Rows, bytes: &[u8], insn: &Insn, source: bool, words: bo
     k += 1;
     b.extend_from_slice(insn.text.as_bytes());
     if !insn.annotations.is_empty() {
-        b.extend_from_slice(b"  // ");
+        let mut note = String::from("// ");
         for (i, a) in insn.annotations.iter().enumerate() {
             if i > 0 {
-                b.extend_from_slice(b"; ");
+                note.push_str("; ");
             }
-            b.extend_from_slice(a.label().as_bytes());
+            note.push_str(a.label());
             if !a.detail.is_empty() {
-                b.extend_from_slice(b": ");
-                b.extend_from_slice(a.detail.as_bytes());
+                note.push_str(": ");
+                note.push_str(&a.detail);
             }
         }
+        b.extend_from_slice(b"  ");
+        // Coloured only on a terminal (the codes sit at the end of the row, after its last
+        // aligned cell).
+        b.extend_from_slice(crate::output::paint(crate::output::Paint::Note, &note).as_bytes());
     }
     ends[k] = b.len() as u32;
     let text_start = ends[k - 1] as usize;
@@ -442,6 +476,8 @@ fn render_json(out: &mut Vec<u8>, prog: &Program<'_>, l: &FunctionListing) {
 pub(crate) struct SourceCache {
     root: Option<PathBuf>,
     files: Mutex<HashMap<String, Option<Arc<Vec<String>>>>>,
+    /// The first source file that could not be read, for the hint at the end.
+    missing: Mutex<Option<String>>,
 }
 
 impl SourceCache {
@@ -449,7 +485,26 @@ impl SourceCache {
         SourceCache {
             root,
             files: Mutex::new(HashMap::new()),
+            missing: Mutex::new(None),
         }
+    }
+
+    /// A hint for the user when source files could not be read: which one, and what to do.
+    pub(crate) fn hint(&self) -> Option<String> {
+        let missing = self
+            .missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let trimmed = !missing.starts_with('/') && !missing.contains(':');
+        Some(format!(
+            "source files not found (first: {missing}{}): --source-root DIR looks for them under DIR",
+            if trimmed {
+                ", a path of a -trimpath build"
+            } else {
+                ""
+            }
+        ))
     }
 
     /// The text `go tool objdump -S` prints for `file:line`: `None` when the file cannot be
@@ -480,12 +535,23 @@ impl SourceCache {
         if let Ok(b) = std::fs::read(name) {
             return Some(split(b));
         }
+        let found = self.read_under_root(name).map(split);
+        if found.is_none() {
+            self.missing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(|| name.to_string());
+        }
+        found
+    }
+
+    fn read_under_root(&self, name: &str) -> Option<Vec<u8>> {
         let root = self.root.as_ref()?;
         let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
         for skip in 0..parts.len() {
             let p: PathBuf = root.join(parts[skip..].join("/"));
             if let Ok(b) = std::fs::read(&p) {
-                return Some(split(b));
+                return Some(b);
             }
         }
         None

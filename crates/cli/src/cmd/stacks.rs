@@ -148,6 +148,7 @@ pub fn run(args: Args) -> Result<u8> {
         group: args.group,
         filter: args.filter.as_deref().map(GoroutineFilter::parse),
         json: args.json,
+        first: None,
     };
     if args.json {
         let header = Header {

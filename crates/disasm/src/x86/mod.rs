@@ -367,8 +367,16 @@ impl X86 {
             && !rex_misplaced(code, self.bitness)
             && !test_alias(code, self.bitness)
         {
-            let uses_segment = (0..ins.op_count()).any(|i| !plan9::is_non_memory(ins.op_kind(i)))
-                || ins.mnemonic() == Mnemonic::Xlatb;
+            // A segment override is used by a memory operand that can take one: not by a
+            // string instruction's fixed ES:DI destination (`64 6d` is "FS INSD DX, ES:0(DI)").
+            let uses_segment = (0..ins.op_count()).any(|i| {
+                let k = ins.op_kind(i);
+                !plan9::is_non_memory(k)
+                    && !matches!(
+                        k,
+                        OpKind::MemoryESDI | OpKind::MemoryESEDI | OpKind::MemoryESRDI
+                    )
+            }) || ins.mnemonic() == Mnemonic::Xlatb;
             let branch = matches!(ins.flow_control(), FlowControl::ConditionalBranch)
                 || matches!(
                     ins.mnemonic(),
@@ -523,4 +531,27 @@ fn compute_facts(ins: &Instruction, code: &[u8], bitness: u32, known: bool) -> I
         info.nil_check = true;
     }
     info
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Disassembler, NoSymbols, Syntax};
+
+    fn go(code: &[u8]) -> String {
+        let mut out = String::new();
+        super::X86::new(64).decode(code, 0x1000, Syntax::Go, &NoSymbols, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_segment_prefix_a_string_destination_cannot_use_is_shown() {
+        // go tool objdump's text for these bytes (seen in a windows/amd64 build's padding).
+        assert_eq!(go(&[0x64, 0x6d]), "FS INSD DX, ES:0(DI)");
+        assert_eq!(go(&[0x64, 0xaa]), "FS STOSB AL, ES:0(DI)");
+        assert_eq!(go(&[0x64, 0xae]), "FS SCASB ES:0(DI), AL");
+        assert_eq!(go(&[0x26, 0xaa]), "ES STOSB AL, ES:0(DI)");
+        // A source operand takes the override.
+        assert_eq!(go(&[0x64, 0xa4]), "MOVSB FS:0(SI), ES:0(DI)");
+        assert_eq!(go(&[0x64, 0xac]), "LODSB FS:0(SI), AL");
+    }
 }

@@ -176,6 +176,13 @@ pub struct Value {
 }
 
 impl Value {
+    /// For a map: the address of its header (0 for a nil map) and its type's name as the
+    /// debug information gives it (`map[string]*main.Item`).
+    pub fn map_header(&self) -> Option<(u64, String)> {
+        let t = self.typ.as_ref()?;
+        matches!(t.kind, super::types::Kind::Map { .. }).then(|| (self.base, t.name.clone()))
+    }
+
     /// An empty value of type `typ` at `place`.
     pub(crate) fn blank(name: impl Into<String>, typ: Option<Arc<Type>>, place: Place) -> Value {
         Value {
