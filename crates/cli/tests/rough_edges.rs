@@ -344,3 +344,75 @@ fn colour_only_when_asked_or_on_a_terminal() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
 }
+
+#[test]
+fn core_disassemble_uses_objdumps_columns_and_annotations() {
+    let Some((fx, run)) = first_crash(&["customerr"]) else {
+        return;
+    };
+    let bin = fx.path.to_str().unwrap();
+    let (code, out, err) = goscope(&[
+        "core",
+        bin,
+        run.core.to_str().unwrap(),
+        "disassemble",
+        "--annotate",
+        "--context",
+        "30",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let function = out
+        .lines()
+        .nth(1)
+        .and_then(|l| l.strip_prefix("TEXT "))
+        .and_then(|l| l.split("(SB)").next())
+        .expect("a TEXT line")
+        .to_string();
+    let (code, listing, err) = goscope(&[
+        "objdump",
+        "--annotate",
+        "-s",
+        &format!("^{}$", regex_escape(&function)),
+        bin,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // objdump: address → instruction text with its annotations.
+    let want: std::collections::HashMap<String, String> = listing
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').map(str::trim).filter(|x| !x.is_empty()).collect();
+            (f.len() >= 4 && f[1].starts_with("0x")).then(|| (f[1].to_string(), f[3].to_string()))
+        })
+        .collect();
+    let mut compared = 0;
+    for l in out.lines().skip(2) {
+        let cells: Vec<&str> = l
+            .trim_start_matches("=>")
+            .split("  ")
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .collect();
+        assert!(cells.len() >= 4, "{l}");
+        let text = cells[3..].join("  ");
+        assert_eq!(
+            want.get(cells[1]).map(String::as_str),
+            Some(text.as_str()),
+            "{l}"
+        );
+        compared += 1;
+    }
+    assert!(compared > 20, "{out}");
+    assert!(out.contains("// "), "no annotation in the window: {out}");
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
