@@ -380,7 +380,11 @@ fn core_disassemble_uses_objdumps_columns_and_annotations() {
     let want: std::collections::HashMap<String, String> = listing
         .lines()
         .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').map(str::trim).filter(|x| !x.is_empty()).collect();
+            let f: Vec<&str> = l
+                .split('\t')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .collect();
             (f.len() >= 4 && f[1].starts_with("0x")).then(|| (f[1].to_string(), f[3].to_string()))
         })
         .collect();
