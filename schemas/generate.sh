@@ -67,4 +67,32 @@ $G profile "$PROF" "$W/a.pb.gz" flamegraph -o "$W/f.svg" --json | one |
   schema profile-flamegraph "goscope profile BIN PROFILE flamegraph --json" "One object: what was written."
 { $G profile "$PROF" "$W/a.pb.gz" diff "$W/b.pb.gz" --json | one; $G profile "$PROF" "$W/a.pb.gz" diff "$W/b.pb.gz" --disasm 'main\.hotA$' --json | one; } |
   schema profile-diff "goscope profile BIN BASE diff NEW --json" "One object: per function (and per instruction with --disasm) the change."
+# Live processes: the live fixture (stacks, top, snapshot) and tracefix (debug, trace, locks,
+# record). Needs root (ptrace and perf uprobes).
+LIVE=$(cargo xtask fixture live)
+TRACEFIX=$(cargo xtask fixture tracefix)
+DEBUGFIX=$(cargo xtask fixture debugfix)
+# The system Go's build, and Go 1.19's if the tests built one (older runtimes lack some fields).
+LIVES=("$LIVE" $(find target/fixtures -maxdepth 2 -path '*go1.19*' -name 'live-linux-amd64-default-*' -type f | head -1))
+: > "$W/stacks.jsonl"; : > "$W/top.jsonl"; : > "$W/snapshot.jsonl"
+for L in "${LIVES[@]}"; do
+  rm -f "$W/ready"
+  "$L" -dir "$W" >/dev/null 2>&1 & LPID=$!
+  while [ ! -f "$W/ready" ]; do sleep 0.1; done
+  { $G stacks --json $LPID | one; $G stacks --json --group $LPID | one; $G stacks --json --nonblocking $LPID | one; } >> "$W/stacks.jsonl"
+  { timeout 2 $G top --json --interval 300ms $LPID || true; } >> "$W/top.jsonl"
+  $G snapshot --json $LPID -o "$W/core.snap" | one >> "$W/snapshot.jsonl"
+  kill $LPID; wait $LPID 2>/dev/null || true
+done
+schema stacks "goscope stacks --json PID" "One object: the pause, and every goroutine (or group) with its stack." < "$W/stacks.jsonl"
+schema top "goscope top --json PID" "JSON Lines: one object per sample, with the groups of goroutines." < "$W/top.jsonl"
+schema snapshot "goscope snapshot --json PID -o FILE" "One object: what was written and how long the process was paused." < "$W/snapshot.jsonl"
+$G debug exec "$DEBUGFIX" --json -c 'break main.tick' -c continue -c stack -c 'print i' -c regs -c disassemble -c goroutines -c clearall -c exit -- -dir "$W" -n 3 calls 2>/dev/null |
+  schema debug "goscope debug --json" "JSON Lines: one object per command result or event (stops, exits, errors)."
+$G trace --json --returns 'main\.(settle|twice)$' -- "$TRACEFIX" calls "$W/t.json" 2>/dev/null |
+  schema trace "goscope trace --json" "JSON Lines: one object per call or return, then the summary."
+$G locks --json --only '^main\.' -- "$TRACEFIX" atomics "$W/l.json" 2>/dev/null | one |
+  schema locks "goscope locks --json" "One object: every atomic site with its count, per goroutine."
+$G record --json --duration 1s -o "$W/r.pb.gz" -- "$TRACEFIX" work 200 2>/dev/null | one |
+  schema record "goscope record --json" "One object: what was written."
 ls schemas/*.schema.json | wc -l

@@ -11,7 +11,7 @@ import sys
 
 HEX = re.compile(r"^0x[0-9a-f]+$")
 # Objects whose keys are data, not fields (a count per goroutine state, pprof labels).
-DYNAMIC = {"goroutine_counts", "labels"}
+DYNAMIC = {"goroutine_counts", "labels", "pause_phases_us", "args", "results"}
 
 
 def kind(v):
@@ -42,7 +42,9 @@ def infer(values):
             props = {}
             for key in keys:
                 got = [v[key] for v in vs if key in v]
-                if key in DYNAMIC and all(isinstance(g, dict) for g in got):
+                dynamic = key in DYNAMIC or (
+                    key == "goroutines" and all(isinstance(g, dict) for g in got))
+                if dynamic and all(isinstance(g, dict) for g in got):
                     inner = [x for g in got for x in g.values()]
                     props[key] = {"type": "object"}
                     if inner:

@@ -223,3 +223,152 @@ fn profile_commands_match_their_schemas() {
         }
     }
 }
+
+/// Runs `args` (a command that starts its own program, or one given a pid) and validates each
+/// output line (`lines`) or the whole output against `name`.
+fn check_live(name: &str, args: &[String], lines: bool) {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    check(name, &a, lines);
+}
+
+#[test]
+fn live_commands_match_their_schemas() {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    });
+    if !root {
+        assert!(!goscope_xtask::required(), "CI runs the live tests as root");
+        return;
+    }
+    for tc in toolchains() {
+        for variant in [Variant::Default, Variant::Stripped] {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path().to_str().unwrap().to_string();
+            let live = fixture("live", &tc, variant, false);
+            let mut child = Command::new(&live.path)
+                .args(["-dir", &d])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !dir.path().join("ready").exists() {
+                assert!(std::time::Instant::now() < deadline, "live never ready");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let pid = child.id().to_string();
+            check("stacks", &["stacks", "--json", &pid], false);
+            check("stacks", &["stacks", "--json", "--group", &pid], false);
+            let snap = format!("{d}/core");
+            check(
+                "snapshot",
+                &["snapshot", "--json", &pid, "-o", &snap],
+                false,
+            );
+            // top runs until stopped: two samples, then killed.
+            let out = Command::new(env!("CARGO_BIN_EXE_goscope"))
+                .args(["top", "--json", "--interval", "200ms", &pid])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(out.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
+            let out = out.wait_with_output().unwrap();
+            let v = schema("top");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.lines().count() >= 2, "top: {text}");
+            for l in text.lines() {
+                let doc: Value = serde_json::from_str(l).unwrap();
+                assert!(v.is_valid(&doc), "top: {l}");
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+
+            let tracefix = fixture("tracefix", &tc, variant, false);
+            let t = tracefix.path.to_str().unwrap().to_string();
+            let report = format!("{d}/report.json");
+            let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+            let regex = if variant == Variant::Default {
+                "main\\.(settle|twice)$"
+            } else {
+                "main\\.settle$"
+            };
+            check_live(
+                "trace",
+                &s(&[
+                    "trace",
+                    "--json",
+                    "--returns",
+                    regex,
+                    "--",
+                    &t,
+                    "calls",
+                    &report,
+                ]),
+                true,
+            );
+            check_live(
+                "locks",
+                &s(&[
+                    "locks", "--json", "--only", "^main\\.", "--", &t, "atomics", &report,
+                ]),
+                false,
+            );
+            let rec = format!("{d}/r.pb.gz");
+            check_live(
+                "record",
+                &s(&[
+                    "record",
+                    "--json",
+                    "--duration",
+                    "1s",
+                    "-o",
+                    &rec,
+                    "--",
+                    &t,
+                    "work",
+                    "100",
+                ]),
+                false,
+            );
+            let debugfix = fixture("debugfix", &tc, variant, false);
+            let b = debugfix.path.to_str().unwrap().to_string();
+            check_live(
+                "debug",
+                &s(&[
+                    "debug",
+                    "exec",
+                    &b,
+                    "--json",
+                    "-c",
+                    "break main.tick",
+                    "-c",
+                    "continue",
+                    "-c",
+                    "stack",
+                    "-c",
+                    "regs",
+                    "-c",
+                    "disassemble",
+                    "-c",
+                    "goroutines",
+                    "-c",
+                    "clearall",
+                    "-c",
+                    "exit",
+                    "--",
+                    "-dir",
+                    &d,
+                    "-n",
+                    "3",
+                    "calls",
+                ]),
+                true,
+            );
+        }
+    }
+}
