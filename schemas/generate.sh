@@ -26,6 +26,13 @@ $G objdump --json --annotate -s 'main\.' $S |
   schema objdump "goscope objdump --json" "JSON Lines: one object per instruction."
 (cd testdata/checkfix && ../../$G check --format json "$CHECKFIX" | one || true) |
   schema check "goscope check --format json" "One object: the violations and what was checked."
+# diff between two builds (Go 1.19's if the tests built one, else plain and stripped), opt on
+# the checkfix module.
+OLDP=$(find target/fixtures -maxdepth 2 -path '*go1.19*' -name 'proffix-linux-amd64-default-*' -type f | head -1)
+$G diff --json "${OLDP:-$(cargo xtask fixture proffix stripped)}" "$PROF" | one |
+  schema diff "goscope diff --json OLD NEW" "One object: per function, what changed between the builds."
+GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off $G opt --json --go go -C testdata/checkfix | one |
+  schema opt "goscope opt --json" "One object: the compiler's decisions, each tied to instructions."
 # Every cached customerr core (other toolchains and variants: optional fields appear there).
 OTHERS=()
 for d in target/fixtures/cores/crash-linux-amd64-*--customerr; do

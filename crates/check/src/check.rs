@@ -163,6 +163,18 @@ pub fn check(
     module: Option<&Module>,
     directives: &[Directive],
 ) -> Result<Report, Error> {
+    check_with_progress(bin, policy, module, directives, &|_, _| {})
+}
+
+/// [`check`], calling `progress(functions_done, functions_to_do)` as functions are checked
+/// (from several threads; `(0, total)` first).
+pub fn check_with_progress(
+    bin: &Binary,
+    policy: &Policy,
+    module: Option<&Module>,
+    directives: &[Directive],
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Report, Error> {
     let an = Analyzer::new(bin)?;
     let mut warnings = Vec::new();
     let mut checks = policy.checks.clone();
@@ -184,11 +196,18 @@ pub fn check(
         })
         .collect();
     let functions_checked = selected.iter().filter(|s| !s.is_empty()).count();
+    let to_do = if need_all {
+        funcs.len()
+    } else {
+        functions_checked
+    } as u64;
+    progress(0, to_do);
     let results: Vec<(Vec<Violation>, Option<FuncFacts<'_>>)> = funcs
         .par_iter()
         .zip(selected.par_iter())
         .filter(|(_, sel)| need_all || !sel.is_empty())
         .map(|(f, sel)| {
+            progress(1, to_do);
             let facts = an.facts(f);
             let mut v = Vec::new();
             for &i in sel {

@@ -101,6 +101,51 @@ fn binary_commands_match_their_schemas() {
                 None,
             );
         }
+        // diff between this toolchain's build and the first toolchain's, plain and stripped.
+        let first = toolchains().remove(0);
+        for variant in [Variant::Default, Variant::Stripped] {
+            let old = fixture("tracefix", &first, variant, false);
+            let new = fixture("tracefix", &tc, variant, false);
+            check(
+                "diff",
+                &[
+                    "diff",
+                    "--json",
+                    old.path.to_str().unwrap(),
+                    new.path.to_str().unwrap(),
+                ],
+                false,
+            );
+        }
+        // opt, with this toolchain, on the checkfix module.
+        let out = Command::new(env!("CARGO_BIN_EXE_goscope"))
+            .args(["opt", "--json", "--go"])
+            .arg(&tc.go)
+            .arg("-C")
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/checkfix"))
+            .env("GOTOOLCHAIN", "local")
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOPROXY", "off")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "opt: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = schema("opt");
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .take(5)
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "opt {}: {}",
+            tc.version,
+            errors.join("\n")
+        );
         // check, on its fixture module.
         let cf = fixture("checkfix", &tc, Variant::Default, false);
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/checkfix");

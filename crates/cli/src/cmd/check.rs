@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use goscope_check::check::{Report, check};
+use goscope_check::check::{Report, check_with_progress};
 use goscope_check::directives::{self, Module};
 use goscope_check::policy::{Policy, Rule};
 
@@ -165,8 +165,32 @@ pub fn run(args: Args) -> Result<u8> {
         );
     }
     let bin = output::open_binary(binary)?;
-    let mut report = check(&bin, &policy, module.as_ref(), &scan.directives)
-        .with_context(|| binary.display().to_string())?;
+    // A bar on the terminal for large binaries (the report comes at the end).
+    let bar = {
+        use std::io::IsTerminal;
+        std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("checking [{bar:30}] {pos}/{len} functions")
+            {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b
+        })
+    };
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            if done == 0 {
+                b.set_length(total);
+            }
+            b.inc(done);
+        }
+    };
+    let checked = check_with_progress(&bin, &policy, module.as_ref(), &scan.directives, &progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut report = checked.with_context(|| binary.display().to_string())?;
     report.warnings.splice(0..0, scan.warnings);
     let format = if args.json { Format::Json } else { args.format };
     match format {

@@ -133,7 +133,7 @@ pub fn run(args: Args) -> Result<u8> {
                 .map(goscope_probe::goroutines::GoroutineIds::new);
             // The fallback stops at the atomic instruction itself (an int3 may replace any).
             let pcs: Vec<u64> = sites.iter().map(|s| s.pc).collect();
-            let window = Window::new(args.duration);
+            let window = Window::new(args.duration).with_bar("counting");
             let (cost, _) = session.run(&pcs, &window, |hits| {
                 count_hits(hits, bias, &mut ids, &w, &mut counts, None);
                 Ok(())
@@ -188,7 +188,7 @@ pub fn run(args: Args) -> Result<u8> {
     let mut ids = rt
         .as_ref()
         .map(goscope_probe::goroutines::GoroutineIds::new);
-    let window = Window::new(args.duration);
+    let window = Window::new(args.duration).with_bar("counting");
     window.drain(
         &w,
         &mut probes,

@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<u8> {
         .map(goscope_probe::goroutines::GoroutineIds::new);
     let tab = w.bin.pclntab();
     let mut profile = ProfileBuilder::cpu(1_000_000_000 / args.hz as i64);
-    let window = Window::new(args.duration);
+    let window = Window::new(args.duration).with_bar("sampling");
     let mut outside_go = 0u64;
     let convert = |s: &goscope_probe::uprobes::Sample<'_>| {
         let g = goscope_probe::uprobes::reg(s, REGS_MASK, x86_reg::R14).unwrap_or(0);

@@ -61,10 +61,24 @@ pub fn run(args: Args) -> Result<u8> {
     let started = Instant::now();
     let frozen = opened.live.freeze()?;
     let spec = opened.live.core_spec(&frozen);
+    // A large process takes a while to copy: a spinner on the terminal says what is going on.
+    let spinner = {
+        use std::io::IsTerminal;
+        std::io::stderr().is_terminal().then(|| {
+            let s = indicatif::ProgressBar::new_spinner();
+            s.set_message("copying memory (the process is paused)");
+            s
+        })
+    };
     let written = spec.map_err(anyhow::Error::from).and_then(|spec| {
-        let mut check = || match frozen.check_interrupted() {
-            Ok(()) => Ok(()),
-            Err(e) => Err(std::io::Error::other(e)),
+        let mut check = || {
+            if let Some(s) = &spinner {
+                s.tick();
+            }
+            match frozen.check_interrupted() {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e)),
+            }
         };
         let mut resident = |addr, pages| opened.live.resident_pages(addr, pages);
         write_core(
@@ -77,6 +91,9 @@ pub fn run(args: Args) -> Result<u8> {
         .with_context(|| format!("writing {}", args.output.display()))
     });
     let paused = frozen.resume();
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
     opened.live.memory().invalidate();
     if let Some(sig) = goscope_target::live::signals::interrupted() {
         drop(pending);

@@ -198,6 +198,9 @@ impl Drop for Watched {
 pub struct Window {
     start: Instant,
     deadline: Option<Instant>,
+    /// A bar of the window's time on the terminal (`record`, `locks`: nothing streams to
+    /// stdout meanwhile).
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl Window {
@@ -207,7 +210,28 @@ impl Window {
         Window {
             start,
             deadline: duration.map(|d| start + d),
+            bar: None,
         }
+    }
+
+    /// The same window, with a bar of its time on stderr when stderr is a terminal and the
+    /// window has an end.
+    pub fn with_bar(mut self, what: &str) -> Window {
+        use std::io::IsTerminal;
+        if let Some(d) = self.deadline
+            && std::io::stderr().is_terminal()
+        {
+            let total = d.saturating_duration_since(self.start).as_millis() as u64;
+            let bar = indicatif::ProgressBar::new(total.max(1));
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {elapsed} of {len}ms")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(what.to_string());
+            self.bar = Some(bar);
+        }
+        self
     }
 
     /// Whether to keep watching.
@@ -245,7 +269,13 @@ impl Window {
                 batch.push(convert(s))
             });
             handle(&batch)?;
+            if let Some(bar) = &self.bar {
+                bar.set_position(self.start.elapsed().as_millis() as u64);
+            }
             if !more {
+                if let Some(bar) = &self.bar {
+                    bar.finish_and_clear();
+                }
                 return Ok(());
             }
         }
