@@ -1581,17 +1581,7 @@ impl Session {
                             line: x.line,
                         })
                         .collect(),
-                    annotations: i
-                        .annotations
-                        .iter()
-                        .map(|a| {
-                            if a.detail.is_empty() {
-                                a.label().to_string()
-                            } else {
-                                format!("{}: {}", a.label(), a.detail)
-                            }
-                        })
-                        .collect(),
+                    annotations: i.annotations.iter().map(|a| a.text()).collect(),
                     breakpoint: int3.is_some_and(|m| m.contains_key(&addr))
                         || self
                             .bps

@@ -47,6 +47,16 @@ impl Annotation {
             Kind::Inlined => "inlined",
         }
     }
+
+    /// The annotation as text listings print it: `alloc: runtime.newobject`, or the label
+    /// alone when there is no detail.
+    pub fn text(&self) -> String {
+        if self.detail.is_empty() {
+            self.label().to_string()
+        } else {
+            format!("{}: {}", self.label(), self.detail)
+        }
+    }
 }
 
 /// The data address each instruction of a stream refers to: its absolute or pc-relative

@@ -968,17 +968,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     .map(|b| format!("{b:02x}"))
                     .collect(),
                 text: insn.text.clone(),
-                notes: insn
-                    .annotations
-                    .iter()
-                    .map(|a| {
-                        if a.detail.is_empty() {
-                            a.label().to_string()
-                        } else {
-                            format!("{}: {}", a.label(), a.detail)
-                        }
-                    })
-                    .collect(),
+                notes: insn.annotations.iter().map(|a| a.text()).collect(),
             })
             .collect();
         output::write_listing(w, &rows)?;

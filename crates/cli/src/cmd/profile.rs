@@ -609,16 +609,7 @@ struct Row<'a> {
 }
 
 fn annotations(insn: &Insn) -> Vec<String> {
-    insn.annotations
-        .iter()
-        .map(|a| {
-            if a.detail.is_empty() {
-                a.label().to_string()
-            } else {
-                format!("{}: {}", a.label(), a.detail)
-            }
-        })
-        .collect()
+    insn.annotations.iter().map(|a| a.text()).collect()
 }
 
 fn inline_chain(insn: &Insn) -> Vec<String> {
