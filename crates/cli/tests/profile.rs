@@ -144,7 +144,11 @@ fn goscope_top(p: &Profiled, inlined: bool) -> HashMap<String, (f64, f64)> {
     if inlined {
         args.push("--inlined");
     }
-    let v = goscope_ok(&args);
+    table(&goscope_ok(&args), "flat_ms", "cum_ms")
+}
+
+/// `{"functions":[…]}` of goscope's JSON as function → (`flat`, `cum`) fields.
+fn table(v: &Value, flat: &str, cum: &str) -> HashMap<String, (f64, f64)> {
     v["functions"]
         .as_array()
         .unwrap()
@@ -152,10 +156,7 @@ fn goscope_top(p: &Profiled, inlined: bool) -> HashMap<String, (f64, f64)> {
         .map(|f| {
             (
                 f["function"].as_str().unwrap().to_string(),
-                (
-                    f["flat_ms"].as_f64().unwrap(),
-                    f["cum_ms"].as_f64().unwrap(),
-                ),
+                (f[flat].as_f64().unwrap(), f[cum].as_f64().unwrap()),
             )
         })
         .collect()
@@ -457,20 +458,7 @@ fn diff_equals_pprof_diff_base() {
             "0",
             "--json",
         ]);
-        let got: HashMap<String, (f64, f64)> = v["functions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                (
-                    f["function"].as_str().unwrap().to_string(),
-                    (
-                        f["delta_flat_ms"].as_f64().unwrap(),
-                        f["delta_cum_ms"].as_f64().unwrap(),
-                    ),
-                )
-            })
-            .collect();
+        let got = table(&v, "delta_flat_ms", "delta_cum_ms");
         for (f, (flat, cum)) in &want {
             let g = got
                 .get(f)
@@ -745,20 +733,7 @@ fn a_profile_of_the_go_compiler_reads_as_pprof_reads_it() {
             "0",
             "--json",
         ]);
-        let got: HashMap<String, (f64, f64)> = v["functions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                (
-                    f["function"].as_str().unwrap().to_string(),
-                    (
-                        f["flat_ms"].as_f64().unwrap(),
-                        f["cum_ms"].as_f64().unwrap(),
-                    ),
-                )
-            })
-            .collect();
+        let got = table(&v, "flat_ms", "cum_ms");
         assert!(
             want.len() > 100,
             "{}: a small profile: {}",

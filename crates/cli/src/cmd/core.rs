@@ -1012,15 +1012,30 @@ impl<'a, 'p> Ctx<'a, 'p> {
         goroutine: Option<u64>,
         frame: Option<usize>,
     ) -> Result<goscope_runtime::expr::Value> {
-        use goscope_runtime::expr::{EvalContext, Expr, FrameInfo};
         // A malformed expression is reported before anything is read.
-        let e = Expr::parse(expr)?;
-        let p = self.p;
+        let e = goscope_runtime::expr::Expr::parse(expr)?;
         let g = self.goroutine_with_stack(warnings, goroutine)?;
-        let index = frame.unwrap_or_else(|| default_frame(&g.frames));
+        self.eval_in(
+            warnings,
+            &e,
+            &g,
+            frame.unwrap_or_else(|| default_frame(&g.frames)),
+        )
+    }
+
+    /// Evaluates `e` in frame `index` of `g` (its stack already read).
+    fn eval_in(
+        &self,
+        warnings: &mut Vec<String>,
+        e: &goscope_runtime::expr::Expr,
+        g: &Goroutine<'p>,
+        index: usize,
+    ) -> Result<goscope_runtime::expr::Value> {
+        use goscope_runtime::expr::{EvalContext, FrameInfo};
+        let p = self.p;
         // Registers: the thread's where it stopped in this goroutine's innermost frame, or
         // what a signal saved where it interrupted it.
-        let regs = p.innermost_registers(&g);
+        let regs = p.innermost_registers(g);
         let fi = FrameInfo::from_frames(&g.frames, index, regs, Some(g.id), g.addr)
             .with_context(|| format!("frame {index} has no physical frame"))?;
         let ctx = EvalContext {
@@ -1029,7 +1044,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             bias: p.bias,
             frame: fi,
         };
-        let v = ctx.eval(&e)?;
+        let v = ctx.eval(e)?;
         warnings.extend(v.notes().iter().cloned());
         Ok(v)
     }
@@ -1055,7 +1070,8 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 g.id
             )
         })?;
-        let v = self.eval_value(warnings, expr, goroutine, frame)?;
+        // The goroutine's stack is read once, for the frame and for the evaluation.
+        let v = self.eval_in(warnings, &e, &g, index)?;
         if self.json {
             #[derive(Serialize)]
             struct PrintJson<'v> {

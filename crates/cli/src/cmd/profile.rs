@@ -687,6 +687,11 @@ fn print_disasm(
     };
     let mut all = Vec::new();
     let mut any = false;
+    // Physical functions' cum values, computed once for every function listed.
+    let physical_cum: HashMap<u32, i64> = top(att, false, false)
+        .into_iter()
+        .map(|r| (r.function, r.cum))
+        .collect();
     for (function, physical) in matching_functions(att, re) {
         let name = att.name(function);
         // Where its code is: its own body, and every function it was inlined into that has
@@ -720,10 +725,7 @@ fn print_disasm(
                 rows.iter().map(|r| r.cum).sum()
             } else {
                 // The function's cum: the samples it is on the stack of.
-                top(att, false, false)
-                    .into_iter()
-                    .find(|r| att.name(r.function) == name)
-                    .map_or(0, |r| r.cum)
+                physical_cum.get(&function).copied().unwrap_or(0)
             };
             if json {
                 all.push(DisasmJson {
