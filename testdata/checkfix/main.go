@@ -51,6 +51,11 @@ func main() {
 	total += int64(hot.DiffAlloc(n))
 	total += int64(hot.DiffInline(n))
 	hot.DiffAtomic(n)
+	total += int64(len(hot.AppendTwice(s)))
+	total += int64(len(hot.BuildSlice(n)))
+	it, name := hot.TwoOnOneLine(os.Args[0])
+	total += int64(len(it.Name) + len(name))
+	total += int64(hot.PickTwice(s, 1, 2))
 	total += stats.Hits()
 	fmt.Println(total)
 }

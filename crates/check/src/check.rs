@@ -1,6 +1,6 @@
 //! `goscope check`: a policy evaluated on the linked binary.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use goscope_binary::Binary;
 use goscope_disasm::classes::Class;
@@ -87,6 +87,7 @@ pub fn directive_checks(
     an: &Analyzer<'_>,
     module: &Module,
     directives: &[Directive],
+    inlined_anywhere: &HashSet<String>,
     warnings: &mut Vec<String>,
 ) -> Vec<Check> {
     if directives.is_empty() {
@@ -121,8 +122,9 @@ pub fn directive_checks(
             .map(|(_, _, n)| n.to_string())
             .collect();
         if names.is_empty() {
-            if d.rule == Rule::MustInline {
-                // Inlined everywhere and not otherwise referenced: no body of its own.
+            if d.rule == Rule::MustInline || inlined_anywhere.contains(&d.function) {
+                // Inlined everywhere and not otherwise referenced: no body of its own (its
+                // rules apply to its inlined copies).
                 names.insert(d.function.clone());
             } else {
                 warnings.push(format!(
@@ -150,6 +152,7 @@ pub fn directive_checks(
                 },
                 selector: Selector::exact(&name),
                 rules,
+                inlined: true,
             });
         }
     }
@@ -177,41 +180,93 @@ pub fn check_with_progress(
 ) -> Result<Report, Error> {
     let an = Analyzer::new(bin)?;
     let mut warnings = Vec::new();
+    let funcs = an.functions();
+    // The functions inlined into each function (its inline tree's names): where the rules of
+    // an inlined function apply. Read only when a rule or a directive can need them.
+    let follow = !directives.is_empty()
+        || policy
+            .checks
+            .iter()
+            .any(|c| c.inlined && has_local_rules(&c.rules));
+    let inlined: Vec<BTreeSet<String>> = if follow {
+        funcs.par_iter().map(|f| an.inlined_names(f)).collect()
+    } else {
+        vec![BTreeSet::new(); funcs.len()]
+    };
+    let inlined_anywhere: HashSet<String> = inlined
+        .iter()
+        .flatten()
+        .map(|n| source_name(n).into_owned())
+        .collect();
     let mut checks = policy.checks.clone();
     if let Some(m) = module {
-        checks.extend(directive_checks(&an, m, directives, &mut warnings));
+        checks.extend(directive_checks(
+            &an,
+            m,
+            directives,
+            &inlined_anywhere,
+            &mut warnings,
+        ));
     }
     let need_all = checks.iter().any(|c| c.rules.must_inline);
-    let funcs = an.functions();
-    // Which checks select each function (must_inline is evaluated at call sites instead).
-    let selected: Vec<Vec<usize>> = funcs
+    // Which checks select each function (must_inline is evaluated at call sites instead), and
+    // which checks select a function inlined into it.
+    let selected: Vec<(Vec<usize>, Vec<usize>)> = funcs
         .par_iter()
-        .map(|f| {
-            checks
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| has_local_rules(&c.rules) && c.selector.matches(&f.name))
-                .map(|(i, _)| i)
-                .collect()
+        .zip(inlined.par_iter())
+        .map(|(f, inl)| {
+            let mut own = Vec::new();
+            let mut hosted = Vec::new();
+            for (i, c) in checks.iter().enumerate() {
+                if !has_local_rules(&c.rules) {
+                    continue;
+                }
+                if c.selector.matches(&f.name) {
+                    own.push(i);
+                }
+                if c.inlined && inl.iter().any(|n| c.selector.matches(n)) {
+                    hosted.push(i);
+                }
+            }
+            (own, hosted)
         })
         .collect();
-    let functions_checked = selected.iter().filter(|s| !s.is_empty()).count();
+    // Functions checked: bodies selected, and functions selected through their inlined copies.
+    let mut checked_names: HashSet<&str> = funcs
+        .iter()
+        .zip(&selected)
+        .filter(|(_, (own, _))| !own.is_empty())
+        .map(|(f, _)| f.name.as_str())
+        .collect();
+    for (inl, (_, hosted)) in inlined.iter().zip(&selected) {
+        for n in inl {
+            if hosted.iter().any(|&i| checks[i].selector.matches(n)) {
+                checked_names.insert(n);
+            }
+        }
+    }
+    let functions_checked = checked_names.len();
+    let busy = |(own, hosted): &(Vec<usize>, Vec<usize>)| !own.is_empty() || !hosted.is_empty();
     let to_do = if need_all {
         funcs.len()
     } else {
-        functions_checked
+        selected.iter().filter(|s| busy(s)).count()
     } as u64;
     progress(0, to_do);
     let results: Vec<(Vec<Violation>, Option<FuncFacts<'_>>)> = funcs
         .par_iter()
         .zip(selected.par_iter())
-        .filter(|(_, sel)| need_all || !sel.is_empty())
-        .map(|(f, sel)| {
+        .filter(|(_, sel)| need_all || busy(sel))
+        .map(|(f, (own, hosted))| {
             progress(1, to_do);
             let facts = an.facts(f);
             let mut v = Vec::new();
-            for &i in sel {
+            for &i in own {
                 evaluate(&an, module, &checks[i], &facts, &mut v);
+            }
+            if !hosted.is_empty() {
+                let hosted: Vec<&Check> = hosted.iter().map(|&i| &checks[i]).collect();
+                evaluate_inlined(&an, module, &hosted, &facts, &mut v);
             }
             fill(&an, module, f, &mut v);
             (v, need_all.then_some(facts))
@@ -237,6 +292,7 @@ pub fn check_with_progress(
         if let Origin::Policy { name } = &c.origin
             && !c.rules.must_inline
             && !funcs.iter().any(|f| c.selector.matches(&f.name))
+            && !(c.inlined && inlined_anywhere.iter().any(|n| c.selector.matches(n)))
         {
             warnings.push(format!("check {name:?} selects no function of the binary"));
         }
@@ -344,6 +400,138 @@ fn fill(an: &Analyzer<'_>, module: Option<&Module>, f: &FuncSym, vs: &mut [Viola
     }
 }
 
+/// Whose rules an instruction is checked against, and where it is.
+struct Site<'a> {
+    /// The function whose rules apply (the instruction is its code).
+    function: &'a str,
+    /// The body holding the instruction, when it is another function's (an inlined copy).
+    in_function: Option<&'a str>,
+    /// The inline chain from the instruction up to `function` (innermost first), when known.
+    inline: Option<&'a [SourceFrame]>,
+    /// Appended to each message.
+    note: &'a str,
+}
+
+/// The instruction-level rules of `check` at `e`.
+fn event_violations(
+    an: &Analyzer<'_>,
+    module: Option<&Module>,
+    check: &Check,
+    at: &Site<'_>,
+    e: &Event<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let r = &check.rules;
+    let insn = |rule: Rule, msg: String, out: &mut Vec<Violation>| {
+        out.push(at_insn(
+            (an, module),
+            check,
+            rule,
+            at.function,
+            at.in_function,
+            e.address,
+            format!("{msg}{}", at.note),
+        ));
+    };
+    let callee = e.callee.unwrap_or("");
+    if r.no_alloc && e.is(Class::Alloc) {
+        insn(Rule::NoAlloc, format!("allocates: calls {callee}"), out);
+    }
+    if r.no_bounds_check && e.is(Class::BoundsCheck) {
+        insn(
+            Rule::NoBoundsCheck,
+            format!("bounds check: fails into {callee}"),
+            out,
+        );
+    }
+    if r.no_write_barrier && (e.write_barrier_check || e.is(Class::WriteBarrier)) {
+        let what = if e.write_barrier_check {
+            "tests runtime.writeBarrier".to_string()
+        } else {
+            format!("calls {callee}")
+        };
+        insn(Rule::NoWriteBarrier, format!("write barrier: {what}"), out);
+    }
+    if r.no_defer && e.is(Class::Defer) {
+        insn(Rule::NoDefer, format!("defer: calls {callee}"), out);
+    }
+    if r.no_interface_conversion && e.is(Class::Iface) {
+        insn(
+            Rule::NoInterfaceConversion,
+            format!("interface conversion: calls {callee}"),
+            out,
+        );
+    }
+    if let Some(m) = r
+        .no_runtime_calls
+        .iter()
+        .find(|m| m.matches(callee, e.classes))
+        && e.callee.is_some()
+    {
+        insn(
+            Rule::NoRuntimeCalls,
+            format!("calls {callee} (matches {:?})", m.describe()),
+            out,
+        );
+    }
+    if r.no_lock
+        && let Some(op) = &e.atomic
+    {
+        let allowed = match at.inline {
+            Some(frames) => r.lock_allowed(frames.iter().map(|f| f.function.as_str())),
+            None => {
+                let frames = an.binary().frames_at(e.address);
+                r.lock_allowed(frames.iter().map(|f| f.function.as_ref()))
+            }
+        };
+        if !allowed {
+            insn(Rule::NoLock, format!("atomic: {op}"), out);
+        }
+    }
+}
+
+/// The rules of `hosted` checks at the instructions of `facts`'s body that come from a
+/// function they select, inlined there: each violation names that function, the body, and the
+/// call site it was inlined at.
+fn evaluate_inlined(
+    an: &Analyzer<'_>,
+    module: Option<&Module>,
+    hosted: &[&Check],
+    facts: &FuncFacts<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let pcs: Vec<u64> = facts.events.iter().map(|e| e.address).collect();
+    let chains = an.frames_at_many(facts.addr, &pcs);
+    let body = source_name(facts.name);
+    for e in &facts.events {
+        let Some(chain) = chains.get(&e.address) else {
+            continue;
+        };
+        // Innermost first; the outermost frame is the body itself, checked by its own rules.
+        for k in 0..chain.len().saturating_sub(1) {
+            let frame = &chain[k];
+            let site = &chain[k + 1];
+            let file = site.file.rsplit('/').next().unwrap_or(&site.file);
+            let note = format!(
+                " (in {body}, inlined from {} at {file}:{})",
+                source_name(&frame.function),
+                site.line
+            );
+            for c in hosted {
+                if c.selector.matches(&frame.function) {
+                    let at = Site {
+                        function: &frame.function,
+                        in_function: Some(facts.name),
+                        inline: Some(&chain[..=k]),
+                        note: &note,
+                    };
+                    event_violations(an, module, c, &at, e, out);
+                }
+            }
+        }
+    }
+}
+
 fn evaluate(
     an: &Analyzer<'_>,
     module: Option<&Module>,
@@ -353,72 +541,14 @@ fn evaluate(
 ) {
     let r = &check.rules;
     let name = facts.name;
-    let insn = |rule: Rule, e: &Event<'_>, msg: String, out: &mut Vec<Violation>| {
-        out.push(at_insn(
-            (an, module),
-            check,
-            rule,
-            name,
-            None,
-            e.address,
-            msg,
-        ));
-    };
     for e in &facts.events {
-        let callee = e.callee.unwrap_or("");
-        if r.no_alloc && e.is(Class::Alloc) {
-            insn(Rule::NoAlloc, e, format!("allocates: calls {callee}"), out);
-        }
-        if r.no_bounds_check && e.is(Class::BoundsCheck) {
-            insn(
-                Rule::NoBoundsCheck,
-                e,
-                format!("bounds check: fails into {callee}"),
-                out,
-            );
-        }
-        if r.no_write_barrier && (e.write_barrier_check || e.is(Class::WriteBarrier)) {
-            let what = if e.write_barrier_check {
-                "tests runtime.writeBarrier".to_string()
-            } else {
-                format!("calls {callee}")
-            };
-            insn(
-                Rule::NoWriteBarrier,
-                e,
-                format!("write barrier: {what}"),
-                out,
-            );
-        }
-        if r.no_defer && e.is(Class::Defer) {
-            insn(Rule::NoDefer, e, format!("defer: calls {callee}"), out);
-        }
-        if r.no_interface_conversion && e.is(Class::Iface) {
-            insn(
-                Rule::NoInterfaceConversion,
-                e,
-                format!("interface conversion: calls {callee}"),
-                out,
-            );
-        }
-        if let Some(m) = r.no_runtime_calls.iter().find(|m| m.matches(callee))
-            && e.callee.is_some()
-        {
-            insn(
-                Rule::NoRuntimeCalls,
-                e,
-                format!("calls {callee} (matches {:?})", m.describe()),
-                out,
-            );
-        }
-        if r.no_lock
-            && let Some(op) = &e.atomic
-        {
-            let frames = an.binary().frames_at(e.address);
-            if !r.lock_allowed(frames.iter().map(|f| f.function.as_ref())) {
-                insn(Rule::NoLock, e, format!("atomic: {op}"), out);
-            }
-        }
+        let at = Site {
+            function: name,
+            in_function: None,
+            inline: None,
+            note: "",
+        };
+        event_violations(an, module, check, &at, e, out);
     }
     let func_level = |rule: Rule, msg: String, out: &mut Vec<Violation>| {
         let loc = module.and_then(|m| {

@@ -122,6 +122,31 @@ impl<'b> Analyzer<'b> {
         declaration(self.binary(), f).unwrap_or_default()
     }
 
+    /// Every function inlined into `f`, at any depth (from its inline tree, without decoding
+    /// instructions).
+    pub fn inlined_names(&self, f: &FuncSym) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let bin = self.binary();
+        let Some(func) = self.func(f) else {
+            return out;
+        };
+        if func.npcdata() > pcdata::INL_TREE_INDEX
+            && let Some(it) = bin
+                .pclntab()
+                .pcvalue_iter(func.pcdata(pcdata::INL_TREE_INDEX), func.entry())
+        {
+            // Entries 0..=max are the functions inlined here: every referenced entry and its
+            // parents (which come before their children in the tree).
+            let max = it.take(1 << 20).map(|(_, _, ix)| ix).max().unwrap_or(-1);
+            for ix in 0..=max.min(1 << 16) {
+                if let Some(name) = bin.inlined_function(&func, ix) {
+                    out.insert(name.to_string());
+                }
+            }
+        }
+        out
+    }
+
     /// The facts of `f`.
     pub fn facts<'s>(&'s self, f: &'s FuncSym) -> FuncFacts<'s> {
         let bin = self.binary();
@@ -147,26 +172,18 @@ impl<'b> Analyzer<'b> {
                     .max()
                     .unwrap_or(0);
             }
-            if func.npcdata() > pcdata::INL_TREE_INDEX
-                && let Some(it) =
-                    tab.pcvalue_iter(func.pcdata(pcdata::INL_TREE_INDEX), func.entry())
-            {
-                // Entries 0..=max are the functions inlined here: every referenced entry and
-                // its parents (which come before their children in the tree).
-                let max = it.take(1 << 20).map(|(_, _, ix)| ix).max().unwrap_or(-1);
-                for ix in 0..=max.min(1 << 16) {
-                    if let Some(name) = bin.inlined_function(func, ix) {
-                        facts.inlined.insert(name.to_string());
-                    }
-                }
-            }
         }
+        facts.inlined = self.inlined_names(f);
         let syms = self.prog.symbols();
         let dis = self.prog.disassembler();
         let Some(code) = bin.read_va(f.addr, f.size.min(1 << 30) as usize) else {
             return facts;
         };
         let mut ann = Annotator::new(syms, bin.ptr_size());
+        let derive = !goscope_disasm::reach::is_runtime(&f.name);
+        if derive {
+            ann = ann.with_classes(&self.prog);
+        }
         let mut text = String::new();
         let mut off = 0usize;
         let mut shape = std::collections::hash_map::DefaultHasher::new();
@@ -180,19 +197,24 @@ impl<'b> Analyzer<'b> {
                 .iter()
                 .find(|a| a.kind == Kind::Atomic)
                 .map(|a| a.detail.clone());
-            let callee = match (info.flow, info.target) {
+            let call = match (info.flow, info.target) {
                 (Flow::Call, Some(t)) => syms
                     .lookup(t)
                     .filter(|&(_, base)| base == t)
-                    .map(|(n, _)| n),
+                    .map(|(n, _)| (n, t)),
                 _ => None,
             };
+            let callee = call.map(|(n, _)| n);
             let write_barrier_check = anns.iter().any(|a| a.kind == Kind::WriteBarrierCheck);
             if callee.is_some() || atomic.is_some() || write_barrier_check {
                 facts.events.push(Event {
                     address: pc,
                     callee,
-                    classes: callee.map_or(&[], classes::classify),
+                    classes: match call {
+                        Some((n, t)) if derive => self.prog.call_classes(t, n),
+                        Some((n, _)) => classes::classify(n),
+                        None => &[],
+                    },
                     atomic,
                     write_barrier_check,
                 });

@@ -60,21 +60,32 @@ pub struct Decision {
     pub column: u32,
     /// The compiler's message (the reason, for inlining failures).
     pub message: String,
-    /// Where the decision really happened when it is inside inlined code, outermost first.
+    /// When the decision is inside inlined code (`file:line:column` is then inside the inlined
+    /// function): the call sites it was inlined at, innermost first (the call of the function
+    /// holding the decision, then the call of that one, up to the compiled function's body).
+    /// `-m` text does not give them: there the position is the outermost call site.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub inlined_at: Vec<(String, u32)>,
+    pub inlined_at: Vec<SourcePos>,
     /// The compiler's explanation (escape flows).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub explanation: Vec<String>,
 }
 
+/// A source position.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct SourcePos {
+    /// Source file.
+    pub file: String,
+    /// Line.
+    pub line: u32,
+    /// Column.
+    pub column: u32,
+}
+
 impl Decision {
-    /// The innermost position: where the instructions are.
+    /// The position of the decision's code: where its instructions are.
     pub fn position(&self) -> (&str, u32) {
-        match self.inlined_at.last() {
-            Some((f, l)) => (f.as_str(), *l),
-            None => (self.file.as_str(), self.line),
-        }
+        (self.file.as_str(), self.line)
     }
 }
 
@@ -165,15 +176,36 @@ pub fn parse_json_log(name: &str, text: &str) -> Result<Vec<Decision>, Error> {
     let mut out = Vec::new();
     for (i, l) in lines.enumerate() {
         let d: Diag = serde_json::from_str(l).map_err(|e| bad(format!("record {}: {e}", i + 2)))?;
-        let mut inlined_at = Vec::new();
+        // The diagnostic's range is the outermost position; the `inlineLoc` entries right
+        // after it are the positions inside the inlined calls, outermost first, down to where
+        // the decision's code is. Later `inlineLoc` entries qualify the explanation line before
+        // them (logopt's appendInlinedPos), not the decision.
+        let mut chain = vec![SourcePos {
+            file: header.file.clone(),
+            line: d.range.start.line,
+            column: d.range.start.character,
+        }];
         let mut explanation = Vec::new();
         for r in d.related {
             if r.message == "inlineLoc" {
-                inlined_at.push((uri_path(&r.location.uri), r.location.range.start.line));
+                if explanation.is_empty() {
+                    chain.push(SourcePos {
+                        file: uri_path(&r.location.uri),
+                        line: r.location.range.start.line,
+                        column: r.location.range.start.character,
+                    });
+                }
             } else {
                 explanation.push(r.message);
             }
         }
+        let here = chain.pop().unwrap_or(SourcePos {
+            file: header.file.clone(),
+            line: d.range.start.line,
+            column: d.range.start.character,
+        });
+        chain.reverse();
+        let inlined_at = chain;
         let message = if !d.message.is_empty() {
             d.message
         } else {
@@ -189,15 +221,49 @@ pub fn parse_json_log(name: &str, text: &str) -> Result<Vec<Decision>, Error> {
             kind: kind_of_code(&d.code),
             code: d.code,
             package: header.package.clone(),
-            file: header.file.clone(),
-            line: d.range.start.line,
-            column: d.range.start.character,
+            file: here.file,
+            line: here.line,
+            column: here.column,
             message,
             inlined_at,
             explanation,
         });
     }
-    Ok(out)
+    Ok(merge_duplicates(out))
+}
+
+/// One finding per decision: the compiler logs each escape twice at one position (once with
+/// the expression and its flow, once bare); the two become one, with the expression.
+fn merge_duplicates(decisions: Vec<Decision>) -> Vec<Decision> {
+    let mut out: Vec<Decision> = Vec::with_capacity(decisions.len());
+    let mut seen: HashMap<(DecisionKind, String, u32, u32, Vec<SourcePos>), usize> = HashMap::new();
+    for d in decisions {
+        let key = (
+            d.kind,
+            d.file.clone(),
+            d.line,
+            d.column,
+            d.inlined_at.clone(),
+        );
+        if d.kind == DecisionKind::Escape
+            && let Some(&i) = seen.get(&key)
+        {
+            let first = &mut out[i];
+            let bare = |m: &str| m.is_empty() || m == "heap allocation";
+            if bare(&first.message) {
+                first.message = d.message;
+            } else if !bare(&d.message) && first.message != d.message {
+                // Two different escapes at one position stay two findings.
+                out.push(d);
+                continue;
+            }
+            first.explanation.extend(d.explanation);
+            continue;
+        }
+        seen.insert(key, out.len());
+        out.push(d);
+    }
+    out
 }
 
 /// Reads every log under a `-json=0,file://DIR` directory.
@@ -390,7 +456,7 @@ pub fn tie(bin: &Binary, mut decisions: Vec<Decision>, source: &str) -> Result<O
     let files: HashSet<String> = decisions
         .iter()
         .flat_map(|d| {
-            std::iter::once(norm(&d.file)).chain(d.inlined_at.iter().map(|(f, _)| norm(f)))
+            std::iter::once(norm(&d.file)).chain(d.inlined_at.iter().map(|p| norm(&p.file)))
         })
         .collect();
     // Only functions whose file table mentions a logged file are listed.
@@ -476,15 +542,61 @@ pub fn tie(bin: &Binary, mut decisions: Vec<Decision>, source: &str) -> Result<O
     for d in decisions {
         let (file, line) = d.position();
         let key = (norm(file), line as i32);
-        let here: &[usize] = at_line.get(&key).map_or(&[], |v| v.as_slice());
+        let at_this_line: &[usize] = at_line.get(&key).map_or(&[], |v| v.as_slice());
+        // A decision inside inlined code is about the copy inlined at its call sites: the
+        // instructions whose inline chain passes through those sites, in order.
+        let copies: Vec<usize>;
+        let here: &[usize] = if d.inlined_at.is_empty() {
+            at_this_line
+        } else {
+            copies = at_this_line
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let frames = &insns[i].frames;
+                    frames.len() > d.inlined_at.len()
+                        && d.inlined_at
+                            .iter()
+                            .zip(&frames[1..])
+                            .all(|(site, f)| f.2 == site.line as i32 && f.1 == norm(&site.file))
+                })
+                .collect();
+            &copies
+        };
         let mut function = None;
         let (hits, reason): (Vec<usize>, Option<String>) = match d.kind {
             DecisionKind::Escape => {
-                let v: Vec<usize> = here
-                    .iter()
-                    .copied()
-                    .filter(|&i| insns[i].classes.contains(&Class::Alloc))
-                    .collect();
+                let alloc = |i: &usize| insns[*i].classes.contains(&Class::Alloc);
+                let mut v: Vec<usize> = here.iter().copied().filter(alloc).collect();
+                if d.code == "m" {
+                    // -m text gives the outermost position of inlined code: the allocations
+                    // of the calls inlined at this line are the decision's too.
+                    v.extend(
+                        at_call_site
+                            .get(&key)
+                            .into_iter()
+                            .flatten()
+                            .filter(|i| alloc(i)),
+                    );
+                    v.sort_unstable();
+                    v.dedup();
+                }
+                // Tied by column as well as by line: of the allocations at the line, those
+                // of the allocator the escaping expression calls.
+                if let Some(family) = allocators_of(&d.message) {
+                    let mine: Vec<usize> = v
+                        .iter()
+                        .copied()
+                        .filter(|&i| {
+                            call_target(&insns[i].text)
+                                .and_then(goscope_disasm::classes::runtime_base_name)
+                                .is_some_and(|b| family.iter().any(|p| b.starts_with(p)))
+                        })
+                        .collect();
+                    if !mine.is_empty() {
+                        v = mine;
+                    }
+                }
                 let why = if here.is_empty() {
                     no_code(file, line)
                 } else {
@@ -684,6 +796,53 @@ pub fn tie(bin: &Binary, mut decisions: Vec<Decision>, source: &str) -> Result<O
         source: source.to_string(),
         decisions: out,
     })
+}
+
+/// The target of a direct `CALL` in Go syntax (`CALL runtime.newobject(SB)`).
+fn call_target(text: &str) -> Option<&str> {
+    text.strip_prefix("CALL ")?.strip_suffix("(SB)")
+}
+
+/// The runtime allocators (base-name prefixes) the expression of an escape message calls, when
+/// its form says (`&T{...}`, `name + "!"`, `append(s, v)`, `make([]T, n)`, `moved to heap: x`,
+/// a function literal, a conversion); `None` for a value converted to an interface or any
+/// other form, which any allocation at its line may be.
+fn allocators_of(message: &str) -> Option<&'static [&'static str]> {
+    let expr = message
+        .strip_suffix(" escapes to heap")
+        .unwrap_or(message)
+        .trim();
+    const OBJECT: &[&str] = &["newobject", "mallocgc", "newarray"];
+    Some(
+        if expr.starts_with("moved to heap:")
+            || expr.starts_with("func literal")
+            || expr.starts_with('&')
+            || expr.starts_with("new(")
+        {
+            OBJECT
+        } else if expr.starts_with("append(") || expr == "append" {
+            &["growslice", "moveSlice"]
+        } else if expr.starts_with("make(") {
+            &[
+                "makeslice",
+                "makemap",
+                "makechan",
+                "mallocgc",
+                "newarray",
+                "newobject",
+            ]
+        } else if expr.starts_with("string(") {
+            &["slicebytetostring", "slicerunetostring", "intstring"]
+        } else if expr.starts_with("([]byte)(") || expr.starts_with("[]byte(") {
+            &["stringtoslicebyte", "rawbyteslice"]
+        } else if expr.starts_with("([]rune)(") || expr.starts_with("[]rune(") {
+            &["stringtoslicerune", "rawruneslice"]
+        } else if expr.contains(" + ") {
+            &["concatstring", "concatbyte", "rawstring"]
+        } else {
+            return None;
+        },
+    )
 }
 
 fn no_code(file: &str, line: u32) -> String {

@@ -23,10 +23,15 @@
 //! max_size = 4096
 //! no_defer = true
 //! no_interface_conversion = true
+//! inlined = true                # also check the selected functions' inlined copies
+//!                               # (default; `false`: only their own bodies)
 //! ```
 //!
 //! A function is selected when it matches every selector that is given (`functions`,
 //! `packages`, `regex`) and no `exclude` glob; a check must give at least one selector.
+//! A selected function's rules apply wherever its code runs: in its own body and in every
+//! copy the compiler inlined into a caller (a function that exists only inlined is checked
+//! there), unless the check says `inlined = false`.
 
 use std::path::{Path, PathBuf};
 
@@ -276,10 +281,10 @@ impl CallMatcher {
         }
     }
 
-    /// Whether a call to `callee` matches.
-    pub fn matches(&self, callee: &str) -> bool {
+    /// Whether a call to `callee`, whose classes are `classes`, matches.
+    pub fn matches(&self, callee: &str, classes: &[goscope_disasm::classes::Class]) -> bool {
         match self {
-            CallMatcher::Class(c) => goscope_disasm::classes::classify(callee).contains(c),
+            CallMatcher::Class(c) => classes.contains(c),
             CallMatcher::Name(g) => g.matches(callee) || g.matches(&source_name(callee)),
         }
     }
@@ -400,6 +405,8 @@ pub struct Check {
     pub selector: Selector,
     /// The rules.
     pub rules: Rules,
+    /// Whether the rules also apply to the functions' copies inlined into callers.
+    pub inlined: bool,
 }
 
 /// A parsed policy.
@@ -460,6 +467,7 @@ struct RawCheck {
     no_defer: bool,
     #[serde(default)]
     no_interface_conversion: bool,
+    inlined: Option<bool>,
 }
 
 impl Policy {
@@ -519,6 +527,7 @@ impl Policy {
                     exact: None,
                 },
                 rules,
+                inlined: c.inlined.unwrap_or(true),
             });
         }
         let module = raw.module.unwrap_or(RawModule {
@@ -577,6 +586,7 @@ mod tests {
             max_size = 128
             no_defer = true
             no_interface_conversion = true
+            inlined = false
             "#,
             Path::new("/m"),
         )
@@ -594,9 +604,13 @@ mod tests {
                 .lock_allowed(["sync.(*Mutex).Lock", "a.F"].into_iter())
         );
         assert!(!c.rules.lock_allowed(["a.F"].into_iter()));
-        assert!(c.rules.no_runtime_calls[0].matches("runtime.mapaccess1_fast64"));
-        assert!(c.rules.no_runtime_calls[1].matches("runtime.chansend1"));
-        assert!(!c.rules.no_runtime_calls[1].matches("runtime.newobject"));
+        assert!(!c.inlined);
+        assert!(c.rules.no_runtime_calls[0].matches(
+            "runtime.mapaccess1_fast64",
+            goscope_disasm::classes::classify("runtime.mapaccess1_fast64")
+        ));
+        assert!(c.rules.no_runtime_calls[1].matches("runtime.chansend1", &[]));
+        assert!(!c.rules.no_runtime_calls[1].matches("runtime.newobject", &[]));
     }
 
     #[test]

@@ -311,3 +311,176 @@ fn opt_reads_saved_logs_and_filters() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("main.json"));
 }
+
+/// One record of the compiler's own `-json=0` log: (code, message, positions outermost
+/// first — the diagnostic's range, then the `inlineLoc` entries right after it).
+type LogRecord = (String, String, Vec<(u64, u64)>);
+
+/// The compiler's own optimization log of hot.go for `tc` and `goarch`.
+fn compiler_log(tc: &goscope_xtask::Toolchain, goarch: &str) -> Vec<LogRecord> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tc
+        .command()
+        .current_dir(fixture_dir())
+        .env("GOARCH", goarch)
+        .args([
+            "build",
+            "-o",
+            "/dev/null",
+            &format!(
+                "-gcflags=example.com/checkfix/hot=-json=0,file://{}",
+                dir.path().display()
+            ),
+            ".",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut records = Vec::new();
+    for pkg in std::fs::read_dir(dir.path()).unwrap() {
+        let log = pkg.unwrap().path().join("hot.json");
+        let Ok(text) = std::fs::read_to_string(&log) else {
+            continue;
+        };
+        for l in text.lines().skip(1) {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let start = &v["range"]["start"];
+            let mut chain = vec![(
+                start["line"].as_u64().unwrap(),
+                start["character"].as_u64().unwrap(),
+            )];
+            for r in v["relatedInformation"].as_array().into_iter().flatten() {
+                if r["message"] != "inlineLoc" {
+                    break;
+                }
+                let s = &r["location"]["range"]["start"];
+                chain.push((
+                    s["line"].as_u64().unwrap(),
+                    s["character"].as_u64().unwrap(),
+                ));
+            }
+            records.push((
+                v["code"].as_str().unwrap().to_string(),
+                v["message"].as_str().unwrap_or("").to_string(),
+                chain,
+            ));
+        }
+    }
+    assert!(!records.is_empty(), "no log for hot.go");
+    records
+}
+
+/// A decision's positions outermost first, as goscope reports them (innermost position, then
+/// the call sites innermost first).
+fn chain_of(d: &Value) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = d["inlined_at"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| (s["line"].as_u64().unwrap(), s["column"].as_u64().unwrap()))
+        .collect();
+    v.reverse();
+    v.push((d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()));
+    v
+}
+
+#[test]
+fn opt_follows_the_compilers_positions_one_finding_per_decision() {
+    let two = line_of("// opt: two escapes on one line");
+    let pick = line_of("// opt: bounds check inside inlined code");
+    for tc in &goscope_xtask::toolchains().unwrap() {
+        for arch in ["amd64", "arm64"] {
+            let label = format!("{} {arch}", tc.version);
+            let log = compiler_log(tc, arch);
+            let r = opt(&tc.go, arch, &[]);
+            let hot: Vec<&Value> = r["decisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["file"].as_str().unwrap().ends_with("checkfix/hot/hot.go"))
+                .collect();
+            // Every escape the compiler logged (twice each: with its expression, and bare) is
+            // one decision of goscope's, at the compiler's innermost position with its call
+            // sites in order.
+            let mut want: Vec<Vec<(u64, u64)>> = log
+                .iter()
+                .filter(|(code, _, _)| code == "escape")
+                .map(|(_, _, chain)| chain.clone())
+                .collect();
+            want.sort();
+            want.dedup();
+            let mut got: Vec<Vec<(u64, u64)>> = hot
+                .iter()
+                .filter(|d| d["kind"] == "escape")
+                .map(|d| chain_of(d))
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "{label}: escapes");
+            // Two escapes on one line, at two columns, each tied to its own allocator.
+            let mut cols: Vec<u64> = log
+                .iter()
+                .filter(|(code, _, chain)| code == "escape" && chain[0].0 == two)
+                .map(|(_, _, chain)| chain[0].1)
+                .collect();
+            cols.sort();
+            cols.dedup();
+            assert_eq!(
+                cols.len(),
+                2,
+                "{label}: the compiler logs two escapes at hot.go:{two}"
+            );
+            for (col, own, other) in [
+                (cols[0], "runtime.newobject", "concatstring"),
+                (cols[1], "runtime.concatstring", "newobject"),
+            ] {
+                let d = hot
+                    .iter()
+                    .find(|d| d["kind"] == "escape" && d["line"] == two && d["column"] == col)
+                    .unwrap_or_else(|| panic!("{label}: no escape at hot.go:{two}:{col}"));
+                let t = texts(d);
+                assert!(
+                    !t.is_empty() && t.iter().all(|x| x.contains(own) || x.contains("mallocgc")),
+                    "{label}: {d}"
+                );
+                assert!(!t.iter().any(|x| x.contains(other)), "{label}: {d}");
+            }
+            // The bounds checks of pick's copies inlined into PickTwice: at pick's line, with
+            // the call site the compiler gives, tied to PickTwice's code inlined from pick.
+            let inlined: Vec<&LogRecord> = log
+                .iter()
+                .filter(|(code, _, chain)| {
+                    code == "isInBounds" && chain.len() == 2 && chain[1].0 == pick
+                })
+                .collect();
+            assert_eq!(inlined.len(), 2, "{label}: {log:?}");
+            for (_, _, chain) in inlined {
+                let d = hot
+                    .iter()
+                    .find(|d| d["kind"] == "bounds_check" && chain_of(d) == *chain)
+                    .unwrap_or_else(|| panic!("{label}: no bounds check with positions {chain:?}"));
+                assert!(d["count"].as_u64().unwrap() > 0, "{label}: {d}");
+                for i in d["instructions"].as_array().unwrap() {
+                    assert_eq!(
+                        i["function"], "example.com/checkfix/hot.PickTwice",
+                        "{label}: {d}"
+                    );
+                    let chain: Vec<&str> = i["inline"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|f| f.as_str().unwrap())
+                        .collect();
+                    assert_eq!(
+                        chain.first(),
+                        Some(&"example.com/checkfix/hot.pick"),
+                        "{label}: {d}"
+                    );
+                }
+            }
+        }
+    }
+}

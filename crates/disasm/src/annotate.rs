@@ -90,6 +90,8 @@ impl DataRefs {
 /// Annotates the instructions of one function, in order (it follows arm64 `ADRP` pairs).
 pub struct Annotator<'s> {
     syms: &'s dyn Symbolizer,
+    /// Classifies call targets beyond the name table (the binary's derived classes).
+    program: Option<&'s crate::listing::Program<'s>>,
     stackguard_offset: i64,
     data: DataRefs,
     /// Inside an arm64 load-exclusive/store-exclusive loop: the operation seen so far.
@@ -119,11 +121,19 @@ impl<'s> Annotator<'s> {
     pub fn new(syms: &'s dyn Symbolizer, ptr_size: u8) -> Annotator<'s> {
         Annotator {
             syms,
+            program: None,
             // g.stackguard0 follows g.stack (two pointers).
             stackguard_offset: 2 * i64::from(ptr_size),
             data: DataRefs::default(),
             exclusive: None,
         }
+    }
+
+    /// Classifies calls as `program` does ([`crate::listing::Program::call_classes`]): runtime
+    /// helpers the name table does not know get the classes derived from the binary.
+    pub fn with_classes(mut self, program: &'s crate::listing::Program<'s>) -> Annotator<'s> {
+        self.program = Some(program);
+        self
     }
 
     /// The annotations of the next instruction (`text` is its Go-syntax text).
@@ -139,7 +149,11 @@ impl<'s> Annotator<'s> {
             && let Some((name, base)) = self.syms.lookup(t)
             && base == t
         {
-            for &c in classes::classify(name) {
+            let classes = match self.program {
+                Some(p) => p.call_classes(t, name),
+                None => classes::classify(name),
+            };
+            for &c in classes {
                 // A jump to morestack is the prologue's tail call, still a stack-growth path.
                 if info.flow == Flow::Call || c == Class::StackGrowth {
                     out.push(Annotation {

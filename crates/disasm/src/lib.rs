@@ -22,6 +22,7 @@ mod arm64;
 pub mod classes;
 pub mod fuzzing;
 pub mod listing;
+pub mod reach;
 mod x86;
 
 use goscope_binary::Arch;

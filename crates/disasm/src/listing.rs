@@ -14,6 +14,8 @@ use goscope_binary::{Binary, Format, Symbol};
 use serde::Serialize;
 
 use crate::annotate::{Annotation, Annotator};
+use crate::classes::{self, Class};
+use crate::reach::{self, DerivedClasses};
 use crate::{Disassembler, Error, InsnInfo, Symbolizer, Syntax};
 
 /// A function to list.
@@ -241,6 +243,8 @@ pub struct Program<'b> {
     text_start: u64,
     text: &'b [u8],
     recovered: bool,
+    /// The classes of runtime functions the name table does not know, derived on first use.
+    derived: std::sync::OnceLock<DerivedClasses>,
 }
 
 impl<'b> Program<'b> {
@@ -304,6 +308,7 @@ impl<'b> Program<'b> {
             text_start,
             text,
             recovered: listing.recovered,
+            derived: std::sync::OnceLock::new(),
         })
     }
 
@@ -325,6 +330,29 @@ impl<'b> Program<'b> {
     /// The symbol table used for naming.
     pub fn symbols(&self) -> &SymbolTable {
         &self.symbols
+    }
+
+    /// What a call to the function entered at `target`, named `name`, means: the name table's
+    /// classes, else (for a runtime function) the classes derived from the binary's own call
+    /// graph (computed on first need, once).
+    pub fn call_classes(&self, target: u64, name: &str) -> &'static [Class] {
+        let known = classes::classify(name);
+        if !known.is_empty() || !reach::is_runtime(name) {
+            return known;
+        }
+        self.derived_classes().get(target)
+    }
+
+    /// The derived classes of the binary's runtime functions (see [`crate::reach`]).
+    pub fn derived_classes(&self) -> &DerivedClasses {
+        self.derived.get_or_init(|| {
+            let (ts, _) = self.text_range();
+            DerivedClasses::derive(&self.funcs, &*self.dis, |f| {
+                let start = f.addr.checked_sub(ts)? as usize;
+                let end = start.checked_add(usize::try_from(f.size).ok()?)?;
+                self.text.get(start..end.min(self.text.len()))
+            })
+        })
     }
 
     /// The disassembler.
@@ -388,9 +416,16 @@ impl<'b> Program<'b> {
         let header_file = LineCursor::new(self.bin).at(f.addr).0.to_string();
         let mut lines = LineCursor::new(self.bin);
         let mut inl = InlineCursor::default();
-        let mut annotator = opts
-            .annotate
-            .then(|| Annotator::new(&self.symbols, self.bin.ptr_size()));
+        let mut annotator = opts.annotate.then(|| {
+            let a = Annotator::new(&self.symbols, self.bin.ptr_size());
+            // The runtime's own calls keep the table's classes: derived ones there would
+            // only name its slow paths (the scheduler can allocate an M).
+            if reach::is_runtime(&f.name) {
+                a
+            } else {
+                a.with_classes(self)
+            }
+        });
         let mut insn = Insn {
             address: 0,
             len: 0,

@@ -327,3 +327,67 @@ func ClosureTwice(a, b []int) int {
 	second := mix(b) // opt: call not inlined (second site)
 	return first ^ second
 }
+
+// appendOne is cheap enough to be inlined into every caller and has no body of its own: its
+// rule applies to its inlined copies, where runtime.growslice is called from the caller's
+// code (the violations name appendOne, in AppendTwice).
+//
+//goscope:noalloc
+func appendOne(s []int, v int) []int {
+	return append(s, v) // want no_alloc
+}
+
+// scaleOne is inlined too, and allocates nothing anywhere.
+//
+//goscope:noalloc
+func scaleOne(a, b int) int {
+	return a*b + 1
+}
+
+// AppendTwice holds two inlined copies of appendOne and one of scaleOne; it has no rule of
+// its own.
+//
+//go:noinline
+func AppendTwice(s []int) []int {
+	s = appendOne(s, 3)
+	return appendOne(s, scaleOne(len(s), 2))
+}
+
+// BuildSlice returns a slice built by append in a loop: runtime.growslice in the loop and,
+// from Go 1.26 (whose appends start in a stack buffer), runtime.moveSliceNoCapNoScan moving
+// the result to the heap at the return — a runtime helper the name table does not know.
+//
+//goscope:noalloc
+//go:noinline
+func BuildSlice(n int) []int {
+	var out []int
+	for i := 0; i < n; i++ {
+		out = append(out, i) // want no_alloc
+	}
+	return out // want no_alloc (go1.26+: runtime.moveSliceNoCapNoScan)
+}
+
+// Item is a small named value.
+type Item struct{ Name string }
+
+// TwoOnOneLine allocates twice on one line, at two columns: the Item (runtime.newobject) and
+// the concatenation (runtime.concatstring2); goscope opt ties each escape to its own call.
+//
+//go:noinline
+func TwoOnOneLine(name string) (*Item, string) {
+	return &Item{Name: name}, name + "!" // opt: two escapes on one line
+}
+
+// pick indexes with no proof of the bound: inlined into PickTwice, its bounds checks are
+// decisions inside inlined code (the compiler logs them at PickTwice's calls, inlined from
+// here).
+func pick(s []int, i int) int {
+	return s[i] // opt: bounds check inside inlined code
+}
+
+// PickTwice holds two inlined copies of pick.
+//
+//go:noinline
+func PickTwice(s []int, i, j int) int {
+	return pick(s, i) + pick(s, j)
+}

@@ -242,8 +242,14 @@ fn render_text(out: &mut impl Write, r: &OptReport, module: Option<&Module>) -> 
             d.column,
             headline(t)
         )?;
-        for (f, l) in &d.inlined_at {
-            writeln!(out, "    inlined at {}:{l}", rel(module, f))?;
+        for at in &d.inlined_at {
+            writeln!(
+                out,
+                "    inlined at {}:{}:{}",
+                rel(module, &at.file),
+                at.line,
+                at.column
+            )?;
         }
         for i in &t.instructions {
             writeln!(out, "    {:#x}  {:<40} {}", i.address, i.text, i.function)?;
