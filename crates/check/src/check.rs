@@ -222,9 +222,10 @@ pub fn check_with_progress(
                     continue;
                 }
                 if c.selector.matches(&f.name) {
+                    // The body's own evaluation reports every instruction, inlined code
+                    // included (its chain names the inlined function): once is enough.
                     own.push(i);
-                }
-                if c.inlined && inl.iter().any(|n| c.selector.matches(n)) {
+                } else if c.inlined && inl.iter().any(|n| c.selector.matches(n)) {
                     hosted.push(i);
                 }
             }

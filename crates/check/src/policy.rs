@@ -130,7 +130,11 @@ impl Rule {
             Rule::NoAlloc => {
                 "Reported at every CALL to a runtime function that allocates: runtime.newobject, \
 mallocgc, makeslice, growslice, makemap, makechan, convT*, concatstring*, slicebytetostring, \
-rawstring... also when the allocation comes from an inlined callee (the inline chain says which). \
+rawstring..., and every runtime helper the binary's own code shows reaching the allocator through \
+direct calls (Go 1.26's moveSliceNoCapNoScan, which moves an append-built slice to the heap). \
+Also when the allocation comes from an inlined callee (the inline chain says which); and a \
+function's rules apply to its copies inlined into callers, reported there (`in main.worker, \
+inlined from main.encode at main.go:13`; `inlined = false` in a check turns that off). \
 Policy: `no_alloc = true`; directive: `//goscope:noalloc`. \
 Fix: `goscope opt` says why the value escapes (go build -gcflags=-m); keep values on the stack, \
 preallocate, avoid boxing into interfaces."
