@@ -257,10 +257,15 @@ pub fn check_with_progress(
     let results: Vec<(Vec<Violation>, Option<FuncFacts<'_>>)> = funcs
         .par_iter()
         .zip(selected.par_iter())
-        .filter(|(_, sel)| need_all || busy(sel))
-        .map(|(f, (own, hosted))| {
+        .zip(inlined.into_par_iter())
+        .filter(|((_, sel), _)| need_all || busy(sel))
+        .map(|((f, (own, hosted)), inl)| {
             progress(1, to_do);
-            let facts = an.facts(f);
+            let facts = if follow {
+                an.facts_with_inlined(f, inl)
+            } else {
+                an.facts(f)
+            };
             let mut v = Vec::new();
             for &i in own {
                 evaluate(&an, module, &checks[i], &facts, &mut v);

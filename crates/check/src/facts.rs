@@ -149,6 +149,15 @@ impl<'b> Analyzer<'b> {
 
     /// The facts of `f`.
     pub fn facts<'s>(&'s self, f: &'s FuncSym) -> FuncFacts<'s> {
+        self.facts_with_inlined(f, self.inlined_names(f))
+    }
+
+    /// The facts of `f`, whose inlined functions ([`Analyzer::inlined_names`]) are known.
+    pub fn facts_with_inlined<'s>(
+        &'s self,
+        f: &'s FuncSym,
+        inlined: BTreeSet<String>,
+    ) -> FuncFacts<'s> {
         let bin = self.binary();
         let (file, line) = self.decl(f);
         let func = self.func(f);
@@ -173,7 +182,7 @@ impl<'b> Analyzer<'b> {
                     .unwrap_or(0);
             }
         }
-        facts.inlined = self.inlined_names(f);
+        facts.inlined = inlined;
         let syms = self.prog.symbols();
         let dis = self.prog.disassembler();
         let Some(code) = bin.read_va(f.addr, f.size.min(1 << 30) as usize) else {
