@@ -655,3 +655,35 @@ fn check_follows_inlined_code_and_derived_allocators() {
         }
     }
 }
+
+#[test]
+fn diff_counts_the_allocations_check_sees() {
+    // diff's allocation counts come from the same facts as check: between the Go 1.19 and the
+    // Go 1.26+ builds, BuildSlice gains the helper that moves its result to the heap. The
+    // counts are go tool objdump's CALLs to growslice and moveSlice* in each build.
+    let amd64 = |minor: u32| {
+        builds().iter().find(|f| {
+            f.goarch == "amd64" && f.variant == Variant::Default && f.toolchain.minor == minor
+        })
+    };
+    let (Some(old), Some(new)) = (amd64(19), amd64(26)) else {
+        panic!("the matrix needs Go 1.19 and Go 1.26");
+    };
+    let f = "example.com/checkfix/hot.BuildSlice";
+    let allocs = |fx: &Fixture| {
+        oracle_calls(fx, f, "runtime.growslice").len()
+            + oracle_calls(fx, f, "runtime.moveSlice").len()
+    };
+    let (want_old, want_new) = (allocs(old), allocs(new));
+    assert!(want_new > want_old, "{want_old} -> {want_new}");
+    let out = goscope_run(&["diff", "--json", p(&old.path), p(&new.path)], b"");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("diff --json");
+    let change = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["function"] == f)
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(change["allocs"]["old"], want_old as u64, "{change}");
+    assert_eq!(change["allocs"]["new"], want_new as u64, "{change}");
+}
