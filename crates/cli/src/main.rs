@@ -22,7 +22,8 @@ pub const EXIT_ERROR: u8 = 2;
 const ABOUT: &str = "See what a Go program really does at the machine level.
 
 goscope reads Go executables (ELF, Mach-O, PE; amd64, arm64, 386, arm; stripped or not) without
-a Go toolchain, and answers in Go's own terms: functions, inlined calls, source lines.";
+a Go toolchain, and answers in Go's own terms: functions, inlined calls, source lines.
+Disassembly (objdump, check, diff) covers amd64, arm64 and 386, not 32-bit ARM.";
 
 const AFTER_HELP: &str = "Examples:
   goscope info ./server                   Go version, module, dependencies, build settings

@@ -11,6 +11,8 @@ use std::process::Command;
 
 use goscope_xtask::{Fixture, Toolchain, Variant};
 
+mod oracle;
+
 const GOSCOPE: &str = env!("CARGO_BIN_EXE_goscope");
 
 fn goscope(args: &[&str]) -> String {
@@ -38,12 +40,10 @@ fn toolchains() -> Option<Vec<Toolchain>> {
     }
 }
 
-/// The newest toolchain: its `go tool objdump` is the oracle for every fixture.
-fn oracle(tcs: &[Toolchain]) -> Toolchain {
-    tcs.iter()
-        .max_by_key(|t| t.minor)
-        .cloned()
-        .expect("a toolchain")
+/// The newest toolchain (Go 1.27 or later): its `go tool objdump` is the oracle for every
+/// fixture. `None` (skip) without it, unless the toolchains are required.
+fn oracle(_tcs: &[Toolchain]) -> Option<Toolchain> {
+    oracle::newest_go()
 }
 
 fn go_objdump(tc: &Toolchain, args: &[&str]) -> String {
@@ -109,44 +109,22 @@ fn known_differences() -> HashSet<(String, String, String, String)> {
     set
 }
 
-/// Compares two listings line by line: every instruction's address, bytes and file:line must
-/// agree; texts that differ must be known differences. Returns (identical lines, lines).
+/// Compares two listings: every instruction's address and file:line agree, and each line
+/// is identical or of a kind `oracle::explain` checks against binutils; the rest must be known
+/// differences. Returns (identical lines, lines).
 fn compare(label: &str, arch: &str, go: &str, ours: &str) -> (usize, usize) {
     let known = known_differences();
-    let go_lines: Vec<&str> = go.lines().collect();
-    let our_lines: Vec<&str> = ours.lines().collect();
-    assert_eq!(
-        go_lines.len(),
-        our_lines.len(),
-        "{label}: {} lines from go tool objdump, {} from goscope",
-        go_lines.len(),
-        our_lines.len()
-    );
-    let mut same = 0;
-    let mut unknown = Vec::new();
-    for (g, o) in go_lines.iter().zip(&our_lines) {
-        if g == o {
-            same += 1;
-            continue;
-        }
-        let (Some(gr), Some(or)) = (row(g), row(o)) else {
-            panic!("{label}: line differs:\n  go:      {g:?}\n  goscope: {o:?}");
-        };
-        assert_eq!(
-            (gr.pos, gr.addr, gr.bytes),
-            (or.pos, or.addr, or.bytes),
-            "{label}: file:line, address or bytes differ"
-        );
-        let key = (
-            arch.to_string(),
-            gr.bytes.to_string(),
-            gr.text.to_string(),
-            or.text.to_string(),
-        );
-        if !known.contains(&key) {
-            unknown.push(format!("{arch}\t{}\t{}\t{}", gr.bytes, gr.text, or.text));
-        }
-    }
+    let f = oracle::explain(label, arch, go, ours);
+    let unknown: Vec<String> = f
+        .unexplained
+        .iter()
+        .filter(|(_, bytes, g, o, _)| {
+            !known.contains(&(arch.to_string(), bytes.clone(), g.clone(), o.clone()))
+        })
+        .map(|(addr, bytes, g, o, b)| {
+            format!("{arch}\t{bytes}\t{g}\t{o}\t(at {addr:#x}; binutils: {b})")
+        })
+        .collect();
     assert!(
         unknown.is_empty(),
         "{label}: {} differences not in tests/data/objdump-known-differences.tsv:\n{}",
@@ -158,7 +136,7 @@ fn compare(label: &str, arch: &str, go: &str, ours: &str) -> (usize, usize) {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    (same, go_lines.len())
+    (f.identical, f.lines)
 }
 
 /// The matrix's fixtures of `arches` and `variants`, on every OS (linux, darwin, windows).
@@ -176,7 +154,7 @@ fn matrix_fixtures(arches: &[&str], variants: &[Variant]) -> Option<Vec<Fixture>
 #[test]
 fn whole_binary_matches_go_tool_objdump() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     let Some(fixtures) = matrix_fixtures(
         &["amd64", "arm64", "386"],
         &[Variant::Default, Variant::Pie, Variant::Trimpath],
@@ -196,8 +174,10 @@ fn whole_binary_matches_go_tool_objdump() {
             f.label(),
             ratio * 100.0
         );
+        // Go 1.27 misreads some of the runtime's AVX assembly (see oracle/mod.rs), a few
+        // hundred lines of a small program; each is checked above.
         assert!(
-            ratio >= 0.999,
+            ratio >= 0.995,
             "{}: only {:.4}% of lines identical",
             f.label(),
             ratio * 100.0
@@ -226,7 +206,7 @@ fn whole_binary_matches_go_tool_objdump() {
 #[test]
 fn symbol_filter_and_address_range_match_go_tool_objdump() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     for arch in ["amd64", "arm64"] {
         let f = build("prog", &go, arch, Variant::Default);
         let path = f.path.to_str().unwrap();
@@ -268,14 +248,16 @@ fn symbol_filter_and_address_range_match_go_tool_objdump() {
 #[test]
 fn source_lines_match_go_tool_objdump_s() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     for arch in ["amd64", "arm64"] {
         let f = build("prog", &go, arch, Variant::Default);
         let path = f.path.to_str().unwrap();
         for re in ["^main\\.", "^fmt\\.Fprintln$"] {
             let theirs = go_objdump(&go, &["-S", "-s", re, path]);
             let ours = goscope(&["objdump", "-S", "-s", re, path]);
-            assert_eq!(theirs, ours, "{} -S -s {re}", f.label());
+            // Source lines identical; instructions identical or named where Go cannot (the
+            // LSE atomics of sync.Mutex on arm64), checked against binutils.
+            compare(&format!("{} -S -s {re}", f.label()), arch, &theirs, &ours);
             assert!(ours.lines().any(|l| l.contains("func main()")) || re != "^main\\.");
         }
     }
@@ -284,7 +266,7 @@ fn source_lines_match_go_tool_objdump_s() {
 #[test]
 fn source_root_finds_trimmed_paths() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     let f = build("prog", &go, "amd64", Variant::Trimpath);
     let path = f.path.to_str().unwrap();
     let root = goscope_xtask::repo_root().join("testdata/prog");
@@ -311,7 +293,7 @@ fn source_root_finds_trimmed_paths() {
 #[test]
 fn decoder_coverage_matches_go_tool_objdump() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     for tc in &tcs {
         for arch in ["amd64", "arm64"] {
             let f = build("asmcover", tc, arch, Variant::Default);
@@ -594,7 +576,7 @@ fn stripped_twin_annotates_what_unstripped_annotates() {
 fn strip_all_copy_lists_the_same_instructions() {
     // Same layout as the original: only symbol names may differ (data symbols are gone).
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     let dir = tempfile::tempdir().unwrap();
     for arch in ["amd64", "arm64"] {
         let f = build("prog", &go, arch, Variant::Default);
@@ -776,7 +758,7 @@ fn label(kind: &serde_json::Value) -> String {
 #[test]
 fn json_lines_carry_function_address_source_and_inline_chain() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     let f = build("prog", &go, "amd64", Variant::Default);
     let path = f.path.to_str().unwrap();
     let json = goscope(&["objdump", "--json", "-s", "^main\\.main$", path]);
@@ -831,7 +813,7 @@ fn broken_binaries_are_input_errors() {
 #[test]
 fn intel_and_gnu_syntax_name_targets() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     let amd64 = build("annot", &go, "amd64", Variant::Default);
     let p = amd64.path.to_str().unwrap();
     let intel = goscope(&[
@@ -848,9 +830,10 @@ fn intel_and_gnu_syntax_name_targets() {
         "RIP-relative operands name their symbol:\n{intel}"
     );
     assert!(
-        intel
-            .lines()
-            .any(|l| l.contains("call ") && l.contains("<runtime.newobject>"))
+        // Go 1.27 calls size-specialised mallocgc variants where older releases call newobject.
+        intel.lines().any(|l| l.contains("call ")
+            && (l.contains("<runtime.newobject>") || l.contains("<runtime.mallocgc"))),
+        "{intel}"
     );
     let gnu = goscope(&["objdump", "--syntax", "gnu", "-s", "^main\\.atomics$", p]);
     assert!(
@@ -867,8 +850,8 @@ fn intel_and_gnu_syntax_name_targets() {
         arm64.path.to_str().unwrap(),
     ]);
     assert!(
-        gnu.lines()
-            .any(|l| l.contains("\tbl\t") && l.contains("<runtime.newobject>")),
+        gnu.lines().any(|l| l.contains("\tbl\t")
+            && (l.contains("<runtime.newobject>") || l.contains("<runtime.mallocgc"))),
         "{gnu}"
     );
 }
@@ -876,7 +859,7 @@ fn intel_and_gnu_syntax_name_targets() {
 #[test]
 fn annotated_text_names_arm64_atomic_loops() {
     let Some(tcs) = toolchains() else { return };
-    let go = oracle(&tcs);
+    let Some(go) = oracle(&tcs) else { return };
     let f = build("annot", &go, "arm64", Variant::Default);
     let out = goscope(&[
         "objdump",
@@ -892,4 +875,23 @@ fn annotated_text_names_arm64_atomic_loops() {
         out.contains("end of an atomic compare-and-swap loop"),
         "{out}"
     );
+}
+
+#[test]
+fn arm_binaries_are_refused_with_the_supported_architectures() {
+    // 32-bit ARM is read (info, nm, addr2line) but not disassembled: every listing command says
+    // so, with exit status 2, rather than print instructions that might be wrong.
+    let Some(tcs) = toolchains() else { return };
+    let f = build("prog", &tcs[0], "arm", Variant::Default);
+    let path = f.path.to_str().unwrap();
+    for args in [vec!["objdump", path], vec!["diff", path, path]] {
+        let out = Command::new(GOSCOPE).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("disassembly of arm binaries is not supported")
+                && err.contains("amd64, arm64 and 386"),
+            "{args:?}: {err}"
+        );
+    }
 }

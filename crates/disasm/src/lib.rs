@@ -1,12 +1,14 @@
 //! Go-aware disassembly.
 //!
 //! One [`Disassembler`] trait over the instruction sets goscope reads: amd64 and 386 through
-//! `iced-x86`, arm64 through `yaxpeax-arm` (chosen by measurement; see `ARCHITECTURE.md`). Each
-//! renders three syntaxes:
+//! `iced-x86`, arm64 through `yaxpeax-arm` (chosen by measurement; see `ARCHITECTURE.md`); no
+//! 32-bit ARM (an error says so). Each renders three syntaxes:
 //!
-//! - [`Syntax::Go`]: the Plan 9 syntax of `go tool objdump`, produced by goscope's own
-//!   formatters over the decoded operands, text for text identical to the Go tool's (including
-//!   `?` where the Go tool cannot decode, so instruction boundaries agree);
+//! - [`Syntax::Go`]: the Plan 9 syntax of the newest `go tool objdump` (Go 1.27), produced by
+//!   goscope's own formatters over the decoded operands, text for text identical to the Go
+//!   tool's wherever it decodes an instruction right; where it prints `?` (x86 BMI2, arm64 LSE
+//!   atomics) or takes a wrong length, goscope prints the instruction, one line for all of its
+//!   bytes, as the Go assembler writes it;
 //! - [`Syntax::Intel`] and [`Syntax::Gnu`]: the decoders' own formatters, with branch and call
 //!   targets named.
 //!
@@ -191,8 +193,13 @@ impl Stream for PerInsn<'_> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// No disassembler for the instruction set.
-    #[error("disassembly of {0:?} binaries is not supported (amd64, arm64 and 386 are)")]
+    /// No disassembler for the instruction set (32-bit ARM: no decoder goscope has matches
+    /// `go tool objdump`'s exactly, and a listing that may misname instructions is worse than
+    /// none).
+    #[error(
+        "disassembly of {} binaries is not supported: goscope disassembles amd64, arm64 and 386",
+        .0.goarch()
+    )]
     UnsupportedArch(Arch),
     /// The binary has no text section to disassemble.
     #[error("the binary has no text section")]

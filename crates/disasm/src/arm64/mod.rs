@@ -4,8 +4,10 @@
 //! operands. [`model`] turns that into the model of `golang.org/x/arch/arm64/arm64asm` (the
 //! decoder behind `go tool objdump`): the same alias choices (MOV, CMP, LSL, CSET ...) and the
 //! same argument kinds; [`plan9`] then prints it as Go does. Instructions arm64asm does not know
-//! (the LSE atomics among them) print as `?`, as in the Go tool; their facts are still decoded,
-//! so annotations name them.
+//! print as `?`, as in the Go tool, except the LSE atomics (`LDADDALD`, `CASALW`, `SWPALD` ...):
+//! they are what a reader looking for arm64's LOCK wants to see, so they print as the Go
+//! assembler writes them ([`lse_go`]). Facts are decoded for every instruction, so annotations
+//! name the atomics either way.
 
 mod goops;
 mod model;
@@ -67,10 +69,14 @@ impl Disassembler for Arm64 {
         };
         match syntax {
             Syntax::Go | Syntax::None => {
-                let m = inst
-                    .as_ref()
-                    .filter(|i| valid(i, word))
-                    .and_then(|i| model::convert(i, word));
+                let valid_inst = inst.as_ref().filter(|i| valid(i, word));
+                if let Some(i) = valid_inst
+                    && lse_go(i.opcode, word, out)
+                {
+                    info.known = true;
+                    return info;
+                }
+                let m = valid_inst.and_then(|i| model::convert(i, word));
                 match m {
                     Some(m) => {
                         plan9::format(&m, pc, syms, out);
@@ -305,6 +311,74 @@ fn lse_atomic(op: Opcode) -> Option<(&'static str, &'static str, u8)> {
     })
 }
 
+/// An LSE atomic in the Go assembler's syntax: arm64asm has none of them (`go tool objdump`
+/// prints `?`), so the spelling is the assembler's (cmd/internal/obj/arm64): the operation,
+/// the ordering (`A`, `L`, `AL`), the size (`B`, `H`, `W`, `D`), then `Rs, (Rn), Rt`
+/// (`LDADDALD R1, (R2), R3`; CASP takes register pairs). LDSET is the assembler's LDOR; the
+/// operations it has no name for (LDSMAX, LDUMIN ...) are spelled the same way. The store
+/// aliases (STADD is LDADD into ZR) keep the LD name, as the assembler writes them. Returns
+/// whether `op` was one.
+fn lse_go(op: Opcode, word: u32, out: &mut String) -> bool {
+    let Some((name, _, order)) = lse_atomic(op) else {
+        return false;
+    };
+    let name = if name == "LDSET" { "LDOR" } else { name };
+    let pair = matches!(op, Opcode::CASP(_));
+    out.push_str(name);
+    if pair {
+        out.push('P');
+    }
+    out.push_str(match order {
+        0 => "",
+        1 => "L",
+        2 => "A",
+        _ => "AL",
+    });
+    let size = if pair {
+        // CASP's sz bit (30): a pair of words or of doublewords.
+        if field(word, 30, 1) == 1 { 'D' } else { 'W' }
+    } else {
+        ['B', 'H', 'W', 'D'][field(word, 30, 2) as usize]
+    };
+    out.push(size);
+    let (rs, rn, rt) = (field(word, 16, 5), field(word, 5, 5), field(word, 0, 5));
+    let reg = |out: &mut String, n: u32| {
+        use std::fmt::Write as _;
+        let _ = if n >= 31 {
+            write!(out, "ZR")
+        } else {
+            write!(out, "R{n}")
+        };
+    };
+    out.push(' ');
+    if pair {
+        out.push('(');
+        reg(out, rs);
+        out.push_str(", ");
+        reg(out, rs + 1);
+        out.push(')');
+    } else {
+        reg(out, rs);
+    }
+    out.push_str(", (");
+    if rn == 31 {
+        out.push_str("RSP");
+    } else {
+        reg(out, rn);
+    }
+    out.push_str("), ");
+    if pair {
+        out.push('(');
+        reg(out, rt);
+        out.push_str(", ");
+        reg(out, rt + 1);
+        out.push(')');
+    } else {
+        reg(out, rt);
+    }
+    true
+}
+
 /// The facts annotations need about `inst`.
 fn facts(inst: &Instruction, word: u32, pc: u64) -> InsnInfo {
     use Opcode::*;
@@ -404,4 +478,39 @@ fn facts(inst: &Instruction, word: u32, pc: u64) -> InsnInfo {
         info.nil_check = true;
     }
     info
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Disassembler, NoSymbols, Syntax};
+
+    fn go(word: u32) -> String {
+        let mut out = String::new();
+        super::Arm64.decode(
+            &word.to_le_bytes(),
+            0x1000,
+            Syntax::Go,
+            &NoSymbols,
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn lse_atomics_read_as_the_go_assembler_writes_them() {
+        // The encodings of cmd/asm's testdata/arm64.s for these lines (`go tool objdump`
+        // prints `?` for every one).
+        assert_eq!(go(0xf8e500c7), "LDADDALD R5, (R6), R7");
+        assert_eq!(go(0xf8e503e7), "LDADDALD R5, (RSP), R7");
+        assert_eq!(go(0x382500c7), "LDADDB R5, (R6), R7");
+        assert_eq!(go(0x78a513e7), "LDCLRAH R5, (RSP), R7");
+        assert_eq!(go(0xf8e530c7), "LDORALD R5, (R6), R7");
+        assert_eq!(go(0xf8e580c7), "SWPALD R5, (R6), R7");
+        assert_eq!(go(0x382580c7), "SWPB R5, (R6), R7");
+        assert_eq!(go(0xc8e5fcc7), "CASALD R5, (R6), R7");
+        assert_eq!(go(0x88e5fcc7), "CASALW R5, (R6), R7");
+        assert_eq!(go(0x08bf7ca3), "CASB ZR, (R5), R3");
+        assert_eq!(go(0x483e7fe8), "CASPD (R30, ZR), (RSP), (R8, R9)");
+        assert_eq!(go(0x382500df), "LDADDB R5, (R6), ZR");
+    }
 }

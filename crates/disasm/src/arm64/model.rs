@@ -723,6 +723,8 @@ pub(super) fn convert(inst: &Instruction, word: u32) -> Option<Inst> {
             "UMOV"
         }
         SMOV => "SMOV",
+        // DUP (element) into a scalar register is always printed as its alias MOV (scalar).
+        DUP if matches!(args.first(), Some(Arg::Fp { .. })) => "MOV",
         DUP => "DUP",
         LD1 => "LD1",
         LD2 => "LD2",

@@ -232,30 +232,20 @@ pub(super) fn format(inst: &Inst, pc: u64, syms: &dyn Symbolizer, out: &mut Stri
         }
     }
 
+    // The addressing mode of every memory argument moves into the mnemonic (Go 1.27's
+    // arm64asm reads all arguments, so LD1R and the other structure loads get `.P` too).
     let mut suffix = "";
-    match base_op {
-        "LDR" | "LDRB" | "LDRH" | "LDRSB" | "LDRSH" | "LDRSW" | "STR" | "STRB" | "STRH"
-        | "STUR" | "STURB" | "STURH" | "LD1" | "ST1" => {
-            if let Some(Arg::Mem { mode, .. }) = a.get(1) {
-                suffix = match mode {
-                    Mode::Offset => "",
-                    Mode::Pre => ".W",
-                    Mode::Post => ".P",
-                };
-            } else if let Some(Arg::MemPostReg { .. }) = a.get(1) {
-                suffix = ".P";
+    for x in a {
+        match x {
+            Arg::Mem {
+                mode: Mode::Pre, ..
+            } => suffix = ".W",
+            Arg::Mem {
+                mode: Mode::Post, ..
             }
+            | Arg::MemPostReg { .. } => suffix = ".P",
+            _ => {}
         }
-        "STP" | "LDP" => {
-            if let Some(Arg::Mem { mode, .. }) = a.get(2) {
-                suffix = match mode {
-                    Mode::Offset => "",
-                    Mode::Pre => ".W",
-                    Mode::Post => ".P",
-                };
-            }
-        }
-        _ => {}
     }
 
     let fp_name = |size: u8| match size {

@@ -1,6 +1,8 @@
-//! The mnemonics golang.org/x/arch/x86/x86asm (the decoder behind `go tool objdump`) knows,
-//! in its spelling. An instruction outside this list prints as `?` in Go syntax, one byte at a
-//! time, exactly as `go tool objdump` shows it.
+//! The mnemonics of the legacy (non-VEX) opcode table of golang.org/x/arch/x86/x86asm as
+//! vendored in Go 1.27 (the decoder behind the newest `go tool objdump`), in its spelling.
+//! Go 1.27 added the SHA extensions and moved its few VEX instructions to a table of their own.
+//! An instruction outside this list is one Go prints as `?`; goscope prints it as what it is
+//! (see `super::truth`).
 
 /// Sorted, for binary search.
 pub(crate) const GO_X86_OPS: &[&str] = &[
@@ -539,6 +541,13 @@ pub(crate) const GO_X86_OPS: &[&str] = &[
     "SETS",
     "SFENCE",
     "SGDT",
+    "SHA1MSG1",
+    "SHA1MSG2",
+    "SHA1NEXTE",
+    "SHA1RNDS4",
+    "SHA256MSG1",
+    "SHA256MSG2",
+    "SHA256RNDS2",
     "SHL",
     "SHLD",
     "SHR",
@@ -584,11 +593,6 @@ pub(crate) const GO_X86_OPS: &[&str] = &[
     "UNPCKLPS",
     "VERR",
     "VERW",
-    "VMOVDQA",
-    "VMOVDQU",
-    "VMOVNTDQ",
-    "VMOVNTDQA",
-    "VZEROUPPER",
     "WBINVD",
     "WRFSBASE",
     "WRGSBASE",

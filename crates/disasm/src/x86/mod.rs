@@ -1,13 +1,17 @@
 //! x86 (amd64 and 386) through `iced-x86`.
 //!
-//! Decoding is iced's. Go syntax is goscope's own formatter ([`plan9`]), which also reproduces
-//! where `go tool objdump`'s decoder (x86asm) stops: it knows a fixed list of mnemonics
-//! ([`goops`]), no EVEX and only a handful of VEX instructions, and it reads an unknown VEX
-//! instruction as its VEX prefix followed by a legacy opcode. Printing the same `?` lines and
-//! the same lengths keeps every later instruction boundary identical to the Go tool's.
+//! Decoding is iced's. Go syntax is goscope's own formatter: [`plan9`] for the legacy opcode
+//! table of `go tool objdump`'s decoder (x86asm, as vendored in Go 1.27: the mnemonics of
+//! [`goops`], with its quirks of prefixes, sizes and displacements), [`vex`] for VEX, EVEX and
+//! the rest. Where x86asm cannot decode an instruction it prints `?` for one byte and carries
+//! on inside the instruction, reading its remaining bytes as other instructions; goscope
+//! prints the instruction the processor runs instead, one line for all of its bytes, in the
+//! Go assembler's spelling. (So does it where x86asm 1.27 takes the wrong length: it reads a
+//! ModRM byte after VZEROUPPER, which has none.)
 
 mod goops;
 mod plan9;
+mod vex;
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -75,27 +79,6 @@ fn go_knows_mnemonic(m: Mnemonic) -> bool {
     known.get(m as usize).copied().unwrap_or(false)
 }
 
-/// The VEX instructions x86asm decodes.
-const GO_VEX_OPS: &[Mnemonic] = &[
-    Mnemonic::Vmovdqa,
-    Mnemonic::Vmovdqu,
-    Mnemonic::Vmovntdq,
-    Mnemonic::Vmovntdqa,
-    Mnemonic::Vzeroupper,
-];
-
-/// Whether `go tool objdump` decodes `ins` as iced does.
-fn go_decodes(ins: &Instruction) -> bool {
-    if ins.is_invalid() {
-        return false;
-    }
-    match ins.encoding() {
-        EncodingKind::Legacy => go_knows_mnemonic(ins.mnemonic()),
-        EncodingKind::VEX => GO_VEX_OPS.contains(&ins.mnemonic()),
-        _ => false,
-    }
-}
-
 /// Legacy prefixes and REX at the start of an instruction, as x86asm reads them.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Prefixes {
@@ -107,8 +90,9 @@ pub(crate) struct Prefixes {
     /// The segment override memory operands show (x86asm's choice, which in 64-bit mode
     /// ignores CS, DS, ES and SS); string instructions default to DS without one.
     pub seg: Option<Register>,
-    /// After a VEX prefix x86asm prints no prefix at all (its prefix loop stops at VEX).
-    pub none_shown: bool,
+    /// Spell the mnemonic as the Go assembler does where x86asm has no name for it: with an
+    /// operand-size suffix (`ADCXQ`).
+    pub asm_suffix: bool,
     /// Size in bytes of the encoded displacement (x86asm sign-extends only an 8-bit one).
     pub disp_size: usize,
 }
@@ -179,7 +163,7 @@ fn scan_prefixes(code: &[u8], bitness: u32, uses_segment: bool, branch: bool) ->
         data_size,
         shown,
         seg,
-        none_shown: false,
+        asm_suffix: false,
         disp_size: 0,
     }
 }
@@ -360,100 +344,69 @@ impl X86 {
             }
             return info;
         }
-        // x86asm accepts a VEX prefix only as the first byte.
-        let vex_first = ins.encoding() != EncodingKind::VEX || matches!(code[0], 0xC4 | 0xC5);
-        if go_decodes(&ins)
-            && vex_first
-            && !rex_misplaced(code, self.bitness)
-            && !test_alias(code, self.bitness)
-        {
-            // A segment override is used by a memory operand that can take one: not by a
-            // string instruction's fixed ES:DI destination (`64 6d` is "FS INSD DX, ES:0(DI)").
-            let uses_segment = (0..ins.op_count()).any(|i| {
-                let k = ins.op_kind(i);
-                !plan9::is_non_memory(k)
-                    && !matches!(
-                        k,
-                        OpKind::MemoryESDI | OpKind::MemoryESEDI | OpKind::MemoryESRDI
-                    )
-            }) || ins.mnemonic() == Mnemonic::Xlatb;
-            let branch = matches!(ins.flow_control(), FlowControl::ConditionalBranch)
-                || matches!(
-                    ins.mnemonic(),
-                    Mnemonic::Loop
-                        | Mnemonic::Loope
-                        | Mnemonic::Loopne
-                        | Mnemonic::Jcxz
-                        | Mnemonic::Jecxz
-                        | Mnemonic::Jrcxz
-                );
+        if ins.is_invalid() {
+            out.push('?');
+            return unknown(1);
+        }
+        if ins.encoding() != EncodingKind::Legacy {
+            // VEX, EVEX, XOP and 3DNow!: Go 1.27 decodes most VEX and EVEX instructions, and
+            // prints them as `vex` does; the rest it cannot, and they read the same way.
             if syntax != Syntax::None {
-                let mut p = scan_prefixes(code, self.bitness, uses_segment, branch);
-                p.disp_size = disp_size;
-                plan9::format(&ins, p, self.bitness, pc, syms, out);
+                vex::format(&ins, code, self.bitness, pc, syms, out);
             }
             return facts(&ins, code, self.bitness, true);
         }
-        // x86asm reads a VEX prefix it has no instruction for as a prefix of the legacy
-        // opcode after it (so C5 FD D7 is "XLATB" with two prefix bytes).
-        if let Some(vex_len) = vex_prefix_len(code, self.bitness) {
-            // The VEX pp field stands for a 66/F3/F2 prefix in x86asm's table conditions.
-            // (Only in its conditions: it does not change the operand size.)
-            let pp = code[vex_len - 1] & 3;
-            let mut buf = [0u8; 16];
-            let rest_all = &code[vex_len..];
-            // Only opcodes of the 0F maps test for mandatory prefixes.
-            let (rest, implied): (&[u8], usize) = if pp != 0 && rest_all.first() == Some(&0x0F) {
-                buf[0] = [0, 0x66, 0xF3, 0xF2][pp as usize];
-                let n = rest_all.len().min(15);
-                buf[1..=n].copy_from_slice(&rest_all[..n]);
-                (&buf[..=n], 1)
-            } else {
-                (rest_all, 0)
+        let go_decodes = go_knows_mnemonic(ins.mnemonic())
+            && !rex_misplaced(code, self.bitness)
+            && !test_alias(code, self.bitness);
+        if syntax == Syntax::None {
+            return facts(&ins, code, self.bitness, true);
+        }
+        // A segment override is used by a memory operand that can take one: not by a
+        // string instruction's fixed ES:DI destination (`64 6d` is "FS INSD DX, ES:0(DI)").
+        let uses_segment = (0..ins.op_count()).any(|i| {
+            let k = ins.op_kind(i);
+            !plan9::is_non_memory(k)
+                && !matches!(
+                    k,
+                    OpKind::MemoryESDI | OpKind::MemoryESEDI | OpKind::MemoryESRDI
+                )
+        }) || ins.mnemonic() == Mnemonic::Xlatb;
+        let branch = matches!(ins.flow_control(), FlowControl::ConditionalBranch)
+            || matches!(
+                ins.mnemonic(),
+                Mnemonic::Loop
+                    | Mnemonic::Loope
+                    | Mnemonic::Loopne
+                    | Mnemonic::Jcxz
+                    | Mnemonic::Jecxz
+                    | Mnemonic::Jrcxz
+            );
+        let mut p = scan_prefixes(code, self.bitness, uses_segment, branch);
+        p.disp_size = disp_size;
+        if !go_decodes {
+            // Go prints `?` for the first byte and decodes the rest as another instruction;
+            // goscope prints the instruction the processor runs, as the Go assembler spells it.
+            // (Its operand size is its own: a REX before another prefix is ignored.)
+            p.asm_suffix = true;
+            // The segment in effect is the processor's (a REX before the prefixes, which x86asm
+            // stops at, does not hide them).
+            p.seg = match ins.segment_prefix() {
+                Register::FS | Register::GS => Some(ins.segment_prefix()),
+                r if self.bitness != 64 && r != Register::None => Some(r),
+                _ => p.seg,
             };
-            let (mut legacy, disp_size) =
-                self.decode_one(rest, pc.wrapping_add(vex_len as u64 - implied as u64));
-            // Legacy prefixes may follow the VEX prefix; a REX may not.
-            let opcode_at = rest_all
-                .iter()
-                .position(|&b| !is_legacy_prefix(b))
-                .unwrap_or(0);
-            let first = rest_all.get(opcode_at).copied().unwrap_or(0);
-            let rex = self.bitness == 64 && (0x40..=0x4F).contains(&first);
-            if !rex
-                && !legacy.is_invalid()
-                && legacy.encoding() == EncodingKind::Legacy
-                && go_knows(plan9::op_name(&legacy))
+            if let Some(size) = (0..ins.op_count())
+                .filter(|&i| ins.op_kind(i) == OpKind::Register)
+                .map(|i| ins.op_register(i))
+                .find(|r| r.is_gpr())
+                .map(|r| r.size() as u32 * 8)
             {
-                legacy.set_len(legacy.len() - implied);
-                let mut full = legacy;
-                full.set_len(legacy.len() + vex_len);
-                full.set_ip(pc);
-                full.set_next_ip(pc.wrapping_add(full.len() as u64));
-                let mut p = scan_prefixes(rest_all, self.bitness, true, false);
-                p.disp_size = disp_size;
-                p.shown = None;
-                p.none_shown = true;
-                plan9::format(&full, p, self.bitness, pc, syms, out);
-                let mut info = facts(&legacy, rest, self.bitness, true);
-                info.len = full.len();
-                return info;
+                p.data_size = size;
             }
         }
-        out.push('?');
-        unknown(1)
-    }
-}
-
-/// The length of a VEX prefix x86asm would accept at the start of `code`.
-fn vex_prefix_len(code: &[u8], bitness: u32) -> Option<usize> {
-    let first = *code.first()?;
-    let second = *code.get(1)?;
-    let ok_mode = bitness == 64 || second & 0xC0 == 0xC0;
-    match first {
-        0xC5 if ok_mode && code.len() > 2 => Some(2),
-        0xC4 if ok_mode && code.len() > 3 => Some(3),
-        _ => None,
+        plan9::format(&ins, p, self.bitness, pc, syms, out);
+        facts(&ins, code, self.bitness, true)
     }
 }
 
@@ -541,6 +494,57 @@ mod tests {
         let mut out = String::new();
         super::X86::new(64).decode(code, 0x1000, Syntax::Go, &NoSymbols, &mut out);
         out
+    }
+
+    fn go_len(code: &[u8]) -> (String, usize) {
+        let mut out = String::new();
+        let info = super::X86::new(64).decode(code, 0x1000, Syntax::Go, &NoSymbols, &mut out);
+        (out, info.len)
+    }
+
+    #[test]
+    fn instructions_go_1_27_decodes_read_as_it_prints_them() {
+        // go1.27.3 tool objdump's text for these bytes (crypto/sha1, crypto/sha256,
+        // internal/bytealg and internal/runtime/gc/scan of a Go 1.27 build).
+        for (code, text) in [
+            (&[0xc5, 0xfd, 0xd7, 0xc0][..], "VPMOVMSKB Y0, AX"),
+            (&[0x0f, 0x38, 0xc8, 0xf2], "SHA1NEXTE X2, X6"),
+            (&[0x0f, 0x3a, 0xcc, 0xc5, 0x00], "SHA1RNDS4 $0x0, X5, X0"),
+            (&[0x0f, 0x38, 0xcb, 0xd1], "SHA256RNDS2 X0, X1, X2"),
+            (
+                &[0xc4, 0x43, 0x0d, 0x0f, 0xf6, 0x04],
+                "VPALIGNR $0x4, Y14, Y14, Y14",
+            ),
+            (
+                &[0x62, 0xf2, 0x6d, 0xc9, 0x75, 0xeb],
+                "VPERMI2B.Z Z3, Z2, K1, Z5",
+            ),
+        ] {
+            assert_eq!(go_len(code), (text.to_string(), code.len()), "{code:02x?}");
+        }
+    }
+
+    #[test]
+    fn instructions_go_cannot_decode_are_one_line_in_go_assembler_syntax() {
+        // binutils: `rorx $0x1b,%edi,%r12d`, `andn %edi,%ecx,%ebp`, `adcx %rbx,%r13`, each one
+        // instruction; go tool objdump prints `?` for their first byte and goes on inside them.
+        assert_eq!(
+            go_len(&[0xc4, 0x63, 0x7b, 0xf0, 0xe7, 0x1b]),
+            ("RORXL $0x1b, DI, R12".to_string(), 6)
+        );
+        assert_eq!(
+            go_len(&[0xc4, 0xe2, 0x70, 0xf2, 0xef]),
+            ("ANDNL DI, CX, BP".to_string(), 5)
+        );
+        assert_eq!(
+            go_len(&[0x66, 0x4c, 0x0f, 0x38, 0xf6, 0xeb]),
+            ("ADCXQ BX, R13".to_string(), 6)
+        );
+        // x86asm 1.27 reads a ModRM byte after VZEROUPPER (4 bytes); it has none (binutils: 3).
+        assert_eq!(
+            go_len(&[0xc5, 0xf8, 0x77, 0xe9, 0x60, 0xfe, 0xff, 0xff]),
+            ("VZEROUPPER".to_string(), 3)
+        );
     }
 
     #[test]

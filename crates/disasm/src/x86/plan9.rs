@@ -214,8 +214,7 @@ pub(super) fn format(
     } else {
         0
     };
-    if p.none_shown {
-    } else if ins.has_rep_prefix() {
+    if ins.has_rep_prefix() {
         out.push_str("REP; ");
     } else if ins.has_repne_prefix() {
         out.push_str("REPNE; ");
@@ -225,7 +224,8 @@ pub(super) fn format(
         out.push(' ');
     }
     out.push_str(name);
-    if suffix_mnemonic(ins.mnemonic()) && takes_suffix(name) {
+    let asm_suffix = p.asm_suffix && matches!(ins.mnemonic(), Mnemonic::Adcx | Mnemonic::Adox);
+    if asm_suffix || (suffix_mnemonic(ins.mnemonic()) && takes_suffix(name)) {
         let mut size = p.data_size;
         if mem_bytes != 0 {
             size = mem_bytes as u32 * 8;
@@ -247,6 +247,14 @@ pub(super) fn format(
         Mnemonic::Fxch if n == 2 => {
             out.push(' ');
             operand(ins, p, 1, bitness, pc, syms, out);
+        }
+        // x86asm lists SHA256RNDS2's implicit third operand, XMM0 (iced leaves it out).
+        Mnemonic::Sha256rnds2 => {
+            out.push_str(" X0");
+            for k in 0..n {
+                out.push_str(", ");
+                operand(ins, p, n - 1 - k, bitness, pc, syms, out);
+            }
         }
         Mnemonic::Xlatb => {
             out.push(' ');
@@ -288,7 +296,7 @@ pub(super) fn is_non_memory(k: OpKind) -> bool {
     )
 }
 
-fn hex_signed(out: &mut String, v: i64) {
+pub(super) fn hex_signed(out: &mut String, v: i64) {
     if v < 0 {
         out.push('-');
     }
@@ -433,11 +441,6 @@ fn memory(ins: &Instruction, p: Prefixes, pc: u64, syms: &dyn Symbolizer, s: &mu
         }
         _ => i64::from(value as u32),
     };
-    let base = if ins.encoding() == iced_x86::EncodingKind::VEX {
-        vex_base_quirk(ins, base, index)
-    } else {
-        base
-    };
     if seg == Register::None && disp != 0 && index == Register::None {
         let target = match base {
             Register::RIP | Register::EIP => Some(
@@ -491,25 +494,4 @@ fn go_mem_bytes(ins: &Instruction) -> usize {
         n @ (1 | 2 | 4 | 8 | 16 | 32) => n,
         _ => 0,
     }
-}
-
-/// x86asm applies VEX.B to a base register only through a SIB byte: without one, R8–R15 read as
-/// their low-eight counterparts.
-fn vex_base_quirk(ins: &Instruction, base: Register, index: Register) -> Register {
-    use Register::*;
-    if index != Register::None {
-        return base;
-    }
-    let low = match base {
-        R8 => RAX,
-        R9 => RCX,
-        R10 => RDX,
-        R11 => RBX,
-        R13 => RBP,
-        R14 => RSI,
-        R15 => RDI,
-        other => return other,
-    };
-    let _ = ins;
-    low
 }

@@ -1,0 +1,3 @@
+module cryptofix
+
+go 1.26
