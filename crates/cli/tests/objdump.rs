@@ -847,10 +847,12 @@ fn intel_and_gnu_syntax_name_targets() {
         intel.contains("<main.counter>"),
         "RIP-relative operands name their symbol:\n{intel}"
     );
+    // Go 1.27's compiler calls the size-class allocators (`runtime.mallocgcSmall…SC<n>`) where
+    // earlier releases call `runtime.newobject`.
     assert!(
-        intel
-            .lines()
-            .any(|l| l.contains("call ") && l.contains("<runtime.newobject>"))
+        intel.lines().any(|l| l.contains("call ")
+            && (l.contains("<runtime.newobject>") || l.contains("<runtime.mallocgcSmall"))),
+        "{intel}"
     );
     let gnu = goscope(&["objdump", "--syntax", "gnu", "-s", "^main\\.atomics$", p]);
     assert!(
