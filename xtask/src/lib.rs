@@ -123,9 +123,87 @@ impl Toolchain {
     }
 }
 
-/// Every Go toolchain the fixture matrix uses: the system `go`, Debian's Go 1.19, and any listed
-/// in `GOSCOPE_GO` (colon-separated paths to `go` binaries). With [`REQUIRE_ENV`] set, a missing
-/// Go 1.19 is an error.
+/// The newest Go release of the fixture matrix, fetched by `go` into its module cache
+/// (`GOTOOLCHAIN=go1.27.3 go version`): the only toolchain besides the system Go and Debian's
+/// golang-1.19 that CI machines can get.
+pub const NEWEST_RELEASE: &str = "go1.27.3";
+
+/// The system `go`'s module cache (`go env GOMODCACHE`), if there is a system `go`.
+pub fn gomodcache() -> Option<PathBuf> {
+    let out = Command::new("go")
+        .args(["env", "GOMODCACHE"])
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .ok()?;
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !dir.is_empty()).then(|| PathBuf::from(dir))
+}
+
+/// Where `GOTOOLCHAIN=<version> go version` leaves the `go` command of release `version`
+/// (`go1.27.3`) for this host: `$GOMODCACHE/golang.org/toolchain@v0.0.1-<version>.<os>-<arch>`.
+pub fn modcache_go(version: &str) -> Option<PathBuf> {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    Some(
+        gomodcache()?
+            .join("golang.org")
+            .join(format!("toolchain@v0.0.1-{version}.{os}-{arch}"))
+            .join("bin")
+            .join("go"),
+    )
+}
+
+/// Fetches release `version` into the module cache through the system `go`'s toolchain
+/// switching (`GOTOOLCHAIN=<version> go version`) and returns its `go` command.
+pub fn fetch_release(version: &str) -> Result<PathBuf> {
+    if let Some(go) = modcache_go(version).filter(|g| g.is_file()) {
+        return Ok(go);
+    }
+    let out = Command::new("go")
+        .arg("version")
+        .env("GOTOOLCHAIN", version)
+        .output()
+        .context("running the system `go` to fetch a toolchain")?;
+    if !out.status.success() {
+        bail!(
+            "GOTOOLCHAIN={version} go version failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    match modcache_go(version) {
+        Some(go) if go.is_file() => Ok(go),
+        Some(go) => bail!(
+            "GOTOOLCHAIN={version} go version ran but {} does not exist",
+            go.display()
+        ),
+        None => bail!("no module cache (`go env GOMODCACHE` failed)"),
+    }
+}
+
+/// Toolchains added by this process (`cargo xtask new-release`) before the first
+/// [`toolchains`] call, as if listed in `GOSCOPE_GO`.
+static ADDED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Adds `go` commands to what [`toolchains`] probes; only effective before its first call.
+pub fn add_toolchains(gos: &[PathBuf]) {
+    ADDED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend_from_slice(gos);
+}
+
+/// Every Go toolchain the fixture matrix uses: the system `go`, Debian's Go 1.19, Go
+/// [`NEWEST_RELEASE`] from the module cache, and any listed in `GOSCOPE_GO` (colon-separated
+/// paths to `go` binaries). The system `go` comes first (tests that need only one toolchain take
+/// the first). With [`REQUIRE_ENV`] set, a missing Go 1.19 or [`NEWEST_RELEASE`] is an error.
 pub fn toolchains() -> Result<Vec<Toolchain>> {
     static CACHE: OnceLock<Vec<Toolchain>> = OnceLock::new();
     if let Some(t) = CACHE.get() {
@@ -135,9 +213,17 @@ pub fn toolchains() -> Result<Vec<Toolchain>> {
         PathBuf::from("go"),
         PathBuf::from("/usr/lib/go-1.19/bin/go"),
     ];
+    cands.extend(modcache_go(NEWEST_RELEASE));
     if let Some(extra) = std::env::var_os("GOSCOPE_GO") {
         cands.extend(std::env::split_paths(&extra));
     }
+    cands.extend(
+        ADDED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned(),
+    );
     let mut found: Vec<Toolchain> = Vec::new();
     for c in cands {
         if let Some(t) = Toolchain::probe(&c)
@@ -153,6 +239,16 @@ pub fn toolchains() -> Result<Vec<Toolchain>> {
         bail!(
             "{REQUIRE_ENV} is set but Go 1.19 is missing: apt-get install golang-1.19 \
              (expected /usr/lib/go-1.19/bin/go)"
+        );
+    }
+    if required() && !found.iter().any(|t| t.version == NEWEST_RELEASE) {
+        let at = modcache_go(NEWEST_RELEASE).map_or_else(
+            || "the module cache".to_string(),
+            |p| p.display().to_string(),
+        );
+        bail!(
+            "{REQUIRE_ENV} is set but {NEWEST_RELEASE} is missing: fetch it with \
+             `GOTOOLCHAIN={NEWEST_RELEASE} go version` (expected {at})"
         );
     }
     let _ = CACHE.set(found.clone());

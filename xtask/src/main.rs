@@ -1,10 +1,11 @@
 //! `cargo xtask …`: development tasks.
 
 mod layouts;
+mod release;
 
 use anyhow::{Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <task>
+pub(crate) const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   fixtures    build the fixture matrix (cached under target/fixtures) and list it
@@ -15,7 +16,13 @@ tasks:
               build testdata/PROGRAM with the system Go for linux/amd64 (default, stripped,
               pie, trimpath; cached) and print its path
   layouts     regenerate crates/runtime/src/builtin.rs (runtime layouts per Go release) from the
-              DWARF of fixture builds with every toolchain on the machine";
+              DWARF of fixture builds with every toolchain on the machine (tables of releases
+              without a toolchain here are kept)
+  new-release TOOLCHAIN [--test SUITE]… [--no-tests]
+              add a Go release (go1.27.3): fetch it into the module cache
+              (GOTOOLCHAIN=TOOLCHAIN go version), build the fixtures with it, regenerate the
+              layout tables and show what changed, run the oracle suites with it in GOSCOPE_GO,
+              and list what fails";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,12 +73,10 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("layouts") => {
-            let src = layouts::generate()?;
-            let path = goscope_xtask::repo_root().join("crates/runtime/src/builtin.rs");
-            std::fs::write(&path, src)?;
-            println!("wrote {}", path.display());
+            layouts::write()?;
             Ok(())
         }
+        Some("new-release") => release::run(&args[1..]),
         _ => bail!("{USAGE}"),
     }
 }

@@ -30,7 +30,7 @@ pub use error::{Error, Result};
 pub use inline::Frame;
 pub use moduledata::Moduledata;
 pub use pclntab::{Func, Pclntab, PclntabVersion};
-pub use symbols::Symbol;
+pub use symbols::{NmCodes, Symbol};
 
 pub use bytes::Bytes;
 use container::Container;
@@ -84,6 +84,7 @@ pub struct Binary {
     text_sects: Vec<TextSect>,
     symbols: OnceLock<Option<Vec<Symbol>>>,
     buildinfo: OnceLock<std::result::Result<BuildInfo, String>>,
+    nm_codes: NmCodes,
     relative_relocs: OnceLock<HashMap<u64, u64>>,
     wrapper_func_id: OnceLock<Option<u8>>,
     /// Data symbols sorted by address: indexes into `symbols`.
@@ -122,8 +123,13 @@ impl Binary {
 
     fn from_bytes_inner(bytes: Bytes) -> Result<Binary> {
         let container = Container::parse(&bytes)?;
+        // The symbols' codes follow `go tool nm` of the release that built the binary.
+        let buildinfo = OnceLock::new();
+        let build = buildinfo
+            .get_or_init(|| buildinfo::read(&bytes, &container).map_err(|e| e.to_string()));
+        let nm_codes = NmCodes::for_go_version(build.as_ref().ok().map(|b| b.go_version.as_str()));
         let symbols = OnceLock::new();
-        let (mut pclntab, found_by) = locate_pclntab(&bytes, &container, &symbols)?;
+        let (mut pclntab, found_by) = locate_pclntab(&bytes, &container, &symbols, nm_codes)?;
         let mut bin = Binary {
             bytes,
             container,
@@ -132,7 +138,8 @@ impl Binary {
             moduledata: None,
             text_sects: Vec::new(),
             symbols,
-            buildinfo: OnceLock::new(),
+            nm_codes,
+            buildinfo,
             relative_relocs: OnceLock::new(),
             wrapper_func_id: OnceLock::new(),
             data_index: OnceLock::new(),
@@ -240,14 +247,14 @@ impl Binary {
     /// The symbol table in file order, as `go tool nm` reads it; `None` when stripped.
     pub fn symbols(&self) -> Option<&[Symbol]> {
         self.symbols
-            .get_or_init(|| symbols::read_symbols(&self.bytes, &self.container))
+            .get_or_init(|| symbols::read_symbols(&self.bytes, &self.container, self.nm_codes))
             .as_deref()
     }
 
     /// The symbol table in file order with names borrowed from the file (no allocation per
     /// symbol; not cached); `None` when stripped.
     pub fn symbol_refs(&self) -> Option<Vec<symbols::SymbolRef<'_>>> {
-        symbols::read_symbol_refs(&self.bytes, &self.container)
+        symbols::read_symbol_refs(&self.bytes, &self.container, self.nm_codes)
     }
 
     /// Address of the symbol called `name`.
@@ -551,6 +558,7 @@ fn locate_pclntab(
     data: &[u8],
     c: &Container,
     symbols: &OnceLock<Option<Vec<Symbol>>>,
+    nm_codes: NmCodes,
 ) -> Result<(PclntabLocation, FoundBy)> {
     let mut first_err = None;
     let text_guess = c
@@ -573,7 +581,7 @@ fn locate_pclntab(
             }
         }
     }
-    let syms = symbols.get_or_init(|| symbols::read_symbols(data, c));
+    let syms = symbols.get_or_init(|| symbols::read_symbols(data, c, nm_codes));
     if let (Some(start), Some(end)) = (
         symbols::find_symbol(syms.as_deref(), "runtime.pclntab"),
         symbols::find_symbol(syms.as_deref(), "runtime.epclntab"),

@@ -32,11 +32,15 @@ pub struct Moduledata {
     pub noptrbss: (u64, u64),
     /// `types`..`etypes`.
     pub types: (u64, u64),
+    /// Go 1.27+: the length of the typelink descriptors at the start of `types` (which replace
+    /// the `typelinks` slice: the runtime walks the descriptors); 0 before.
+    pub typedesclen: u64,
     /// `go:func.*`, the base of 1.18+ funcdata offsets (0 before 1.18).
     pub gofunc: u64,
     /// `textsectmap` slice: address and length.
     pub textsectmap: (u64, u64),
-    /// `typelinks` slice: address and length.
+    /// `typelinks` slice (offsets from `types`): address and length; (0, 0) since Go 1.27,
+    /// which has [`Moduledata::typedesclen`] instead.
     pub typelinks: (u64, u64),
 }
 
@@ -47,15 +51,23 @@ struct Layout {
     minpc: usize,
     noptrdata: usize,
     types: usize,
+    /// Go 1.27: `types, typedesclen, etypes` (else `types, etypes`).
+    typedesclen: bool,
     gofunc: Option<usize>,
+    /// Go 1.26+: `epclntab` right after `gofunc`.
+    epclntab: bool,
     textsectmap: usize,
+    /// Before 1.27: the `typelinks` slice right after `textsectmap`.
+    typelinks: bool,
     /// Go 1.16+: slices into the pclntab at words 1, 4, 7, 10 (funcnametab, cutab, filetab,
     /// pctab) and 16 (ftab).
     modern: bool,
 }
 
-/// Layouts by generation. `go126` adds `epclntab` after `gofunc`; it cannot be told apart from
-/// 1.20–1.25 by the pclntab magic, so both are tried.
+/// Layouts by generation. `go126` adds `epclntab` after `gofunc`; `go127` adds `typedesclen`
+/// after `types` and `itaboffset, itabsize` before `rodata`, and drops the `typelinks` and
+/// `itablinks` slices. Neither can be told apart from 1.20–1.25 by the pclntab magic, so all three
+/// are tried, newest first.
 fn layouts(v: PclntabVersion) -> &'static [Layout] {
     const L12: Layout = Layout {
         text: 12,
@@ -65,6 +77,9 @@ fn layouts(v: PclntabVersion) -> &'static [Layout] {
         gofunc: None,
         textsectmap: 27,
         modern: false,
+        typedesclen: false,
+        epclntab: false,
+        typelinks: true,
     };
     const L116: Layout = Layout {
         text: 22,
@@ -74,6 +89,9 @@ fn layouts(v: PclntabVersion) -> &'static [Layout] {
         gofunc: None,
         textsectmap: 37,
         modern: true,
+        typedesclen: false,
+        epclntab: false,
+        typelinks: true,
     };
     const L118: Layout = Layout {
         text: 22,
@@ -83,6 +101,9 @@ fn layouts(v: PclntabVersion) -> &'static [Layout] {
         gofunc: Some(38),
         textsectmap: 39,
         modern: true,
+        typedesclen: false,
+        epclntab: false,
+        typelinks: true,
     };
     const L120: Layout = Layout {
         text: 22,
@@ -92,6 +113,9 @@ fn layouts(v: PclntabVersion) -> &'static [Layout] {
         gofunc: Some(40),
         textsectmap: 41,
         modern: true,
+        typedesclen: false,
+        epclntab: false,
+        typelinks: true,
     };
     const L126: Layout = Layout {
         text: 22,
@@ -101,12 +125,27 @@ fn layouts(v: PclntabVersion) -> &'static [Layout] {
         gofunc: Some(40),
         textsectmap: 42,
         modern: true,
+        typedesclen: false,
+        epclntab: true,
+        typelinks: true,
+    };
+    const L127: Layout = Layout {
+        text: 22,
+        minpc: 20,
+        noptrdata: 24,
+        types: 37,
+        gofunc: Some(43),
+        textsectmap: 45,
+        modern: true,
+        typedesclen: true,
+        epclntab: true,
+        typelinks: false,
     };
     match v {
         PclntabVersion::Go12 => &[L12],
         PclntabVersion::Go116 => &[L116],
         PclntabVersion::Go118 => &[L118],
-        PclntabVersion::Go120 => &[L126, L120],
+        PclntabVersion::Go120 => &[L127, L126, L120],
     }
 }
 
@@ -156,14 +195,24 @@ pub(crate) fn decode(
             continue;
         }
         if let Some(gi) = l.gofunc
-            && gi + 1 < l.textsectmap
+            && l.epclntab
         {
-            // 1.26: epclntab follows gofunc and must be past the pclntab start.
+            // 1.26+: epclntab follows gofunc and must be past the pclntab start.
             let epcln = words(gi + 1)?;
             if epcln < pcln.addr {
                 continue;
             }
         }
+        let types = if l.typedesclen {
+            // 1.27: the typelink descriptors lie within types..etypes.
+            let (start, len, end) = (words(l.types)?, words(l.types + 1)?, words(l.types + 2)?);
+            if start > end || len > end - start {
+                continue;
+            }
+            (start, end)
+        } else {
+            pair(l.types)?
+        };
         return Some(Moduledata {
             addr,
             found_by,
@@ -175,10 +224,19 @@ pub(crate) fn decode(
             data: pair(l.noptrdata + 2)?,
             bss: pair(l.noptrdata + 4)?,
             noptrbss: pair(l.noptrdata + 6)?,
-            types: pair(l.types)?,
+            types,
+            typedesclen: if l.typedesclen {
+                words(l.types + 1)?
+            } else {
+                0
+            },
             gofunc,
             textsectmap,
-            typelinks: pair(l.textsectmap + 3)?,
+            typelinks: if l.typelinks {
+                pair(l.textsectmap + 3)?
+            } else {
+                (0, 0)
+            },
         });
     }
     None

@@ -62,11 +62,34 @@ impl SymbolRef<'_> {
     }
 }
 
+/// Which release's `cmd/internal/objfile` the one-letter codes follow: `go tool nm` of the
+/// release that built the binary is the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NmCodes {
+    /// Go 1.26 and earlier: every symbol of a writable ELF section is `D`, bss included (the
+    /// internal linker's `.bss` and `.noptrbss` are SHT_NOBITS sections flagged like `.data`);
+    /// on PE everything in the `.data` section (which also holds the bss) is `D`.
+    Go119,
+    /// Go 1.27 and later: a writable ELF section of type SHT_NOBITS holds `B` symbols; on PE,
+    /// symbols in `runtime.bss`'s section at or past it, or past the section's raw data, are `B`.
+    Go127,
+}
+
+impl NmCodes {
+    /// The codes of the Go release `go_version` (`go1.27.3`); the newest when unknown.
+    pub fn for_go_version(go_version: Option<&str>) -> NmCodes {
+        match go_version.and_then(crate::go_minor_version) {
+            Some(minor) if minor < 27 => NmCodes::Go119,
+            _ => NmCodes::Go127,
+        }
+    }
+}
+
 /// Reads the symbol table in file order, as `cmd/internal/objfile`'s `symbols()` does. Returns
 /// `None` when the file has no symbol table at all (stripped).
-pub(crate) fn read_symbols(data: &[u8], c: &Container) -> Option<Vec<Symbol>> {
+pub(crate) fn read_symbols(data: &[u8], c: &Container, codes: NmCodes) -> Option<Vec<Symbol>> {
     Some(
-        read_symbol_refs(data, c)?
+        read_symbol_refs(data, c, codes)?
             .iter()
             .map(SymbolRef::to_owned_symbol)
             .collect(),
@@ -74,21 +97,35 @@ pub(crate) fn read_symbols(data: &[u8], c: &Container) -> Option<Vec<Symbol>> {
 }
 
 /// [`read_symbols`] with names borrowed from `data`.
-pub(crate) fn read_symbol_refs<'d>(data: &'d [u8], c: &Container) -> Option<Vec<SymbolRef<'d>>> {
+pub(crate) fn read_symbol_refs<'d>(
+    data: &'d [u8],
+    c: &Container,
+    codes: NmCodes,
+) -> Option<Vec<SymbolRef<'d>>> {
     let file = object::File::parse(data).ok()?;
+    let raw_sizes = |t: object::read::coff::SectionTable<'_>| -> Vec<u64> {
+        t.iter()
+            .map(|h| u64::from(h.size_of_raw_data.get(object::LittleEndian)))
+            .collect()
+    };
     match &file {
-        object::File::Elf64(f) => elf_symbols(f),
-        object::File::Elf32(f) => elf_symbols(f),
+        object::File::Elf64(f) => elf_symbols(f, codes),
+        object::File::Elf32(f) => elf_symbols(f, codes),
         object::File::MachO64(f) => macho_symbols(f, c),
         object::File::MachO32(f) => macho_symbols(f, c),
-        object::File::Pe64(f) => pe_symbols(f.symbols(), c),
-        object::File::Pe32(f) => pe_symbols(f.symbols(), c),
+        object::File::Pe64(f) => {
+            pe_symbols(|| f.symbols(), c, &raw_sizes(f.section_table()), codes)
+        }
+        object::File::Pe32(f) => {
+            pe_symbols(|| f.symbols(), c, &raw_sizes(f.section_table()), codes)
+        }
         _ => None,
     }
 }
 
 fn elf_symbols<'data, Elf: FileHeader<Endian = object::Endianness>>(
     f: &object::read::elf::ElfFile<'data, Elf>,
+    codes: NmCodes,
 ) -> Option<Vec<SymbolRef<'data>>> {
     let endian = f.endian();
     let table = f.elf_symbol_table();
@@ -115,7 +152,15 @@ fn elf_symbols<'data, Elf: FileHeader<Endian = object::Endianness>>(
                     code = match flags & (W | A | X) {
                         x if x == A | X => 'T',
                         x if x == A => 'R',
-                        x if x == A | W => 'D',
+                        x if x == A | W => {
+                            if codes == NmCodes::Go127
+                                && sh.sh_type(endian) == object::elf::SHT_NOBITS
+                            {
+                                'B'
+                            } else {
+                                'D'
+                            }
+                        }
                         _ => '?',
                     };
                 }
@@ -187,15 +232,30 @@ fn macho_symbols<'data, Mach: MachHeader<Endian = object::Endianness>>(
     Some(out)
 }
 
-fn pe_symbols<'data, 'file>(
-    symbols: object::read::coff::CoffSymbolIterator<'data, 'file>,
+fn pe_symbols<'data: 'file, 'file>(
+    symbols: impl Fn() -> object::read::coff::CoffSymbolIterator<'data, 'file>,
     c: &Container,
+    raw_sizes: &[u64],
+    codes: NmCodes,
 ) -> Option<Vec<SymbolRef<'data>>> {
     use object::LittleEndian as LE;
     use object::ObjectSymbol;
+    // The internal linker puts the bss into `.data` (after the data, past the raw bytes the
+    // file holds); Go 1.27's objfile calls a symbol there bss when it is at or past
+    // `runtime.bss` in the same section, or past the section's raw size (SizeOfRawData, which
+    // is rounded up to the file alignment, hence the symbol test first).
+    let bss_start = (codes == NmCodes::Go127)
+        .then(|| {
+            symbols().find_map(|sym| {
+                let raw = sym.coff_symbol();
+                (sym.name_bytes().ok()? == b"runtime.bss")
+                    .then(|| (raw.section_number.get(LE) as i16, raw.value.get(LE)))
+            })
+        })
+        .flatten();
     let mut out = Vec::new();
     // object skips auxiliary records, as debug/pe's removeAuxSymbols does.
-    for sym in symbols {
+    for sym in symbols() {
         let raw = sym.coff_symbol();
         let number = raw.section_number.get(LE) as i16;
         let name = sym.name_bytes().unwrap_or_default();
@@ -220,7 +280,20 @@ fn pe_symbols<'data, 'file>(
                 s.code = if ch & TEXT != 0 {
                     'T'
                 } else if ch & DATA != 0 {
-                    if ch & PERM_W == 0 { 'R' } else { 'D' }
+                    let value = raw.value.get(LE);
+                    let past_bss = bss_start
+                        .is_some_and(|(sect, start)| sect == number && start > 0 && value >= start);
+                    let past_raw = codes == NmCodes::Go127
+                        && raw_sizes
+                            .get(n as usize - 1)
+                            .is_some_and(|&size| u64::from(value) >= size);
+                    if ch & PERM_W == 0 {
+                        'R'
+                    } else if past_bss || past_raw {
+                        'B'
+                    } else {
+                        'D'
+                    }
                 } else if ch & BSS != 0 {
                     'B'
                 } else {

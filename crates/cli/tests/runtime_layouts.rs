@@ -86,12 +86,13 @@ fn wait_reasons_found_by_scanning_match_the_symbol() {
 #[test]
 fn unknown_release_falls_back_to_the_nearest_table_with_a_warning() {
     use core_common::*;
-    // A stripped go1.26 binary whose build info is made to say go1.27: goscope has no table
-    // for 1.27, takes 1.26's (the nearest), says so, and still reads the core correctly.
+    // A stripped binary of the newest toolchain whose build info is made to say the next
+    // release: goscope has no table for it, takes the newest (the nearest), says so, and still
+    // reads the core correctly.
     if !cores_possible() {
         return;
     }
-    let Some(tc) = toolchains().into_iter().find(|t| t.minor == 26) else {
+    let Some(tc) = toolchains().into_iter().max_by_key(|t| t.minor) else {
         return;
     };
     let fx = fixture("crash", &tc, Variant::Stripped, false);
@@ -103,7 +104,11 @@ fn unknown_release_falls_back_to_the_nearest_table_with_a_warning() {
         .windows(tc.version.len())
         .position(|w| w == tc.version.as_bytes())
         .unwrap();
-    let fake = tc.version.replace("go1.26", "go1.27");
+    let fake = tc.version.replace(
+        &format!("go1.{}", tc.minor),
+        &format!("go1.{}", tc.minor + 1),
+    );
+    assert_eq!(fake.len(), tc.version.len(), "{fake} does not fit in place");
     bytes[at + v..at + v + fake.len()].copy_from_slice(fake.as_bytes());
     let dir = tempfile::tempdir().unwrap();
     let patched = dir.path().join("server");
@@ -124,4 +129,60 @@ fn unknown_release_falls_back_to_the_nearest_table_with_a_warning() {
     assert_eq!(summary["layouts"]["exact"], false);
     let errors = compare_with_oracle(&fx.label(), &summary, &parse_oracle(&run.stderr));
     assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn typelinks_are_the_linkers_sorted_type_descriptors() {
+    // The runtime's typelinks (the `typelinks` slice before Go 1.27; since then the descriptors
+    // walked from `moduledata.types` by their sizes) are sorted by type string by the linker
+    // (`runtime.moduleTypelinks`, reflect's `typesByString` rely on it): a walk that misreads
+    // one descriptor's size goes off the rails and breaks the order or stops short. Read from
+    // the file with the built-in tables (what a stripped binary gets).
+    use goscope_runtime::offsets::Offsets;
+    use goscope_runtime::types::Types;
+    for (label, bin) in binaries() {
+        let version = bin.go_version().unwrap();
+        let (table, _) = nearest_table(
+            goscope_runtime::layouts::builtin_tables(),
+            version,
+            bin.arch().goarch(),
+        )
+        .unwrap();
+        let off = Offsets::new(&Layouts::from_table(table, true)).unwrap();
+        let md = bin
+            .moduledata()
+            .unwrap_or_else(|| panic!("{label}: no moduledata"));
+        let mem = goscope_target::FileMemory::new(&bin, 0);
+        let minor = goscope_binary::go_minor_version(version).unwrap();
+        let types = Types::new(&mem, &off, md.types.0, minor);
+        let links = types.typelinks(md);
+        let names: Vec<String> = links
+            .iter()
+            .map(|&t| {
+                types
+                    .name(t)
+                    .unwrap_or_else(|| panic!("{label}: typelink {t:#x} has no name"))
+            })
+            .collect();
+        assert!(names.len() > 200, "{label}: only {} typelinks", names.len());
+        if let Some(i) = names.windows(2).position(|w| w[0] > w[1]) {
+            panic!(
+                "{label}: typelinks out of order at {i}: {:?} > {:?}",
+                names[i],
+                names[i + 1]
+            );
+        }
+        for want in ["map[int]int", "map[string]int", "map[main.Point]bool"] {
+            assert!(
+                names.iter().any(|n| n == want),
+                "{label}: {want} not among the typelinks"
+            );
+        }
+        if md.typedesclen != 0 {
+            assert!(
+                minor >= 27,
+                "{label}: typedesclen in a release that has typelinks"
+            );
+        }
+    }
 }

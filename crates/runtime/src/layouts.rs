@@ -4,13 +4,13 @@
 //! `cargo xtask layouts` generates from the DWARF of fixture builds with every Go toolchain on
 //! the machine: the table of the same Go release, else the nearest release with a warning.
 //!
-//! The committed tables cover Go 1.19 and 1.21–1.26 (linux/amd64 and arm64): the machine's
+//! The committed tables cover Go 1.19 and 1.21–1.27 (linux/amd64 and arm64): the machine's
 //! toolchains plus releases fetched as Go modules (`GOTOOLCHAIN=go1.22.0 go version` downloads
-//! `golang.org/toolchain`), passed to the generator in `GOSCOPE_GO`.
+//! `golang.org/toolchain`), passed to the generator in `GOSCOPE_GO`. The generator rewrites the
+//! tables of the toolchains it finds and keeps the others.
 //!
-//! Adding a Go release: install the toolchain (or fetch it as above and list its `go` in
-//! `GOSCOPE_GO`), run `cargo xtask layouts`, commit `builtin.rs`, run the tests (with the same
-//! `GOSCOPE_GO` the oracle tests also run on that release).
+//! Adding a Go release: `cargo xtask new-release go1.N.P` fetches it, regenerates the tables,
+//! shows what changed and runs the oracle tests on it; commit `builtin.rs`.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +50,15 @@ pub const WANTED_STRUCTS: &[&str] = &[
     "internal/abi.MapType",
     "internal/abi.SwissMapType",
     "internal/abi.OldMapType",
+    // The other descriptor structs, whose sizes walking the type descriptors needs (Go 1.27+).
+    "internal/abi.ArrayType",
+    "internal/abi.ChanType",
+    "internal/abi.FuncType",
+    "internal/abi.InterfaceType",
+    "internal/abi.Imethod",
+    "internal/abi.SliceType",
+    "internal/abi.UncommonType",
+    "internal/abi.Method",
     "internal/runtime/maps.Map",
     "internal/runtime/maps.table",
     "internal/runtime/maps.groupsReference",

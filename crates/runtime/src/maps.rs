@@ -37,16 +37,37 @@ pub struct MapType {
     /// Element type descriptor.
     #[serde(skip)]
     pub elem: u64,
-    /// Hash map: key and element sizes and bucket size. Swiss: slot size, element offset,
-    /// group size.
+    /// Hash map: key and element sizes and bucket size. Swiss: key stride, offset of the first
+    /// element, group size (what tells layouts apart; [`MapType::group`] has all of it).
     #[serde(skip)]
     pub sizes: (u64, u64, u64),
+    /// Swiss: where a group holds its keys and elements.
+    #[serde(skip)]
+    pub group: GroupLayout,
     /// Keys stored indirectly (by pointer).
     #[serde(skip)]
     pub indirect_key: bool,
     /// Elements stored indirectly.
     #[serde(skip)]
     pub indirect_elem: bool,
+}
+
+/// Where a Swiss-table group holds slot `i`'s key and element: `keys_off + i * key_stride`
+/// and `elems_off + i * elem_stride` from the group (Go 1.27's `abi.MapType` fields; before,
+/// interleaved slots after the 8 control bytes: both strides the slot size, the elements
+/// `ElemOff` into the slot).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupLayout {
+    /// Offset of slot 0's key.
+    pub keys_off: u64,
+    /// Distance between keys.
+    pub key_stride: u64,
+    /// Offset of slot 0's element.
+    pub elems_off: u64,
+    /// Distance between elements.
+    pub elem_stride: u64,
+    /// Size of a group.
+    pub size: u64,
 }
 
 /// The header of a map.
@@ -148,7 +169,7 @@ impl<'r, 'b> Snapshot<'r, 'b> {
         self.reader().map_type(t)
     }
 
-    /// Every map type in the binary's `typelinks`.
+    /// Every map type in the binary's typelinks.
     pub fn map_types(&self) -> Vec<MapType> {
         self.reader().map_types()
     }
@@ -204,12 +225,29 @@ impl<'r, 'b> Reader<'r, 'b> {
         };
         let key = self.word(t.wrapping_add(f(&["Key", "key"], 48)));
         let elem = self.word(t.wrapping_add(f(&["Elem", "elem"], 56)));
+        let mut group = GroupLayout::default();
         let (sizes, flags) = if swiss {
-            let group = self.word(t.wrapping_add(f(&["GroupSize"], 80)));
-            let slot = self.word(t.wrapping_add(f(&["SlotSize"], 88)));
-            let elem_off = self.word(t.wrapping_add(f(&["ElemOff"], 96)));
+            group.size = self.word(t.wrapping_add(f(&["GroupSize"], 80)));
+            if l.and_then(|l| l.field("KeysOff")).is_some() {
+                // Go 1.27: keys and elements may be interleaved or in two arrays; the type
+                // says where.
+                group.keys_off = self.word(t.wrapping_add(f(&["KeysOff"], 88)));
+                group.key_stride = self.word(t.wrapping_add(f(&["KeyStride"], 96)));
+                group.elems_off = self.word(t.wrapping_add(f(&["ElemsOff"], 104)));
+                group.elem_stride = self.word(t.wrapping_add(f(&["ElemStride"], 112)));
+            } else {
+                let slot = self.word(t.wrapping_add(f(&["SlotSize"], 88)));
+                let elem_off = self.word(t.wrapping_add(f(&["ElemOff"], 96)));
+                group.keys_off = 8;
+                group.key_stride = slot;
+                group.elems_off = 8u64.wrapping_add(elem_off);
+                group.elem_stride = slot;
+            }
             let flags = self.mem.read_u32(t.wrapping_add(f(&["Flags"], 104))).ok()?;
-            ((slot, elem_off, group), (flags & 4 != 0, flags & 8 != 0))
+            (
+                (group.key_stride, group.elems_off, group.size),
+                (flags & 4 != 0, flags & 8 != 0),
+            )
         } else {
             let ks = u64::from(
                 self.mem
@@ -238,34 +276,23 @@ impl<'r, 'b> Reader<'r, 'b> {
             key,
             elem,
             sizes,
+            group,
             indirect_key: flags.0,
             indirect_elem: flags.1,
         })
     }
 
-    /// Every map type in the binary's `typelinks`.
+    /// Every map type in the binary's typelinks.
     pub fn map_types(&self) -> Vec<MapType> {
         let Some(md) = self.rt.bin.moduledata() else {
             return Vec::new();
         };
-        let (addr, n) = md.typelinks;
-        let base = self.rt.types_base.wrapping_add(self.bias);
-        let mut out = Vec::new();
-        for i in 0..n.min(1 << 20) {
-            let Ok(off) = self
-                .mem
-                .read_u32(addr.wrapping_add(self.bias).wrapping_add(4 * i))
-            else {
-                break;
-            };
-            let t = base.wrapping_add(u64::from(off));
-            if self.types().kind(t) == Some(kind::MAP)
-                && let Some(mt) = self.map_type(t)
-            {
-                out.push(mt);
-            }
-        }
-        out
+        let ty = self.types();
+        ty.typelinks(md)
+            .into_iter()
+            .filter(|&t| ty.kind(t) == Some(kind::MAP))
+            .filter_map(|t| self.map_type(t))
+            .collect()
     }
 
     /// Reads the header of the map at `addr`.
@@ -346,8 +373,16 @@ impl<'r, 'b> Reader<'r, 'b> {
         let mut out = Vec::new();
         match self.map_header(addr) {
             Some(MapHeader::Swiss { dir, dir_len, .. }) => {
-                let (slot, elem_off, group) = mt.sizes;
-                if slot == 0 || slot > 1 << 16 || group != 8 + 8 * slot {
+                let gl = mt.group;
+                // Every key and element within the group, after its 8 control bytes.
+                let fits = |off: u64, stride: u64| {
+                    off >= 8 && stride <= 1 << 16 && off.saturating_add(7 * stride) <= gl.size
+                };
+                if gl.key_stride.max(gl.elem_stride) == 0
+                    || gl.size > 1 << 20
+                    || !fits(gl.keys_off, gl.key_stride)
+                    || !fits(gl.elems_off, gl.elem_stride)
+                {
                     warnings.push(format!("{}: implausible group layout", mt.name));
                     return out;
                 }
@@ -358,8 +393,10 @@ impl<'r, 'b> Reader<'r, 'b> {
                     };
                     for j in 0..8u64 {
                         if (ctrl >> (8 * j)) & 0x80 == 0 {
-                            let k = g.wrapping_add(8 + j * slot);
-                            out.push((k, k.wrapping_add(elem_off)));
+                            out.push((
+                                g.wrapping_add(gl.keys_off + j * gl.key_stride),
+                                g.wrapping_add(gl.elems_off + j * gl.elem_stride),
+                            ));
                         }
                     }
                     true
@@ -382,7 +419,7 @@ impl<'r, 'b> Reader<'r, 'b> {
                     }
                     budget -= mask + 1;
                     for i in 0..=mask {
-                        if !group_slots(data.wrapping_add(i * group), &mut out, warnings)
+                        if !group_slots(data.wrapping_add(i * gl.size), &mut out, warnings)
                             || out.len() > MAX_ENTRIES
                         {
                             return out;
@@ -566,6 +603,7 @@ pub(crate) fn walk_hmap_strings(
         key: 0,
         elem: 0,
         sizes: (16, 16, 8 + 16 * 8 * 2 + 8),
+        group: GroupLayout::default(),
         indirect_key: false,
         indirect_elem: false,
     };

@@ -84,6 +84,54 @@ pub struct Offsets {
     pub ptrtype_elem: u64,
     // internal/abi.ITab (runtime.itab): the concrete type
     pub itab_type: u64,
+    /// What walking the type descriptors needs (Go 1.27+, where they replace `typelinks`).
+    pub typedesc: Option<DescriptorSizes>,
+}
+
+/// The sizes of the type descriptor structs (`internal/abi`), for computing a descriptor's
+/// contiguous size as `abi.Type.DescriptorSize` does (Go 1.27+).
+#[derive(Debug, Clone, Copy)]
+#[allow(missing_docs)]
+pub struct DescriptorSizes {
+    pub array: u64,
+    pub chan: u64,
+    pub func: u64,
+    pub func_in_count: u64,
+    pub func_out_count: u64,
+    pub interface: u64,
+    pub interface_methods: u64,
+    pub imethod: u64,
+    pub map: u64,
+    pub ptr: u64,
+    pub slice: u64,
+    pub structtype: u64,
+    pub uncommon: u64,
+    pub uncommon_mcount: u64,
+    pub method: u64,
+}
+
+impl DescriptorSizes {
+    fn new(l: &Layouts) -> Option<DescriptorSizes> {
+        let size = |n: &str| l.get(n).map(|s| s.size);
+        let field = |n: &str, f: &str| l.get(n).and_then(|s| s.field(f));
+        Some(DescriptorSizes {
+            array: size("internal/abi.ArrayType")?,
+            chan: size("internal/abi.ChanType")?,
+            func: size("internal/abi.FuncType")?,
+            func_in_count: field("internal/abi.FuncType", "InCount")?,
+            func_out_count: field("internal/abi.FuncType", "OutCount")?,
+            interface: size("internal/abi.InterfaceType")?,
+            interface_methods: field("internal/abi.InterfaceType", "Methods")?,
+            imethod: size("internal/abi.Imethod")?,
+            map: size("internal/abi.MapType")?,
+            ptr: size("internal/abi.PtrType")?,
+            slice: size("internal/abi.SliceType")?,
+            structtype: size("internal/abi.StructType")?,
+            uncommon: size("internal/abi.UncommonType")?,
+            uncommon_mcount: field("internal/abi.UncommonType", "Mcount")?,
+            method: size("internal/abi.Method")?,
+        })
+    }
 }
 
 fn need(s: Option<&StructLayout>, sname: &str, f: &str) -> Result<u64, String> {
@@ -177,6 +225,7 @@ impl Offsets {
             structfield_len: structfield.map_or(24, |s| s.size),
             ptrtype_elem: first(ptrtype, &["Elem", "elem"]).unwrap_or(48),
             itab_type: first(itab, &["Type", "_type"]).unwrap_or(8),
+            typedesc: DescriptorSizes::new(l),
         };
         let gsize = g.map_or(0, |g| g.size);
         let used = [

@@ -4,7 +4,9 @@
 
 use goscope_target::Memory;
 
-use crate::offsets::Offsets;
+use goscope_binary::Moduledata;
+
+use crate::offsets::{DescriptorSizes, Offsets};
 
 /// `reflect.Kind` values.
 #[allow(missing_docs)]
@@ -41,6 +43,9 @@ const KIND_MASK: u8 = 0x1f;
 /// `kindDirectIface` (in the kind byte before Go 1.26) and `TFlagDirectIface` (1.26+).
 const DIRECT_IFACE: u8 = 0x20;
 const TFLAG_EXTRA_STAR: u8 = 2;
+const TFLAG_UNCOMMON: u8 = 1;
+/// Most type descriptors walked or typelinks read (a bound against corrupt lengths).
+const MAX_TYPELINKS: usize = 1 << 20;
 
 /// A field of a struct type.
 #[derive(Debug, Clone)]
@@ -177,5 +182,95 @@ impl<'a> Types<'a> {
             });
         }
         Some(out)
+    }
+
+    /// The type descriptors the runtime calls typelinks (the types reflect can construct), in
+    /// the binary described by `md`: before Go 1.27 the `typelinks` slice of offsets from
+    /// `types`; since 1.27 the descriptors laid out one after another from `types` plus a
+    /// pointer to `types + typedesclen`, walked as `runtime.moduleTypelinks` walks them.
+    pub fn typelinks(&self, md: &Moduledata) -> Vec<u64> {
+        // The bias of a PIE: the reader's runtime address of `types` against the link-time one.
+        let bias = self.types_base.wrapping_sub(md.types.0);
+        let mut out = Vec::new();
+        if md.typedesclen == 0 {
+            let (addr, n) = md.typelinks;
+            for i in 0..n.min(MAX_TYPELINKS as u64) {
+                let Ok(off) = self
+                    .mem
+                    .read_u32(addr.wrapping_add(bias).wrapping_add(4 * i))
+                else {
+                    break;
+                };
+                out.push(self.types_base.wrapping_add(u64::from(off)));
+            }
+            return out;
+        }
+        let Some(sizes) = self.off.typedesc else {
+            return out;
+        };
+        let len = md.typedesclen.min(md.types.1.saturating_sub(md.types.0));
+        let end = self.types_base.saturating_add(len);
+        // The linker leaves a pointer-sized gap before the first descriptor.
+        let mut td = self.types_base.saturating_add(8);
+        while td < end && out.len() < MAX_TYPELINKS {
+            td = td.saturating_add(7) & !7;
+            if td >= end {
+                break;
+            }
+            out.push(td);
+            match self.descriptor_size(td, &sizes) {
+                Some(n) if n > 0 => td = td.saturating_add(n),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// The contiguous size of the descriptor of `t`, as `abi.Type.DescriptorSize` computes it:
+    /// the kind's struct, the uncommon part if flagged, the kind's trailing arrays (function
+    /// parameter types, interface methods, struct fields), then the methods.
+    fn descriptor_size(&self, t: u64, d: &DescriptorSizes) -> Option<u64> {
+        let (base, add) = match self.kind(t)? {
+            kind::ARRAY => (d.array, 0),
+            kind::CHAN => (d.chan, 0),
+            kind::FUNC => {
+                let inc = self.mem.read_u16(t.wrapping_add(d.func_in_count)).ok()?;
+                let outc = self.mem.read_u16(t.wrapping_add(d.func_out_count)).ok()? & 0x7fff;
+                (d.func, (u64::from(inc) + u64::from(outc)) * 8)
+            }
+            kind::INTERFACE => {
+                let n = self
+                    .mem
+                    .read_u64(t.wrapping_add(d.interface_methods).wrapping_add(8))
+                    .ok()?;
+                (d.interface, n.checked_mul(d.imethod)?)
+            }
+            kind::MAP => (d.map, 0),
+            kind::POINTER => (d.ptr, 0),
+            kind::SLICE => (d.slice, 0),
+            kind::STRUCT => {
+                let n = self
+                    .mem
+                    .read_u64(t.wrapping_add(self.off.structtype_fields?).wrapping_add(8))
+                    .ok()?;
+                (d.structtype, n.checked_mul(self.off.structfield_len)?)
+            }
+            kind::BOOL..=kind::COMPLEX128 | kind::STRING | kind::UNSAFE_POINTER => {
+                (self.off.type_len, 0)
+            }
+            _ => return None,
+        };
+        let tflag = self.mem.read_u8(t.wrapping_add(self.off.type_tflag)).ok()?;
+        let mut size = base;
+        let mut methods = 0;
+        if tflag & TFLAG_UNCOMMON != 0 {
+            methods = self
+                .mem
+                .read_u16(t.wrapping_add(base).wrapping_add(d.uncommon_mcount))
+                .ok()?;
+            size = size.checked_add(d.uncommon)?;
+        }
+        size.checked_add(add)?
+            .checked_add(u64::from(methods).checked_mul(d.method)?)
     }
 }

@@ -207,7 +207,8 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
             .and_then(|&a| self.runtime_type(a).ok())
     }
 
-    /// The names of the types in `moduledata.typelinks` and the types their pointers point
+    /// The names of the typelinks' types (`moduledata.typelinks`, or the descriptors that
+    /// replace it since Go 1.27) and the types their pointers point
     /// to (named types are found through `*T`).
     fn runtime_type_index(&self) -> std::collections::HashMap<String, u64> {
         let mut out = std::collections::HashMap::new();
@@ -216,12 +217,7 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
         };
         let rd = Reader::new(self.ctx.rt, &self.file, 0);
         let tys = rd.types();
-        let (addr, n) = md.typelinks;
-        for i in 0..n.min(1 << 20) {
-            let Ok(off) = self.file.read_u32(addr.wrapping_add(4 * i)) else {
-                break;
-            };
-            let t = self.ctx.rt.types_base.wrapping_add(u64::from(off));
+        for t in tys.typelinks(md) {
             if let Some(name) = tys.name(t) {
                 if tys.kind(t) == Some(rkind::POINTER)
                     && let Some(e) = tys.elem(t)
