@@ -869,8 +869,8 @@ fn intel_and_gnu_syntax_name_targets() {
         arm64.path.to_str().unwrap(),
     ]);
     assert!(
-        gnu.lines()
-            .any(|l| l.contains("\tbl\t") && l.contains("<runtime.newobject>")),
+        gnu.lines().any(|l| l.contains("\tbl\t")
+            && (l.contains("<runtime.newobject>") || l.contains("<runtime.mallocgcSmall"))),
         "{gnu}"
     );
 }
