@@ -852,7 +852,7 @@ fn intel_and_gnu_syntax_name_targets() {
     ]);
     assert!(
         gnu.lines().any(|l| l.contains("\tbl\t")
-            && (l.contains("<runtime.newobject>") || l.contains("<runtime.mallocgc"))),
+            && (l.contains("<runtime.newobject>") || l.contains("<runtime.mallocgcSmall"))),
         "{gnu}"
     );
 }
