@@ -166,6 +166,22 @@ pub fn same_mnemonic(goarch: &str, ours: &str, theirs: &str) -> bool {
             _ => s.to_string(),
         }
     };
+    // Sign and zero extensions: AT&T names both widths (movslq, movzbl), Go the Intel
+    // instruction (MOVSXD, MOVZX).
+    let att_extension = |t: &str| -> Option<&'static str> {
+        let rest = t
+            .strip_prefix("movs")
+            .map(|r| (r, "movsx"))
+            .or_else(|| t.strip_prefix("movz").map(|r| (r, "movzx")))?;
+        let widths = rest.0.as_bytes();
+        if widths.len() != 2 || !widths.iter().all(|w| b"bwlq".contains(w)) {
+            return None;
+        }
+        Some(if rest.0 == "lq" { "movsxd" } else { rest.1 })
+    };
+    if att_extension(theirs).is_some_and(|t| t == ours) {
+        return true;
+    }
     // String instructions: Intel's doubleword `d` is AT&T's `l` (OUTSD, outsl).
     let dword = ours
         .strip_suffix('d')
