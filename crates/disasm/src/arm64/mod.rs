@@ -350,16 +350,20 @@ fn lse_go(op: Opcode, word: u32, out: &mut String) -> bool {
             write!(out, "R{n}")
         };
     };
+    // CASP's operands are register pairs, `(R0, R1)`.
+    let operand = |out: &mut String, n: u32| {
+        if pair {
+            out.push('(');
+            reg(out, n);
+            out.push_str(", ");
+            reg(out, n + 1);
+            out.push(')');
+        } else {
+            reg(out, n);
+        }
+    };
     out.push(' ');
-    if pair {
-        out.push('(');
-        reg(out, rs);
-        out.push_str(", ");
-        reg(out, rs + 1);
-        out.push(')');
-    } else {
-        reg(out, rs);
-    }
+    operand(out, rs);
     out.push_str(", (");
     if rn == 31 {
         out.push_str("RSP");
@@ -367,15 +371,7 @@ fn lse_go(op: Opcode, word: u32, out: &mut String) -> bool {
         reg(out, rn);
     }
     out.push_str("), ");
-    if pair {
-        out.push('(');
-        reg(out, rt);
-        out.push_str(", ");
-        reg(out, rt + 1);
-        out.push(')');
-    } else {
-        reg(out, rt);
-    }
+    operand(out, rt);
     true
 }
 
