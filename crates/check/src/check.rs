@@ -270,11 +270,18 @@ pub fn check_with_progress(
             for &i in own {
                 evaluate(&an, module, &checks[i], &facts, &mut v);
             }
-            if !hosted.is_empty() {
+            // A host's inline chains, decoded once: for choosing its violations and for
+            // reporting them.
+            let chains = if hosted.is_empty() {
+                None
+            } else {
+                let pcs: Vec<u64> = facts.events.iter().map(|e| e.address).collect();
+                let chains = an.frames_at_many(facts.addr, &pcs);
                 let hosted: Vec<&Check> = hosted.iter().map(|&i| &checks[i]).collect();
-                evaluate_inlined(&an, module, &hosted, &facts, &mut v);
-            }
-            fill(&an, module, f, &mut v);
+                evaluate_inlined(&an, module, &hosted, &facts, &chains, &mut v);
+                Some(chains)
+            };
+            fill(&an, module, f, &mut v, chains.as_ref());
             (v, need_all.then_some(facts))
         })
         .collect();
@@ -377,7 +384,13 @@ fn is_function_level(r: Rule) -> bool {
 /// Fills in the instruction text, file:line and inline chain of the instruction-level
 /// violations in `f`. The chains of all of them come from one decoding of the function's pc
 /// tables; each text from decoding its one instruction.
-fn fill(an: &Analyzer<'_>, module: Option<&Module>, f: &FuncSym, vs: &mut [Violation]) {
+fn fill(
+    an: &Analyzer<'_>,
+    module: Option<&Module>,
+    f: &FuncSym,
+    vs: &mut [Violation],
+    known: Option<&HashMap<u64, Vec<SourceFrame>>>,
+) {
     let pending = |v: &Violation| v.instruction.is_none() && !is_function_level(v.rule);
     let mut pcs: Vec<u64> = vs
         .iter()
@@ -389,7 +402,14 @@ fn fill(an: &Analyzer<'_>, module: Option<&Module>, f: &FuncSym, vs: &mut [Viola
     }
     pcs.sort_unstable();
     pcs.dedup();
-    let chains = an.frames_at_many(f.addr, &pcs);
+    let decoded;
+    let chains = match known {
+        Some(c) => c,
+        None => {
+            decoded = an.frames_at_many(f.addr, &pcs);
+            &decoded
+        }
+    };
     for v in vs.iter_mut().filter(|v| pending(v)) {
         let text = an.text_at(v.address);
         let frames = chains
@@ -504,10 +524,9 @@ fn evaluate_inlined(
     module: Option<&Module>,
     hosted: &[&Check],
     facts: &FuncFacts<'_>,
+    chains: &HashMap<u64, Vec<SourceFrame>>,
     out: &mut Vec<Violation>,
 ) {
-    let pcs: Vec<u64> = facts.events.iter().map(|e| e.address).collect();
-    let chains = an.frames_at_many(facts.addr, &pcs);
     let body = source_name(facts.name);
     for e in &facts.events {
         let Some(chain) = chains.get(&e.address) else {
@@ -658,7 +677,7 @@ fn must_inline(
                 addr: f.addr,
                 size: f.size,
             };
-            fill(an, module, &sym, &mut v);
+            fill(an, module, &sym, &mut v, None);
             v
         })
         .collect();

@@ -434,9 +434,11 @@ fn opt_follows_the_compilers_positions_one_finding_per_decision() {
                 2,
                 "{label}: the compiler logs two escapes at hot.go:{two}"
             );
+            // (Go 1.27 may allocate the Item through a size-class runtime.mallocgc….)
+            let item: &[&str] = &["runtime.newobject", "runtime.mallocgc"];
             for (col, own, other) in [
-                (cols[0], "runtime.newobject", "concatstring"),
-                (cols[1], "runtime.concatstring", "newobject"),
+                (cols[0], item, "concatstring"),
+                (cols[1], &["runtime.concatstring"][..], "newobject"),
             ] {
                 let d = hot
                     .iter()
@@ -444,7 +446,7 @@ fn opt_follows_the_compilers_positions_one_finding_per_decision() {
                     .unwrap_or_else(|| panic!("{label}: no escape at hot.go:{two}:{col}"));
                 let t = texts(d);
                 assert!(
-                    !t.is_empty() && t.iter().all(|x| x.contains(own) || x.contains("mallocgc")),
+                    !t.is_empty() && t.iter().all(|x| own.iter().any(|o| x.contains(o))),
                     "{label}: {d}"
                 );
                 assert!(!t.iter().any(|x| x.contains(other)), "{label}: {d}");

@@ -153,16 +153,6 @@ impl DerivedClasses {
     pub fn get(&self, entry: u64) -> &'static [Class] {
         self.by_entry.get(&entry).copied().unwrap_or(&[])
     }
-
-    /// Number of runtime functions with derived classes.
-    pub fn len(&self) -> usize {
-        self.by_entry.len()
-    }
-
-    /// Whether no function got a class.
-    pub fn is_empty(&self) -> bool {
-        self.by_entry.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -454,13 +454,7 @@ fn memory(ins: &Instruction, p: Prefixes, pc: u64, syms: &dyn Symbolizer, s: &mu
         if let Some(t) = target
             && let Some((name, start)) = syms.lookup(t)
         {
-            let off = t.wrapping_sub(start) as i64;
-            if off != 0 {
-                let _ = write!(s, "{name}{off:+}(SB)");
-            } else {
-                s.push_str(name);
-                s.push_str("(SB)");
-            }
+            push_symbol(s, name, t.wrapping_sub(start) as i64);
             return;
         }
     }
@@ -494,4 +488,13 @@ fn go_mem_bytes(ins: &Instruction) -> usize {
         n @ (1 | 2 | 4 | 8 | 16 | 32) => n,
         _ => 0,
     }
+}
+
+/// `name+off(SB)` (no `+0`), Go's spelling of an address inside a symbol.
+pub(super) fn push_symbol(out: &mut String, name: &str, off: i64) {
+    out.push_str(name);
+    if off != 0 {
+        let _ = write!(out, "{off:+}");
+    }
+    out.push_str("(SB)");
 }

@@ -244,7 +244,7 @@ fn memory(
         if seg == Register::None
             && let Some((name, start)) = syms.lookup(target)
         {
-            push_symbol(out, name, target.wrapping_sub(start) as i64);
+            super::plan9::push_symbol(out, name, target.wrapping_sub(start) as i64);
             return;
         }
         let disp = target.wrapping_sub(pc.wrapping_add(ins.len() as u64)) as u32;
@@ -268,7 +268,7 @@ fn memory(
         && !has_sib(code, at)
         && let Some((name, start)) = syms.lookup(disp as u64)
     {
-        push_symbol(out, name, (disp as u64).wrapping_sub(start) as i64);
+        super::plan9::push_symbol(out, name, (disp as u64).wrapping_sub(start) as i64);
         return;
     }
     if seg != Register::None {
@@ -292,16 +292,4 @@ fn memory(
         out.push(char::from(b'0' + ins.memory_index_scale() as u8));
         out.push(')');
     }
-}
-
-/// `name+off(SB)` (no `+0`), Go's spelling of an address inside a symbol.
-fn push_symbol(out: &mut String, name: &str, off: i64) {
-    out.push_str(name);
-    if off != 0 {
-        if off > 0 {
-            out.push('+');
-        }
-        out.push_str(&off.to_string());
-    }
-    out.push_str("(SB)");
 }
