@@ -85,7 +85,17 @@ pub struct Row<'a> {
 pub fn parse(listing: &str) -> (Vec<Row<'_>>, Vec<&str>) {
     let mut rows = Vec::new();
     let mut other = Vec::new();
+    // A PE binary's text starts with the `go:buildid` symbol: the build ID's hash bytes,
+    // which both tools decode as if they were code. They differ from build to build (a
+    // toolchain's path is in the hash), so which random bytes the tools read differently
+    // depends on the machine: its rows are data, not instructions to compare.
+    let mut in_build_id = false;
     for line in listing.lines() {
+        if line.starts_with("TEXT ") {
+            in_build_id = line.starts_with("TEXT go:buildid(SB)");
+        } else if in_build_id && line.starts_with("  ") {
+            continue;
+        }
         let cells: Vec<&str> = line.split('\t').filter(|c| !c.is_empty()).collect();
         // With -S a row has no file:line cell.
         let cells: Vec<&str> = match cells.first() {
