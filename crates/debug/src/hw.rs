@@ -89,11 +89,16 @@ fn peek(tid: i32, reg: usize) -> Result<u64, Errno> {
 }
 
 /// Arms `slots` on stopped thread `tid` (disabling everything first, so that the kernel never
-/// sees a half-changed set).
+/// sees a half-changed set). Only the addresses of armed slots are written: the first write
+/// of an address makes the kernel reserve one of the thread's four breakpoint slots for
+/// ptrace, disabled or not, for as long as the thread is traced — slots goscope never arms
+/// stay free for breakpoints filtered in the kernel.
 pub fn apply(tid: i32, slots: &[Option<HwSlot>; 4]) -> Result<(), Errno> {
     poke(tid, 7, 0)?;
     for (i, s) in slots.iter().enumerate() {
-        poke(tid, i, s.map_or(0, |s| s.addr))?;
+        if let Some(s) = s {
+            poke(tid, i, s.addr)?;
+        }
     }
     let v = dr7(slots);
     if v != 0 {
@@ -102,11 +107,14 @@ pub fn apply(tid: i32, slots: &[Option<HwSlot>; 4]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Disarms every debug register of stopped thread `tid`.
+/// Disarms every debug register of stopped thread `tid` (and forgets their addresses,
+/// writing only those that were set: see [`apply`]).
 pub fn clear(tid: i32) -> Result<(), Errno> {
     poke(tid, 7, 0)?;
     for i in 0..4 {
-        poke(tid, i, 0)?;
+        if peek(tid, i)? != 0 {
+            poke(tid, i, 0)?;
+        }
     }
     Ok(())
 }

@@ -10,9 +10,13 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 #[cfg(target_os = "linux")]
+pub mod bpf;
+#[cfg(target_os = "linux")]
 pub mod command;
 #[cfg(target_os = "linux")]
 pub mod hw;
+#[cfg(target_os = "linux")]
+pub mod kernel;
 #[cfg(target_os = "linux")]
 pub mod locate;
 #[cfg(target_os = "linux")]

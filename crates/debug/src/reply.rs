@@ -141,6 +141,9 @@ pub struct BreakpointInfo {
     pub goroutine: Option<u64>,
     /// Times it stopped the program.
     pub hits: u64,
+    /// Code breakpoints: hits at which goscope evaluated the goroutine and condition — every
+    /// hit, or for a breakpoint filtered in the kernel, only the hits its filter passed.
+    pub evaluated: u64,
     /// Hardware slots in use, of four, after this one.
     pub debug_registers_used: usize,
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use goscope_binary::Binary;
 use goscope_disasm::listing::{Options, Program};
 use goscope_disasm::{Flow, Syntax};
-use goscope_runtime::expr::{EvalContext, Expr, FrameInfo};
+use goscope_runtime::expr::{Cmp, EvalContext, Expr, Filter, FrameInfo, Operand};
 use goscope_runtime::{Runtime, Snapshot};
 use goscope_target::live::{ProcessMemory, signals};
 use goscope_target::{MemResult, Memory, Registers, StopInfo, Target, TargetArch, Thread};
@@ -20,6 +20,7 @@ use crate::hw::{self, HwKind, HwSlot};
 use crate::locate;
 use crate::reply::*;
 use crate::tracer::{Event, TraceError, Tracer};
+use crate::{bpf, kernel};
 
 /// Why a command failed; the session goes on.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +173,9 @@ fn parse_condition(text: &str) -> Result<Condition, SessionError> {
 enum How {
     /// Debug register `slot`.
     Hardware(usize),
+    /// A perf event holding debug register `slot`'s place, its condition filtered in the
+    /// kernel by a BPF program (see [`crate::kernel`]).
+    Kernel(usize),
     /// An int3 in the code.
     Int3,
 }
@@ -204,6 +208,9 @@ struct Breakpoint {
     goroutine: Option<u64>,
     hits: BTreeMap<u64, u64>,
     total: u64,
+    /// Hits whose goroutine and condition goscope evaluated: every hit, or for a breakpoint
+    /// filtered in the kernel, the hits its filter passed.
+    evaluated: u64,
 }
 
 /// What a run stops at besides breakpoints: the end of `ni` or `stepout`.
@@ -526,6 +533,20 @@ impl Session {
         slots
     }
 
+    /// [`Session::used_slots`] and the places of the kernel-filtered breakpoints: the debug
+    /// registers taken, of four.
+    fn taken_slots(&self, pid: i32) -> [bool; 4] {
+        let mut taken = self.used_slots(pid).map(|s| s.is_some());
+        for s in self.bps.values().flat_map(|b| &b.sites) {
+            if s.pid == pid
+                && let How::Kernel(i) = s.how
+            {
+                taken[i] = true;
+            }
+        }
+        taken
+    }
+
     fn apply_slots(&mut self, pid: i32) -> Result<(), SessionError> {
         let slots = self.used_slots(pid);
         self.tracer.set_hw(pid, slots)?;
@@ -533,7 +554,122 @@ impl Session {
     }
 
     fn free_slot(&self, pid: i32) -> Option<usize> {
-        self.used_slots(pid).iter().position(Option::is_none)
+        self.taken_slots(pid).iter().position(|t| !t)
+    }
+
+    /// The BPF program deciding, at runtime address `addr` of process `pid`, that breakpoint
+    /// `id` does not stop the program, if its goroutine and condition can be decided there
+    /// (see `goscope_runtime::expr::Filter`) and the kernel can run it.
+    fn kernel_program(&self, id: u32, pid: i32, addr: u64) -> Option<kernel::Program> {
+        if !kernel::supported() {
+            return None;
+        }
+        let b = self.bps.get(&id)?;
+        let ctx = self.ctx.get(&pid)?;
+        let mem = &self.tracer.proc(pid)?.memory;
+        let (delta, depth) = ctx.site_facts(addr)?;
+        let goroutine_is = |id: u64, equal: bool| Filter::Compare {
+            op: if equal { Cmp::Eq } else { Cmp::Ne },
+            signed: false,
+            left: Operand::Goroutine,
+            right: Operand::Const(id),
+        };
+        let cond = match &b.cond {
+            None => None,
+            Some((_, Condition::Goroutine { equal, id })) => Some(goroutine_is(*id, *equal)),
+            Some((_, Condition::Expr(e))) => EvalContext {
+                rt: &ctx.rt,
+                mem,
+                bias: ctx.bias,
+                frame: FrameInfo {
+                    pc: addr,
+                    return_address: false,
+                    sp: 0,
+                    cfa: 0,
+                    inline_depth: depth,
+                    regs: None,
+                    goroutine: None,
+                    g: 0,
+                },
+            }
+            .filter(e),
+        };
+        // The goroutine is checked first, so it filters even when the condition cannot be.
+        let filter = match (b.goroutine, cond) {
+            (Some(g), Some(c)) => goroutine_is(g, true).and(c),
+            (Some(g), None) => goroutine_is(g, true),
+            (None, c) => c?,
+        };
+        let off = ctx.rt.offsets();
+        let frame = bpf::Frame {
+            cfa_from_sp: i64::from(delta) + 8,
+            g_stack_lo: off.g_stack_lo,
+            g_stack_hi: off.g_stack_hi,
+            g_goid: off.g_goid,
+        };
+        let insns = bpf::compile(&filter, &frame).ok()?;
+        kernel::load(&insns).ok()
+    }
+
+    /// Decides again, for each debug-register site of breakpoint `id` (in process `only`, or
+    /// in all: every thread stopped), whether the kernel filters its hits (after its condition
+    /// changed, or it was placed in a new program).
+    fn refilter(&mut self, id: u32, only: Option<i32>) -> Result<(), SessionError> {
+        let Some(b) = self.bps.get(&id) else {
+            return Ok(());
+        };
+        if !matches!(b.kind, Kind::Code) {
+            return Ok(());
+        }
+        let sites: Vec<(usize, Site)> = b.sites.iter().cloned().enumerate().collect();
+        for (n, site) in sites {
+            if only.is_some_and(|p| p != site.pid) {
+                continue;
+            }
+            let slot = match site.how {
+                How::Hardware(i) | How::Kernel(i) => i,
+                How::Int3 => continue,
+            };
+            if site.how == How::Kernel(slot) {
+                self.tracer.disarm_filtered(site.pid, id, site.addr);
+            }
+            // The kernel's place: one ptrace never reserved (see `hw::apply`), this site's own
+            // if it is such, else another free one.
+            let touched = self.tracer.proc(site.pid).map_or([true; 4], |p| p.touched);
+            let mut taken = self.taken_slots(site.pid);
+            taken[slot] = false;
+            let place = if !touched[slot] {
+                Some(slot)
+            } else {
+                (0..4).find(|&i| !touched[i] && !taken[i])
+            };
+            let program = match place {
+                Some(_) => self.kernel_program(id, site.pid, site.addr),
+                None => None,
+            };
+            let how = match (place, program) {
+                (Some(k), Some(prog)) => {
+                    let prog = std::sync::Arc::new(prog);
+                    // The debug register is given up first: the kernel counts both.
+                    self.set_how(id, n, How::Kernel(k));
+                    self.apply_slots(site.pid)?;
+                    match self.tracer.arm_filtered(site.pid, id, site.addr, prog) {
+                        Ok(()) => How::Kernel(k),
+                        Err(_) => How::Hardware(slot),
+                    }
+                }
+                _ => How::Hardware(slot),
+            };
+            self.set_how(id, n, how);
+            self.apply_slots(site.pid)?;
+        }
+        Ok(())
+    }
+
+    fn set_how(&mut self, id: u32, site: usize, how: How) {
+        if let Some(s) = self.bps.get_mut(&id).and_then(|b| b.sites.get_mut(site)) {
+            s.how = how;
+        }
     }
 
     /// Places code breakpoint sites at `addrs` (runtime) in `pid`: a debug register for a
@@ -592,8 +728,12 @@ impl Session {
                 goroutine,
                 hits: BTreeMap::new(),
                 total: 0,
+                evaluated: 0,
             },
         );
+        // Filtered in the kernel straight away if it can be: a debug register armed once
+        // through ptrace stays reserved (see `hw::apply`).
+        self.refilter(id, None)?;
         self.apply_slots(pid)?;
         let b = &self.bps[&id];
         Ok(Reply::Breakpoint(self.info(b)))
@@ -609,6 +749,7 @@ impl Session {
         } else {
             Some((expr.to_string(), parse_condition(expr)?))
         };
+        self.refilter(id, None)?;
         let b = &self.bps[&id];
         Ok(Reply::Breakpoint(self.info(b)))
     }
@@ -621,6 +762,9 @@ impl Session {
                 return Err(cmd_err(format!("no breakpoint {id}")));
             };
             for s in &b.sites {
+                if let How::Kernel(_) = s.how {
+                    self.tracer.disarm_filtered(s.pid, *id, s.addr);
+                }
                 if s.how == How::Int3 {
                     let still = self
                         .bps
@@ -707,6 +851,7 @@ impl Session {
                 goroutine: None,
                 hits: BTreeMap::new(),
                 total: 0,
+                evaluated: 0,
             },
         );
         if let Err(e) = self.apply_slots(pid) {
@@ -750,6 +895,7 @@ impl Session {
                     line: f.map_or(0, |f| f.line),
                     how: match s.how {
                         How::Hardware(_) => "hardware",
+                        How::Kernel(_) => "hardware, filtered in the kernel",
                         How::Int3 => "int3",
                     },
                 }
@@ -769,7 +915,8 @@ impl Session {
             cond: b.cond.as_ref().map(|c| c.0.clone()),
             goroutine: b.goroutine,
             hits: b.total,
-            debug_registers_used: self.used_slots(pid).iter().filter(|s| s.is_some()).count(),
+            evaluated: b.evaluated,
+            debug_registers_used: self.taken_slots(pid).iter().filter(|t| **t).count(),
         }
     }
 
@@ -975,6 +1122,7 @@ impl Session {
                     slots,
                     step: _,
                     int3,
+                    perf: _,
                     mut regs,
                 } => {
                     if let Some(p) = self.tracer.proc(pid) {
@@ -1058,10 +1206,23 @@ impl Session {
                                     .map(move |s| (b.id, Site { pid: child, ..*s }))
                             })
                             .collect();
-                        for (id, s) in sites {
+                        for (id, mut s) in sites {
+                            // The tracer armed the parent's kernel-filtered breakpoints in the
+                            // child before it ran; one it could not is a debug register there.
+                            if let How::Kernel(i) = s.how
+                                && !self
+                                    .tracer
+                                    .proc(child)
+                                    .is_some_and(|p| p.filtered.contains_key(&(s.addr, id)))
+                            {
+                                s.how = How::Hardware(i);
+                            }
                             if let Some(b) = self.bps.get_mut(&id) {
                                 b.sites.push(s);
                             }
+                        }
+                        if self.tracer.proc(child).is_some() {
+                            self.apply_slots(child)?;
                         }
                     }
                 }
@@ -1099,6 +1260,7 @@ impl Session {
             if let Some(b) = self.bps.get_mut(&id) {
                 b.sites.extend(sites);
             }
+            self.refilter(id, Some(pid))?;
         }
         self.apply_slots(pid)?;
         Ok(())
@@ -1151,6 +1313,9 @@ impl Session {
             .map(|b| b.id)
             .collect();
         for id in candidates {
+            if let Some(b) = self.bps.get_mut(&id) {
+                b.evaluated += 1;
+            }
             let verdict = match self.bps.get(&id) {
                 Some(b) => self.holds(b, pid, regs, site, &mut g_cache),
                 None => Ok(false),

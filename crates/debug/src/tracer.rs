@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goscope_target::live::{LiveError, LiveProcess, ProcessMemory};
@@ -21,6 +22,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::hw::{self, HwSlot};
+use crate::kernel;
 
 /// Why process control failed.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,9 @@ pub enum Event {
         step: bool,
         /// An int3 fired.
         int3: bool,
+        /// A breakpoint filtered in the kernel passed its filter (a `TRAP_PERF` signal; the
+        /// pc is the breakpoint's, its instruction not yet executed).
+        perf: bool,
         /// The thread's registers at the trap.
         regs: Box<Registers>,
     },
@@ -163,8 +168,33 @@ pub struct Proc {
     pub exe: PathBuf,
     /// Debug registers armed on every thread.
     pub hw: [Option<HwSlot>; 4],
+    /// Debug registers ever armed through ptrace since the last exec: the kernel keeps one of
+    /// the thread's four breakpoint slots reserved for each (see [`hw::apply`]).
+    pub touched: [bool; 4],
     /// int3 bytes written into the code: address → the original byte.
     pub int3: BTreeMap<u64, u8>,
+    /// Breakpoints filtered in the kernel, by address and breakpoint id.
+    pub filtered: BTreeMap<(u64, u32), Filtered>,
+}
+
+/// A breakpoint filtered in the kernel, in one process.
+#[derive(Debug)]
+pub struct Filtered {
+    /// Its filter.
+    pub prog: Arc<kernel::Program>,
+    /// One perf event per thread there was when it was armed (threads created later inherit
+    /// it).
+    pub events: Vec<kernel::Breakpoint>,
+}
+
+impl Proc {
+    /// Whether a breakpoint filtered in the kernel is at `addr`.
+    pub fn filtered_at(&self, addr: u64) -> bool {
+        self.filtered
+            .range((addr, 0)..=(addr, u32::MAX))
+            .next()
+            .is_some()
+    }
 }
 
 /// Every traced process.
@@ -222,7 +252,9 @@ impl Tracer {
                 launched,
                 exe: std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default(),
                 hw: [None; 4],
+                touched: [false; 4],
                 int3: BTreeMap::new(),
+                filtered: BTreeMap::new(),
             },
         );
     }
@@ -405,11 +437,49 @@ impl Tracer {
         let Some(p) = self.procs.get_mut(&pid) else {
             return Err(TraceError::Exited);
         };
+        for (i, s) in slots.iter().enumerate() {
+            p.touched[i] |= s.is_some();
+        }
         for &tid in p.threads.keys() {
             hw::apply(tid, &slots).map_err(sys(format!("debug registers of thread {tid}")))?;
         }
         p.hw = slots;
         Ok(())
+    }
+
+    /// Arms a breakpoint filtered in the kernel by `prog` at `addr` on every thread of process
+    /// `pid` (threads they create later inherit it); `id` names it (and travels in its
+    /// signal). Nothing is armed if any thread refuses.
+    pub fn arm_filtered(
+        &mut self,
+        pid: i32,
+        id: u32,
+        addr: u64,
+        prog: Arc<kernel::Program>,
+    ) -> Result<(), TraceError> {
+        let p = self.procs.get_mut(&pid).ok_or(TraceError::Exited)?;
+        let mut events = Vec::new();
+        for &tid in p.threads.keys() {
+            match kernel::open(tid, addr, &prog, u64::from(id)) {
+                Ok(e) => events.push(e),
+                // Gone meanwhile.
+                Err(Errno::ESRCH) => {}
+                Err(e) => {
+                    return Err(sys(format!(
+                        "a kernel-filtered breakpoint at {addr:#x} on thread {tid}"
+                    ))(e));
+                }
+            }
+        }
+        p.filtered.insert((addr, id), Filtered { prog, events });
+        Ok(())
+    }
+
+    /// Removes breakpoint `id`'s kernel-filtered breakpoint at `addr` from process `pid`.
+    pub fn disarm_filtered(&mut self, pid: i32, id: u32, addr: u64) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.filtered.remove(&(addr, id));
+        }
     }
 
     /// Writes an int3 at `addr` in process `pid`, remembering the byte it replaces.
@@ -501,6 +571,9 @@ impl Tracer {
             }
             let ev = self.wait_for(Some(tid))?;
             match ev {
+                // A breakpoint filtered in the kernel fired as the step began: the instruction
+                // has not run yet (and the resume flag is set); a step is what was asked.
+                Some(Event::Trap { perf: true, .. }) => continue,
                 Some(e) => return Ok(e),
                 // A signal arrived instead of the step: it is kept; step again.
                 None => continue,
@@ -625,6 +698,7 @@ impl Tracer {
                             slots: 0,
                             step: false,
                             int3: true,
+                            perf: false,
                             regs: Box::new(regs),
                         }));
                     }
@@ -642,11 +716,25 @@ impl Tracer {
                             slots: 1 << i,
                             step: false,
                             int3: false,
+                            perf: false,
                             regs: Box::new(regs),
                         }));
                     }
                 }
                 let code = ptrace::getsiginfo(t).map(|i| i.si_code).unwrap_or(0);
+                if code == kernel::TRAP_PERF {
+                    // DR6 is not the kernel's account of a perf event's hit: nothing else fired.
+                    return Ok(Some(Event::Trap {
+                        pid,
+                        tid,
+                        pc,
+                        slots: 0,
+                        step: false,
+                        int3: false,
+                        perf: true,
+                        regs: Box::new(regs),
+                    }));
+                }
                 // The kernel rewrites the ptrace view of DR6 at every debug exception: no need
                 // to clear it.
                 let (slots, stepped) = hw::status(tid).unwrap_or((0, false));
@@ -659,6 +747,7 @@ impl Tracer {
                         slots,
                         step: stepped || code == TRAP_TRACE,
                         int3,
+                        perf: false,
                         regs: Box::new(regs),
                     }));
                 }
@@ -704,9 +793,9 @@ impl Tracer {
             if let Some(pid) = self.owner.get(&tid).copied()
                 && let Some(p) = self.procs.get(&pid)
                 && let Ok(regs) = self.regs(tid)
-                && p.hw.iter().any(|s| {
+                && (p.hw.iter().any(|s| {
                     s.is_some_and(|s| s.kind == hw::HwKind::Execute && s.addr == regs.pc())
-                })
+                }) || p.filtered_at(regs.pc()))
             {
                 match self.step_thread(tid)? {
                     Event::Trap { step: true, .. } => {}
@@ -787,7 +876,10 @@ impl Tracer {
                     },
                 );
                 p.int3.clear();
+                // The kernel removed them (`remove_on_exec`).
+                p.filtered.clear();
                 p.hw = [None; 4];
+                p.touched = [false; 4];
                 p.memory = ProcessMemory::new(pid);
                 p.exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
             }
@@ -855,6 +947,16 @@ impl Tracer {
             Some(p) => (p.int3.clone(), p.hw, p.launched),
             None => (BTreeMap::new(), [None; 4], false),
         };
+        let filtered: Vec<((u64, u32), Arc<kernel::Program>)> = self
+            .procs
+            .get(&parent)
+            .map(|p| {
+                p.filtered
+                    .iter()
+                    .map(|(k, f)| (*k, f.prog.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let resume_parent = only.is_none() && !self.stopping;
         if self.follow_fork {
             self.add_proc(child, launched);
@@ -865,6 +967,19 @@ impl Tracer {
                     c.int3 = int3;
                 }
                 c.hw = hw;
+                c.touched = hw.map(|s| s.is_some());
+                // Not inherited by a fork: armed again before the child runs.
+                for ((addr, id), prog) in filtered {
+                    if let Ok(e) = kernel::open(child, addr, &prog, u64::from(id)) {
+                        c.filtered.insert(
+                            (addr, id),
+                            Filtered {
+                                prog,
+                                events: vec![e],
+                            },
+                        );
+                    }
+                }
             }
             self.add_thread(child, child, false);
             self.new_thread_registered(child, only)?;
@@ -968,9 +1083,11 @@ impl Tracer {
         let pids: Vec<i32> = self.procs.keys().copied().collect();
         let mut killed = Vec::new();
         for pid in pids {
-            let Some(p) = self.procs.remove(&pid) else {
+            let Some(mut p) = self.procs.remove(&pid) else {
                 continue;
             };
+            // Closing the events removes them from every thread: no more filtered hits.
+            p.filtered.clear();
             if p.launched && !keep {
                 let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
                 killed.push(pid);

@@ -3,13 +3,14 @@
 //! disassembler, and for atomics the instruction that runs exactly once with each), the probes
 //! and their ring buffers ([`uprobes`]), and goroutine ids from the g register
 //! ([`goroutines`]). Never uretprobes: they rewrite return addresses on the stack, which Go's
-//! stack copying does not expect.
+//! stack copying does not expect. [`perf`] is the one place of `perf_event_open` and `bpf`
+//! system calls, also for the debugger's breakpoints filtered in the kernel.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 #[cfg(target_os = "linux")]
 pub mod goroutines;
 #[cfg(target_os = "linux")]
-mod perf;
+pub mod perf;
 pub mod sites;
 #[cfg(target_os = "linux")]
 pub mod uprobes;

@@ -8,7 +8,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
-/// `perf_event_attr` up to `PERF_ATTR_SIZE_VER5` (112 bytes), the fields goscope sets.
+/// `perf_event_attr` up to `PERF_ATTR_SIZE_VER7` (128 bytes, `sig_data`), the fields goscope
+/// sets.
 #[repr(C)]
 #[derive(Default)]
 struct Attr {
@@ -31,9 +32,12 @@ struct Attr {
     aux_watermark: u32,
     sample_max_stack: u16,
     reserved2: u16,
+    aux_sample_size: u32,
+    reserved3: u32,
+    sig_data: u64,
 }
 
-const ATTR_SIZE: u32 = 112;
+const ATTR_SIZE: u32 = 128;
 const _: () = assert!(std::mem::size_of::<Attr>() == ATTR_SIZE as usize);
 
 // perf_event_attr.flags bits.
@@ -44,6 +48,10 @@ const FLAG_WATERMARK: u64 = 1 << 14;
 const FLAG_USE_CLOCKID: u64 = 1 << 25;
 const FLAG_FREQ: u64 = 1 << 10;
 const FLAG_EXCLUDE_CALLCHAIN_KERNEL: u64 = 1 << 21;
+const FLAG_INHERIT: u64 = 1 << 1;
+const FLAG_INHERIT_THREAD: u64 = 1 << 35;
+const FLAG_REMOVE_ON_EXEC: u64 = 1 << 36;
+const FLAG_SIGTRAP: u64 = 1 << 37;
 
 /// `PERF_SAMPLE_*` bits of what each sample carries.
 pub mod sample {
@@ -86,6 +94,7 @@ pub mod x86_reg {
 const IOC_ENABLE: libc::c_ulong = 0x2400;
 const IOC_DISABLE: libc::c_ulong = 0x2401;
 const IOC_SET_OUTPUT: libc::c_ulong = 0x2405;
+const IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
 const FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 
 /// What each probe's samples carry.
@@ -144,13 +153,45 @@ pub fn open_uprobe(
 /// `perf_event_open(attr, pid = -1, cpu, group = -1, CLOEXEC)`: an event for every task on
 /// `cpu`.
 fn open_on_cpu(attr: &mut Attr, cpu: i32) -> io::Result<OwnedFd> {
+    open_event(attr, -1, cpu)
+}
+
+/// Opens a hardware execute breakpoint at `addr` on thread `tid`, disabled until [`enable`],
+/// that sends the thread a SIGTRAP (`si_code` `TRAP_PERF`, `si_perf_data` = `cookie`) at
+/// every hit its filter ([`set_bpf`]) passes. Threads `tid` creates later inherit it (forked
+/// processes do not); an `execve` removes it; closing the descriptor removes it from every
+/// thread.
+pub fn open_filtered_breakpoint(tid: i32, addr: u64, cookie: u64) -> io::Result<OwnedFd> {
+    let mut attr = Attr {
+        kind: 5, // PERF_TYPE_BREAKPOINT
+        size: ATTR_SIZE,
+        sample_period: 1,
+        flags: FLAG_DISABLED
+            | FLAG_INHERIT
+            | FLAG_INHERIT_THREAD
+            | FLAG_EXCLUDE_KERNEL
+            | FLAG_EXCLUDE_HV
+            | FLAG_REMOVE_ON_EXEC
+            | FLAG_SIGTRAP,
+        bp_type: 4, // HW_BREAKPOINT_X
+        config1: addr,
+        // An execute breakpoint's length is sizeof(long).
+        config2: 8,
+        sig_data: cookie,
+        ..Attr::default()
+    };
+    open_event(&mut attr, tid, -1)
+}
+
+/// `perf_event_open(attr, pid, cpu, group = -1, CLOEXEC)`.
+fn open_event(attr: &mut Attr, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
     // SAFETY: `attr` is a valid perf_event_attr of the size it declares, and whatever it points
     // to (a uprobe's path) is alive for the call; the other arguments are plain integers.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
             attr as *mut Attr,
-            -1 as libc::pid_t,
+            pid as libc::pid_t,
             cpu as libc::c_int,
             -1 as libc::c_int,
             FLAG_FD_CLOEXEC,
@@ -206,6 +247,63 @@ pub fn enable(fd: &OwnedFd) -> io::Result<()> {
 /// Stops counting and sampling.
 pub fn disable(fd: &OwnedFd) -> io::Result<()> {
     ioctl(fd, IOC_DISABLE, 0)
+}
+
+/// Makes BPF program `prog` (a `BPF_PROG_TYPE_PERF_EVENT` one, [`load_perf_event_program`])
+/// the filter of event `fd`: a hit it returns 0 for is not counted as a sample (nor signalled).
+pub fn set_bpf(fd: &OwnedFd, prog: &OwnedFd) -> io::Result<()> {
+    ioctl(fd, IOC_SET_BPF, prog.as_raw_fd() as libc::c_ulong)
+}
+
+/// Loads `code` (`struct bpf_insn`s, 8 bytes each) as a `BPF_PROG_TYPE_PERF_EVENT` program;
+/// an error carries the verifier's log.
+pub fn load_perf_event_program(code: &[u8]) -> Result<OwnedFd, String> {
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
+    /// `union bpf_attr`'s part for `BPF_PROG_LOAD`, up to the log buffer.
+    #[repr(C)]
+    struct ProgLoad {
+        prog_type: u32,
+        insn_cnt: u32,
+        insns: u64,
+        license: u64,
+        log_level: u32,
+        log_size: u32,
+        log_buf: u64,
+    }
+    let insn_cnt = u32::try_from(code.len() / 8).map_err(|_| "program too long".to_string())?;
+    // The helpers a filter calls (bpf_probe_read_user) are offered to GPL programs only.
+    let license = b"GPL\0";
+    let mut log = vec![0u8; 16 * 1024];
+    let mut attr = ProgLoad {
+        prog_type: BPF_PROG_TYPE_PERF_EVENT,
+        insn_cnt,
+        insns: code.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+    };
+    // SAFETY: `attr` is the leading part of a `union bpf_attr` of the size passed (the kernel
+    // zero-fills the rest); the buffers it points to — `code` (`insn_cnt` instructions),
+    // `license`, `log` (of `log_size` bytes, the only one the kernel writes) — are alive and
+    // unmoved for the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &mut attr as *mut ProgLoad,
+            std::mem::size_of::<ProgLoad>() as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        let text = String::from_utf8_lossy(&log[..end]);
+        return Err(format!("{err}: {}", text.trim()));
+    }
+    // SAFETY: the system call returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Sends `fd`'s samples to `target`'s ring buffer (both on the same CPU).

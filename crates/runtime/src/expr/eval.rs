@@ -68,7 +68,7 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
         Reader::new(self.ctx.rt, self.ctx.mem, self.ctx.bias)
     }
 
-    fn di(&self) -> Result<&DebugInfo, ExprError> {
+    pub(super) fn di(&self) -> Result<&DebugInfo, ExprError> {
         match &self.di {
             Some(d) => Ok(d),
             None => Err(self
@@ -1153,14 +1153,17 @@ impl<'c, 'a, 'b> Ev<'c, 'a, 'b> {
     }
 
     /// The frame's function name (pclntab), for its package.
-    fn function_name(&self) -> Option<String> {
+    pub(super) fn function_name(&self) -> Option<String> {
         self.position().map(|(f, _)| f)
     }
 
     /// The variables of the frame's scope visible at its pc, named `name` (or `&name`), or all
     /// of them: `(block depth, declaration line, entry)`, Delve's order (the last of a name
     /// shadows the others).
-    fn visible_vars(&self, name: Option<&str>) -> Result<Vec<(usize, i64, VarDie)>, ExprError> {
+    pub(super) fn visible_vars(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<(usize, i64, VarDie)>, ExprError> {
         let di = self.di()?;
         let link = self.ctx.frame.lookup_pc().wrapping_sub(self.ctx.bias);
         let Some(func) = di.function_at(link) else {

@@ -141,6 +141,17 @@ pub(crate) fn locate(
     frame: &FrameRegs<'_>,
     mem: &dyn Memory,
 ) -> Result<Place, String> {
+    let (expr, encoding) = location_expression(di, var, pc)?;
+    evaluate(expr, encoding, size, frame, mem)
+}
+
+/// The location expression of `var` at link-time pc `pc` (from its location list, if it has
+/// one), with its unit's encoding.
+fn location_expression(
+    di: &DebugInfo,
+    var: &VarDie,
+    pc: u64,
+) -> Result<(R, gimli::Encoding), String> {
     let unit = di
         .units
         .get(var.unit)
@@ -173,7 +184,79 @@ pub(crate) fn locate(
             })?
         }
     };
-    evaluate(expr, unit.encoding(), size, frame, mem)
+    Ok((expr, unit.encoding()))
+}
+
+/// Where a value is at one pc, independently of any stop: what a filter running elsewhere
+/// (a BPF program in the kernel, at a breakpoint) reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticPlace {
+    /// In DWARF register `n` (for amd64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp,
+    /// 7 rsp, 8–15 r8–r15).
+    Register(u16),
+    /// In memory at this offset from the frame's canonical frame address.
+    Frame(i64),
+    /// In memory at this runtime address (a package variable).
+    Address(u64),
+}
+
+/// A CFA no real frame has, so that an address computed from it is recognized as an offset.
+const SYMBOLIC_CFA: u64 = 1 << 60;
+
+/// [`StaticPlace`] of `var` at link-time pc `pc`, or why it has none: a location that needs a
+/// register's or memory's value to be computed, or is split in pieces, depends on the stop.
+pub(crate) fn locate_static(
+    di: &DebugInfo,
+    var: &VarDie,
+    pc: u64,
+    bias: u64,
+) -> Result<StaticPlace, String> {
+    let (expr, encoding) = location_expression(di, var, pc)?;
+    if expr.is_empty() {
+        return Err("empty OP stack".into());
+    }
+    let mut ev = gimli::Evaluation::new(expr, encoding);
+    ev.set_max_iterations(MAX_OPS);
+    let err = |e: gimli::Error| format!("bad location expression: {e}");
+    let (mut from_cfa, mut relocated) = (false, false);
+    let mut state = ev.evaluate().map_err(err)?;
+    loop {
+        state = match state {
+            EvaluationResult::Complete => break,
+            EvaluationResult::RequiresFrameBase => {
+                from_cfa = true;
+                ev.resume_with_frame_base(SYMBOLIC_CFA).map_err(err)?
+            }
+            EvaluationResult::RequiresCallFrameCfa => {
+                from_cfa = true;
+                ev.resume_with_call_frame_cfa(SYMBOLIC_CFA).map_err(err)?
+            }
+            EvaluationResult::RequiresRelocatedAddress(a) => {
+                relocated = true;
+                ev.resume_with_relocated_address(a.wrapping_add(bias))
+                    .map_err(err)?
+            }
+            other => return Err(format!("depends on the stop ({other:?})")),
+        };
+    }
+    match ev.result().as_slice() {
+        [p] if p.size_in_bits.is_none() => match (&p.location, from_cfa, relocated) {
+            (Location::Register { register }, false, false) => {
+                Ok(StaticPlace::Register(register.0))
+            }
+            (Location::Address { address }, true, false) => {
+                let off = address.wrapping_sub(SYMBOLIC_CFA) as i64;
+                if off.unsigned_abs() < 1 << 31 {
+                    Ok(StaticPlace::Frame(off))
+                } else {
+                    Err("a frame offset out of range".into())
+                }
+            }
+            (Location::Address { address }, false, true) => Ok(StaticPlace::Address(*address)),
+            _ => Err("not a register, a frame slot or a package variable".into()),
+        },
+        _ => Err("a value in pieces".into()),
+    }
 }
 
 /// Evaluates a location expression.

@@ -20,6 +20,7 @@ mod debuginfo;
 mod eval;
 mod location;
 mod parse;
+mod plan;
 mod print;
 pub mod types;
 mod value;
@@ -30,6 +31,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use goscope_target::{Memory, Registers};
 use serde::Serialize;
 
+pub use location::StaticPlace;
+pub use plan::{Cmp, Filter, Operand};
 pub use value::{Value, WaitingGoroutine};
 
 use crate::goroutine::Frame;
