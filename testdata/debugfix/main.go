@@ -4,8 +4,9 @@
 //	debugfix [-dir DIR] MODE
 //
 // Modes:
-//   - calls: tick(i) for i = 0..N-1 (N = -n, default 1000), each call counting in `calls`;
-//     then add() inlined at three call sites; then writes "done CALLS" to DIR/result.
+//   - calls: tick(i) then wide(…, i) for i = 0..N-1 (N = -n, default 1000), each tick counting
+//     in `calls`; then add() inlined at three call sites; then writes "done CALLS" to
+//     DIR/result.
 //   - watch: a goroutine (its id written to DIR/writer) sets state.value = 1, 2, 3 at the line
 //     marked `// the write`, once a second after DIR/go exists, and state.value's address is in
 //     DIR/addr.
@@ -43,6 +44,14 @@ func tick(i int) int {
 	calls++
 	sum += i
 	return sum
+}
+
+// wide has more integer arguments than amd64 passes in registers (nine): j arrives in the
+// caller's frame, a stack slot at a fixed offset from the frame address.
+//
+//go:noinline
+func wide(a, b, c, d, e, f, g, h, k, j int) int {
+	return a + b + c + d + e + f + g + h + k + j
 }
 
 // add is inlined at each of its three call sites.
@@ -92,6 +101,7 @@ func main() {
 	case "calls":
 		for i := 0; i < *n; i++ {
 			tick(i)
+			wide(0, 0, 0, 0, 0, 0, 0, 0, 0, i)
 		}
 		r := first(1) + second(2) + third(3)
 		write("result", fmt.Sprintf("done %d %d\n", calls, r))

@@ -710,32 +710,87 @@ fn kernel_filters() -> bool {
 fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
     for_each_toolchain(|| {
         // Conditions goscope evaluates at each hit (`%` has no kernel filter), conditions the
-        // kernel filters, and one the kernel filters in part (its left side) and goscope
-        // decides at the stops that pass.
+        // kernel filters (exactly: only the four hits reach goscope), and ones the kernel
+        // filters in part (the left side of `&&`: i = 7…757 reach goscope) — on a register
+        // (i, $rax), a package variable (calls), a stack slot (wide's tenth argument) and the
+        // goroutine. At tick's entry `calls` is i; at wide's it is i + 1.
+        struct Case {
+            variant: Variant,
+            func: &'static str,
+            cond: &'static str,
+            print: &'static [&'static str],
+            /// Hits that reach goscope up to the fourth stop when the kernel filters.
+            filtered: Option<u64>,
+        }
+        let case = |variant, func, cond, print, filtered| Case {
+            variant,
+            func,
+            cond,
+            print,
+            filtered,
+        };
+        let d = Variant::Default;
         let cases = [
-            (Variant::Default, "i % 250 == 7", "p i", false),
-            (
-                Variant::Default,
+            case(d, "main.tick", "i % 250 == 7", &["i", "calls"], None),
+            case(
+                d,
+                "main.tick",
                 "i == 7 || i == 257 || (i >= 507 && i <= 757 && !(i > 507 && i < 757))",
-                "p i",
-                true,
+                &["i", "calls"],
+                Some(4),
             ),
-            (
-                Variant::Default,
+            case(
+                d,
+                "main.tick",
                 "i >= 7 && i < 758 && i % 250 == 7",
-                "p i",
-                true,
+                &["i", "calls"],
+                Some(751),
+            ),
+            case(
+                d,
+                "main.tick",
+                "calls >= 7 && calls <= 757 && calls % 250 == 7",
+                &["i", "calls"],
+                Some(751),
+            ),
+            case(
+                d,
+                "main.tick",
+                "goroutine == 1 && (i == 7 || i == 257 || i == 507 || i == 757)",
+                &["i", "calls"],
+                Some(4),
+            ),
+            case(
+                d,
+                "main.wide",
+                "j == 7 || j == 257 || j == 507 || j == 757",
+                &["j", "calls"],
+                Some(4),
             ),
             // A stripped build has only registers: i is in RAX at tick's entry.
-            (Variant::Stripped, "$rax % 250 == 7", "p $rax", false),
-            (
+            case(
                 Variant::Stripped,
+                "main.tick",
+                "$rax % 250 == 7",
+                &["$rax"],
+                None,
+            ),
+            case(
+                Variant::Stripped,
+                "main.tick",
                 "$rax == 7 || $rax == 257 || $rax == 507 || $rax == 757",
-                "p $rax",
-                true,
+                &["$rax"],
+                Some(4),
             ),
         ];
-        for (variant, cond, value, filtered) in cases {
+        for Case {
+            variant,
+            func,
+            cond,
+            print,
+            filtered,
+        } in cases
+        {
             let Some(fx) = fixture(variant) else {
                 return;
             };
@@ -745,7 +800,7 @@ fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
                 fx.path.display().to_string(),
                 "--json".into(),
                 "-c".into(),
-                "break main.tick".into(),
+                format!("break {func}"),
                 "-c".into(),
                 format!("cond 1 {cond}"),
             ];
@@ -754,9 +809,9 @@ fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
                     // Stopped at the fourth hit, i = 757.
                     args.extend(["-c".into(), "breakpoints".into()]);
                 }
-                args.extend(["-c".into(), "continue".into(), "-c".into(), value.into()]);
-                if variant == Variant::Default {
-                    args.extend(["-c".into(), "p calls".into()]);
+                args.extend(["-c".into(), "continue".into()]);
+                for p in print {
+                    args.extend(["-c".into(), format!("p {p}")]);
                 }
             }
             args.extend([
@@ -776,10 +831,9 @@ fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
                 .find(|l| l["result"]["kind"] == "breakpoints")
                 .unwrap_or_else(|| panic!("{lines:#?}"));
             let evaluated = listed["result"]["list"][0]["evaluated"].as_u64().unwrap();
-            let want = match (filtered && kernel_filters(), cond.contains('%')) {
-                (false, _) => 758,
-                (true, false) => 4,
-                (true, true) => 751,
+            let want = match filtered {
+                Some(n) if kernel_filters() => n,
+                _ => 758,
             };
             assert_eq!(evaluated, want, "{cond}: hits goscope evaluated");
             let set = lines
@@ -793,7 +847,7 @@ fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
             let how = set["result"]["locations"][0]["how"].as_str().unwrap();
             assert_eq!(
                 how,
-                if filtered && kernel_filters() {
+                if filtered.is_some() && kernel_filters() {
                     "hardware, filtered in the kernel"
                 } else {
                     "hardware"
@@ -814,18 +868,15 @@ fn a_conditional_breakpoint_stops_exactly_when_its_condition_holds() {
                 .filter(|l| l["result"]["kind"] == "value")
                 .map(|l| l["result"]["value"].as_str().unwrap().to_string())
                 .collect();
-            let want: Vec<String> = if variant == Variant::Default {
-                // i, then the fixture's own count of calls so far: equal at tick's entry.
-                [7, 257, 507, 757]
-                    .iter()
-                    .flat_map(|i| [i.to_string(), i.to_string()])
-                    .collect()
-            } else {
-                [7u64, 257, 507, 757]
-                    .iter()
-                    .map(|i| format!("{i}"))
-                    .collect()
-            };
+            // The value, then the fixture's own count of calls so far.
+            let want: Vec<String> = [7u64, 257, 507, 757]
+                .iter()
+                .flat_map(|&i| {
+                    let calls = if func == "main.wide" { i + 1 } else { i };
+                    [i, calls].into_iter().take(print.len())
+                })
+                .map(|v| v.to_string())
+                .collect();
             assert_eq!(values, want, "{cond}: {lines:#?}");
             // The program made all its calls: stopping cost it none.
             assert!(

@@ -126,8 +126,9 @@ pub fn after_prologue(prog: &Program<'_>, entry: u64) -> u64 {
         .collect();
     let mut i = 0;
     let at = |i: usize| texts.get(i).map_or("", |t| t.0);
-    // The stack check.
-    if at(i).starts_with("LEAQ -") && at(i).ends_with(", R12") {
+    // The stack check (a big frame's bound is SP minus the frame: Go's syntax prints the
+    // negative displacement as a 32-bit hex number, `LEAQ 0xffffff78(SP), R12`).
+    if at(i).starts_with("LEAQ ") && at(i).ends_with("(SP), R12") {
         i += 1;
     }
     if (at(i).starts_with("CMPQ SP, 0x10(") || at(i).starts_with("CMPQ R12, 0x10("))
