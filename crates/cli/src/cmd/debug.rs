@@ -30,7 +30,10 @@ An empty line repeats the last command.
 
 Breakpoints use the four hardware debug registers first (the kernel removes them if goscope
 dies), then int3. Conditions are evaluated by goscope on the thread that hit, without stopping
-the others. Every way out — detach, exit, end of input, SIGINT/SIGTERM/SIGHUP, a crash of goscope
+the others; on Linux 6.10+ a condition made of comparisons of variables in registers, on the
+stack or global, registers, `goroutine` and constants (joined by &&, ||, !) is first filtered in
+the kernel by a BPF program, so that a false hit never stops the program (`breakpoints` shows
+how many hits reached goscope; GOSCOPE_KERNEL_CONDITIONS=0 turns this off). Every way out — detach, exit, end of input, SIGINT/SIGTERM/SIGHUP, a crash of goscope
 — removes every int3, clears every debug register and resumes every thread; after `exec`, exit
 kills the program unless --keep. If goscope is killed with SIGKILL, the kernel detaches it (and,
 after `exec` without --keep, kills the program): hardware breakpoints vanish with it, but an int3
@@ -408,7 +411,7 @@ fn render(w: &mut impl Write, r: &Reply) -> Result<()> {
                     .collect();
                 writeln!(
                     w,
-                    "{} {} {} at {} ({} hits){}{}",
+                    "{} {} {} at {} ({} hits{}){}{}",
                     if b.what == "watchpoint" {
                         "Watchpoint"
                     } else {
@@ -418,6 +421,20 @@ fn render(w: &mut impl Write, r: &Reply) -> Result<()> {
                     b.spec,
                     at.join(", "),
                     b.hits,
+                    if b.cond.is_some() || b.goroutine.is_some() {
+                        let kernel = b.locations.iter().any(|l| l.how.contains("kernel"));
+                        format!(
+                            ", {} evaluated by goscope{}",
+                            b.evaluated,
+                            if kernel {
+                                " after the kernel's filter"
+                            } else {
+                                ""
+                            }
+                        )
+                    } else {
+                        String::new()
+                    },
                     b.cond
                         .as_ref()
                         .map(|c| format!(" if {c}"))
