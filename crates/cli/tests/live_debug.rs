@@ -604,6 +604,46 @@ fn a_session_ended_by_a_signal_leaves_the_program_running_and_clean() {
 }
 
 #[test]
+fn a_session_killed_by_sigkill_leaves_the_program_running() {
+    // goscope's code breakpoints are perf events on its own descriptors (Linux 6.10+), which
+    // the kernel removes when it dies; a debug register set through ptrace would stay armed
+    // and the next hit would kill the program with SIGTRAP. The threads that trapped wait in
+    // interrupt stops, from which a dying tracer releases them with no signal.
+    if !kernel_filters() {
+        return;
+    }
+    let Some(tc) = toolchains().into_iter().max_by_key(|t| t.minor) else {
+        return;
+    };
+    let fx = core_common::fixture("live", &tc, Variant::Default, false);
+    let live = live_common::Live::start(&fx, &[]);
+    let mut s = Interactive::attach(live.pid);
+    // Hit every 10 ms: were it left armed, the program would die within moments.
+    let b = s.send("break main.writeFile");
+    assert_eq!(b["result"]["locations"][0]["how"], "hardware", "{b}");
+    let b = s.send("break main.work");
+    assert_eq!(b["result"]["kind"], "breakpoint", "{b}");
+    let c = s.send("cond 2 goroutine == 999999");
+    assert_eq!(
+        c["result"]["locations"][0]["how"], "hardware, filtered in the kernel",
+        "{c}"
+    );
+    let stop = s.send("continue");
+    assert_eq!(stop["reason"], "breakpoint", "{stop}");
+    let step = s.send("si");
+    assert_eq!(step["reason"], "step", "{step}");
+    live_common::signal(s.child.id() as i32, "KILL");
+    let _ = s.child.wait();
+    live.assert_runs_untouched("after goscope was killed by SIGKILL at a stop");
+    for (tid, dr7) in live_common::debug_control_registers(live.pid) {
+        assert_eq!(dr7, 0, "thread {tid} still has debug registers armed");
+    }
+    // Still alive after many more calls of main.writeFile.
+    std::thread::sleep(Duration::from_millis(300));
+    live.assert_runs_untouched("300 ms after goscope was killed");
+}
+
+#[test]
 fn step_instruction_follows_the_listing_and_its_branches() {
     for_each_toolchain(|| {
         let Some(fx) = fixture(Variant::Default) else {

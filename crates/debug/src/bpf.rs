@@ -243,6 +243,14 @@ pub fn compile(filter: &Filter, frame: &Frame) -> Result<Vec<Insn>, CompileError
     Ok(insns)
 }
 
+/// The program of a breakpoint without a filter: every hit stops.
+pub fn pass_all() -> Vec<Insn> {
+    let mut a = Asm::new();
+    a.op(ALU64_MOV_K, R0, 0, 0, 1);
+    a.op(EXIT, 0, 0, 0, 0);
+    a.insns
+}
+
 /// Code that jumps to `to` when `f` equals `when`, else falls through; an undecidable read
 /// jumps to `stop`.
 fn branch(

@@ -1,7 +1,9 @@
 //! x86-64 debug registers: DR0–DR3 hold addresses, DR7 says which are enabled and for what
 //! (execute, write, read/write) and how wide, DR6 says which fired. Each thread has its own;
-//! ptrace reaches them at `offsetof(struct user, u_debugreg)`. The kernel drops them when the
-//! tracer detaches or dies — which is why goscope prefers them to int3.
+//! ptrace reaches them at `offsetof(struct user, u_debugreg)`. They stay armed after the tracer
+//! detaches or dies (goscope clears them when it leaves): code breakpoints are therefore perf
+//! events where the kernel allows ([`crate::kernel`]), and these are for watchpoints and older
+//! kernels.
 
 use nix::errno::Errno;
 use nix::sys::ptrace;

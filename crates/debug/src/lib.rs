@@ -2,8 +2,9 @@
 //! execs, all-stop), hardware and software breakpoints, hardware watchpoints, instruction
 //! stepping, and a session that speaks Delve's command words over goscope's runtime model.
 //!
-//! The program is a guest: hardware breakpoints are preferred (the kernel drops them if goscope
-//! dies), int3 is used only when the four debug registers are taken, and every way out —
+//! The program is a guest: hardware breakpoints are preferred (as perf events of goscope's,
+//! which the kernel drops if goscope dies), int3 is used only when the four debug registers are
+//! taken, and every way out —
 //! `detach`, `exit`, SIGINT/SIGTERM/SIGHUP, a panic — removes every int3, clears every debug
 //! register and resumes every thread with the signals it is owed.
 

@@ -173,9 +173,11 @@ fn parse_condition(text: &str) -> Result<Condition, SessionError> {
 enum How {
     /// Debug register `slot`.
     Hardware(usize),
-    /// A perf event holding debug register `slot`'s place, its condition filtered in the
-    /// kernel by a BPF program (see [`crate::kernel`]).
-    Kernel(usize),
+    /// A perf event holding debug register `slot`'s place (see [`crate::kernel`]): it belongs
+    /// to goscope's descriptor, so the kernel removes it if goscope dies, where a debug
+    /// register set through ptrace stays armed; with `true`, its goroutine and condition are
+    /// filtered in the kernel by a BPF program.
+    Kernel(usize, bool),
     /// An int3 in the code.
     Int3,
 }
@@ -345,10 +347,10 @@ impl Session {
                 list: self.bps.values().map(|b| self.info(b)).collect(),
             }),
             Command::Watch { kind, target, size } => self.watch(kind, &target, size),
-            Command::Continue => self.run(None).map(Reply::Stop),
-            Command::StepInstruction => self.step_instruction().map(Reply::Stop),
-            Command::NextInstruction => self.next_instruction().map(Reply::Stop),
-            Command::StepOut => self.step_out().map(Reply::Stop),
+            Command::Continue => self.run(None).map(|s| self.shown(s)),
+            Command::StepInstruction => self.step_instruction().map(|s| self.shown(s)),
+            Command::NextInstruction => self.next_instruction().map(|s| self.shown(s)),
+            Command::StepOut => self.step_out().map(|s| self.shown(s)),
             Command::Regs { all } => self.regs(all),
             Command::Disassemble => self.disassemble(),
             Command::Goroutines { group } => self.goroutines(group),
@@ -381,6 +383,13 @@ impl Session {
                 commands: HELP.to_vec(),
             }),
         }
+    }
+
+    /// A stop about to be shown: the program waits for the user now, who may kill goscope
+    /// meanwhile; no thread is left where goscope's death would hand it a SIGTRAP.
+    fn shown(&mut self, stop: Stop) -> Reply {
+        self.tracer.park_trapped();
+        Reply::Stop(stop)
     }
 
     /// Ends the session as `exit` does: detached after attach or with `--keep`, else killed.
@@ -539,7 +548,7 @@ impl Session {
         let mut taken = self.used_slots(pid).map(|s| s.is_some());
         for s in self.bps.values().flat_map(|b| &b.sites) {
             if s.pid == pid
-                && let How::Kernel(i) = s.how
+                && let How::Kernel(i, _) = s.how
             {
                 taken[i] = true;
             }
@@ -557,13 +566,21 @@ impl Session {
         self.taken_slots(pid).iter().position(|t| !t)
     }
 
-    /// The BPF program deciding, at runtime address `addr` of process `pid`, that breakpoint
-    /// `id` does not stop the program, if its goroutine and condition can be decided there
-    /// (see `goscope_runtime::expr::Filter`) and the kernel can run it.
-    fn kernel_program(&self, id: u32, pid: i32, addr: u64) -> Option<kernel::Program> {
+    /// The BPF program of breakpoint `id` at runtime address `addr` of process `pid`, if the
+    /// kernel can run one: its filter (`true`) where its goroutine and condition can be decided
+    /// there (see `goscope_runtime::expr::Filter`), else one that passes every hit.
+    fn kernel_program(&self, id: u32, pid: i32, addr: u64) -> Option<(kernel::Program, bool)> {
         if !kernel::supported() {
             return None;
         }
+        match self.filter_program(id, pid, addr) {
+            Some(prog) => Some((prog, true)),
+            None => kernel::load(&bpf::pass_all()).ok().map(|p| (p, false)),
+        }
+    }
+
+    /// The filter of breakpoint `id` at `addr` of `pid`, where there is one.
+    fn filter_program(&self, id: u32, pid: i32, addr: u64) -> Option<kernel::Program> {
         let b = self.bps.get(&id)?;
         let ctx = self.ctx.get(&pid)?;
         let mem = &self.tracer.proc(pid)?.memory;
@@ -627,10 +644,10 @@ impl Session {
                 continue;
             }
             let slot = match site.how {
-                How::Hardware(i) | How::Kernel(i) => i,
+                How::Hardware(i) | How::Kernel(i, _) => i,
                 How::Int3 => continue,
             };
-            if site.how == How::Kernel(slot) {
+            if let How::Kernel(..) = site.how {
                 self.tracer.disarm_filtered(site.pid, id, site.addr);
             }
             // The kernel's place: one ptrace never reserved (see `hw::apply`), this site's own
@@ -648,13 +665,13 @@ impl Session {
                 None => None,
             };
             let how = match (place, program) {
-                (Some(k), Some(prog)) => {
+                (Some(k), Some((prog, filtered))) => {
                     let prog = std::sync::Arc::new(prog);
                     // The debug register is given up first: the kernel counts both.
-                    self.set_how(id, n, How::Kernel(k));
+                    self.set_how(id, n, How::Kernel(k, filtered));
                     self.apply_slots(site.pid)?;
                     match self.tracer.arm_filtered(site.pid, id, site.addr, prog) {
-                        Ok(()) => How::Kernel(k),
+                        Ok(()) => How::Kernel(k, filtered),
                         Err(_) => How::Hardware(slot),
                     }
                 }
@@ -762,7 +779,7 @@ impl Session {
                 return Err(cmd_err(format!("no breakpoint {id}")));
             };
             for s in &b.sites {
-                if let How::Kernel(_) = s.how {
+                if let How::Kernel(..) = s.how {
                     self.tracer.disarm_filtered(s.pid, *id, s.addr);
                 }
                 if s.how == How::Int3 {
@@ -895,7 +912,8 @@ impl Session {
                     line: f.map_or(0, |f| f.line),
                     how: match s.how {
                         How::Hardware(_) => "hardware",
-                        How::Kernel(_) => "hardware, filtered in the kernel",
+                        How::Kernel(_, false) => "hardware",
+                        How::Kernel(_, true) => "hardware, filtered in the kernel",
                         How::Int3 => "int3",
                     },
                 }
@@ -1209,7 +1227,7 @@ impl Session {
                         for (id, mut s) in sites {
                             // The tracer armed the parent's kernel-filtered breakpoints in the
                             // child before it ran; one it could not is a debug register there.
-                            if let How::Kernel(i) = s.how
+                            if let How::Kernel(i, _) = s.how
                                 && !self
                                     .tracer
                                     .proc(child)

@@ -130,6 +130,10 @@ pub struct ThreadState {
     /// The address of goscope's int3 the thread stopped right after (its pc is one past it),
     /// until its pc is set or it runs again: leaving moves exactly these threads back.
     pub after_int3: Option<u64>,
+    /// Stopped in the delivery of a SIGTRAP of goscope's making (a breakpoint, watchpoint or
+    /// step): were goscope to die now, the kernel would deliver that SIGTRAP to the program.
+    /// [`Tracer::park_trapped`] turns the stop into one that delivers nothing.
+    pub in_trap: bool,
 }
 
 /// What [`Tracer::take_queued_signal`] found queued for a thread.
@@ -268,6 +272,7 @@ impl Tracer {
                     stopped,
                     signal: None,
                     after_int3: None,
+                    in_trap: false,
                 },
             );
         }
@@ -532,6 +537,7 @@ impl Tracer {
             Ok(()) | Err(Errno::ESRCH) => {
                 th.stopped = false;
                 th.after_int3 = None;
+                th.in_trap = false;
                 Ok(())
             }
             Err(e) => Err(sys(format!("resuming thread {tid}"))(e)),
@@ -568,6 +574,7 @@ impl Tracer {
             {
                 th.stopped = false;
                 th.after_int3 = None;
+                th.in_trap = false;
             }
             let ev = self.wait_for(Some(tid))?;
             match ev {
@@ -676,6 +683,26 @@ impl Tracer {
                     return Ok(None);
                 };
                 let pc = regs.pc();
+                if let Some(th) = self
+                    .procs
+                    .get_mut(&pid)
+                    .and_then(|p| p.threads.get_mut(&tid))
+                {
+                    // Until it is known to be the program's own SIGTRAP (then owed, below).
+                    th.in_trap = true;
+                }
+                let trap = |slots: u8, step: bool, int3: bool, perf: bool, regs: Registers| {
+                    Ok(Some(Event::Trap {
+                        pid,
+                        tid,
+                        pc,
+                        slots,
+                        step,
+                        int3,
+                        perf,
+                        regs: Box::new(regs),
+                    }))
+                };
                 // The common cases need no more system calls: one of goscope's int3s just
                 // executed, or the pc is an execute breakpoint's (a debug register fires before
                 // the instruction). A thread being single-stepped may land on either, so its
@@ -691,16 +718,7 @@ impl Tracer {
                         {
                             th.after_int3 = Some(pc.wrapping_sub(1));
                         }
-                        return Ok(Some(Event::Trap {
-                            pid,
-                            tid,
-                            pc,
-                            slots: 0,
-                            step: false,
-                            int3: true,
-                            perf: false,
-                            regs: Box::new(regs),
-                        }));
+                        return trap(0, false, true, false, regs);
                     }
                     if let Some(i) = p.hw.iter().position(|s| {
                         s.is_some_and(|s| s.kind == hw::HwKind::Execute && s.addr == pc)
@@ -709,47 +727,20 @@ impl Tracer {
                         .iter()
                         .any(|s| s.is_some_and(|s| s.kind != hw::HwKind::Execute))
                     {
-                        return Ok(Some(Event::Trap {
-                            pid,
-                            tid,
-                            pc,
-                            slots: 1 << i,
-                            step: false,
-                            int3: false,
-                            perf: false,
-                            regs: Box::new(regs),
-                        }));
+                        return trap(1 << i, false, false, false, regs);
                     }
                 }
                 let code = ptrace::getsiginfo(t).map(|i| i.si_code).unwrap_or(0);
                 if code == kernel::TRAP_PERF {
                     // DR6 is not the kernel's account of a perf event's hit: nothing else fired.
-                    return Ok(Some(Event::Trap {
-                        pid,
-                        tid,
-                        pc,
-                        slots: 0,
-                        step: false,
-                        int3: false,
-                        perf: true,
-                        regs: Box::new(regs),
-                    }));
+                    return trap(0, false, false, true, regs);
                 }
                 // The kernel rewrites the ptrace view of DR6 at every debug exception: no need
                 // to clear it.
                 let (slots, stepped) = hw::status(tid).unwrap_or((0, false));
                 let int3 = code == SI_KERNEL || code == TRAP_BRKPT;
                 if int3 || code == TRAP_HWBKPT || code == TRAP_TRACE || slots != 0 || stepped {
-                    return Ok(Some(Event::Trap {
-                        pid,
-                        tid,
-                        pc,
-                        slots,
-                        step: stepped || code == TRAP_TRACE,
-                        int3,
-                        perf: false,
-                        regs: Box::new(regs),
-                    }));
+                    return trap(slots, stepped || code == TRAP_TRACE, int3, false, regs);
                 }
                 // A SIGTRAP someone sent: the program's own.
                 self.owe(tid, Signal::SIGTRAP, only)
@@ -783,6 +774,7 @@ impl Tracer {
                 .and_then(|p| p.threads.get_mut(&tid))
         {
             th.signal = Some(sig);
+            th.in_trap = false;
         }
         if only.is_none() && !self.stopping {
             // A signal arriving as the thread leaves an execute breakpoint would run its
@@ -873,6 +865,7 @@ impl Tracer {
                         stopped: true,
                         signal: None,
                         after_int3: None,
+                        in_trap: false,
                     },
                 );
                 p.int3.clear();
@@ -1018,6 +1011,66 @@ impl Tracer {
             self.resume_thread(tid)?;
         }
         Ok(None)
+    }
+
+    /// Moves every thread stopped in the delivery of one of goscope's SIGTRAPs into an
+    /// interrupt stop, the signal dropped: `PTRACE_INTERRUPT` then `PTRACE_CONT` without the
+    /// signal, and the thread stops again before running an instruction of its own. A tracer
+    /// that dies (even by SIGKILL) releases a thread from that stop with no signal; from the
+    /// delivery stop, the kernel would deliver the SIGTRAP and the Go runtime would crash. Done
+    /// at each stop shown to the user, when goscope may be killed at leisure.
+    pub fn park_trapped(&mut self) {
+        let trapped: Vec<i32> = self
+            .procs
+            .values()
+            .flat_map(|p| {
+                p.threads
+                    .iter()
+                    .filter(|(_, s)| s.stopped && s.in_trap)
+                    .map(|(&t, _)| t)
+            })
+            .collect();
+        for tid in trapped {
+            let t = Pid::from_raw(tid);
+            if ptrace::interrupt(t).is_err() || ptrace::cont(t, None).is_err() {
+                continue;
+            }
+            let parked = loop {
+                match waitpid(t, Some(WaitPidFlag::__WALL)) {
+                    Ok(WaitStatus::PtraceEvent(_, _, ev)) if ev == EVENT_STOP => break true,
+                    Ok(WaitStatus::Exited(_, code)) => {
+                        if let Some(e) = self.thread_gone(tid, Some(code), None) {
+                            self.pending.push_back(e);
+                        }
+                        break false;
+                    }
+                    Ok(WaitStatus::Signaled(_, sig, _)) => {
+                        if let Some(e) = self.thread_gone(tid, None, Some(sig as i32)) {
+                            self.pending.push_back(e);
+                        }
+                        break false;
+                    }
+                    // A signal for the program: owed, and the thread is in its delivery stop.
+                    Ok(WaitStatus::Stopped(_, sig)) => {
+                        if let Some(th) = self.thread_mut(tid) {
+                            th.signal = Some(sig);
+                            th.in_trap = false;
+                        }
+                        break false;
+                    }
+                    Err(Errno::EINTR) => continue,
+                    Ok(_) | Err(_) => break false,
+                }
+            };
+            if parked && let Some(th) = self.thread_mut(tid) {
+                th.in_trap = false;
+            }
+        }
+    }
+
+    fn thread_mut(&mut self, tid: i32) -> Option<&mut ThreadState> {
+        let pid = self.owner.get(&tid).copied()?;
+        self.procs.get_mut(&pid)?.threads.get_mut(&tid)
     }
 
     /// Stops every running thread of every process (all-stop): interrupts them and waits for

@@ -28,16 +28,19 @@ next-instruction/ni, stepout, regs [-a], disassemble, goroutines [-group], gorou
 stack/bt [N], frame N, print/p EXPR, x ADDR [COUNT], processes, process PID, detach, exit; help.
 An empty line repeats the last command.
 
-Breakpoints use the four hardware debug registers first (the kernel removes them if goscope
-dies), then int3. Conditions are evaluated by goscope on the thread that hit, without stopping
+Breakpoints use the four hardware debug registers first, as perf events on Linux 6.10+ (the
+kernel removes them if goscope dies), then int3. Conditions are evaluated by goscope on the thread that hit, without stopping
 the others; on Linux 6.10+ a condition made of comparisons of variables in registers, on the
 stack or global, registers, `goroutine` and constants (joined by &&, ||, !) is first filtered in
 the kernel by a BPF program, so that a false hit never stops the program (`breakpoints` shows
-how many hits reached goscope; GOSCOPE_KERNEL_CONDITIONS=0 turns this off). Every way out — detach, exit, end of input, SIGINT/SIGTERM/SIGHUP, a crash of goscope
-— removes every int3, clears every debug register and resumes every thread; after `exec`, exit
-kills the program unless --keep. If goscope is killed with SIGKILL, the kernel detaches it (and,
-after `exec` without --keep, kills the program): hardware breakpoints vanish with it, but an int3
-left in the code would stop the program with SIGTRAP when reached.";
+how many hits reached goscope; GOSCOPE_KERNEL_CONDITIONS=0 turns perf events and filters off).
+Every way out — detach, exit, end of input, SIGINT/SIGTERM/SIGHUP, a crash of goscope — removes
+every int3, clears every debug register and resumes every thread; after `exec`, exit kills the
+program unless --keep. If goscope is killed with SIGKILL, the kernel detaches it (and, after
+`exec` without --keep, kills the program): perf-event breakpoints vanish with it and threads
+stopped at a breakpoint or a step run on with no signal; but a hardware watchpoint (a debug
+register set through ptrace, which the kernel keeps armed), a hardware breakpoint on an older
+kernel, or an int3 left in the code stops the program with SIGTRAP when next reached.";
 
 /// Debug a Go program: break, watch, step and print, with Delve's command words.
 #[derive(clap::Args, Debug)]
