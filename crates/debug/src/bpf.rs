@@ -545,6 +545,137 @@ mod tests {
         assert_eq!(run(&p, &rax(0), &fail), 1);
     }
 
+    /// What `f` means, computed directly: Go's comparison of the operands' values.
+    fn meaning(f: &Filter, regs: &[u64; 21]) -> bool {
+        let value = |o: &Operand| -> i128 {
+            match *o {
+                Operand::Const(v) => i128::from(v),
+                Operand::Value {
+                    at: StaticPlace::Register(n),
+                    size,
+                    signed,
+                } => {
+                    let raw = regs[(pt_regs::of_dwarf(n).unwrap() / 8) as usize];
+                    let bits = u32::from(size) * 8;
+                    let low = if bits == 64 {
+                        raw
+                    } else {
+                        raw & ((1 << bits) - 1)
+                    };
+                    if signed && bits < 64 && low >> (bits - 1) == 1 {
+                        i128::from(low) - (1i128 << bits)
+                    } else if signed {
+                        i128::from(low as i64)
+                    } else {
+                        i128::from(low)
+                    }
+                }
+                _ => unreachable!(),
+            }
+        };
+        match f {
+            Filter::And(x, y) => meaning(x, regs) && meaning(y, regs),
+            Filter::Or(x, y) => meaning(x, regs) || meaning(y, regs),
+            Filter::Compare {
+                op,
+                signed,
+                left,
+                right,
+            } => {
+                let (a, b) = (value(left), value(right));
+                // Constants are the bit pattern of the compared type's value.
+                let b = match right {
+                    Operand::Const(c) if *signed => i128::from(*c as i64),
+                    _ => b,
+                };
+                match op {
+                    Cmp::Eq => a == b,
+                    Cmp::Ne => a != b,
+                    Cmp::Lt => a < b,
+                    Cmp::Le => a <= b,
+                    Cmp::Gt => a > b,
+                    Cmp::Ge => a >= b,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_filters_over_registers_mean_what_they_say() {
+        // A small deterministic generator: no dependency, the same cases on every run.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        fn random_filter(next: &mut dyn FnMut() -> u64, depth: u32) -> Filter {
+            if depth == 0 || next() % 3 == 0 {
+                let size = [1u8, 2, 4, 8][(next() % 4) as usize];
+                let signed = next() % 2 == 0;
+                let reg = (next() % 16) as u16;
+                let bits = u32::from(size) * 8;
+                // A constant of the register's type: a small value, an extreme, or any.
+                let c: u64 = match next() % 3 {
+                    0 => next() % 5,
+                    1 if signed => (-(1i128 << (bits - 1))) as i64 as u64,
+                    _ if bits == 64 => next(),
+                    _ => {
+                        let v = next() & ((1 << bits) - 1);
+                        if signed && v >> (bits - 1) == 1 {
+                            ((v as i128) - (1i128 << bits)) as i64 as u64
+                        } else {
+                            v
+                        }
+                    }
+                };
+                let op =
+                    [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge][(next() % 6) as usize];
+                return Filter::Compare {
+                    op,
+                    signed,
+                    left: Operand::Value {
+                        at: StaticPlace::Register(reg),
+                        size,
+                        signed,
+                    },
+                    right: Operand::Const(c),
+                };
+            }
+            let (x, y) = (
+                random_filter(next, depth - 1),
+                random_filter(next, depth - 1),
+            );
+            if next() % 2 == 0 {
+                x.and(y)
+            } else {
+                Filter::Or(Box::new(x), Box::new(y))
+            }
+        }
+        let none = |_: u64, _: u8| None;
+        for _ in 0..300 {
+            let f = random_filter(&mut next, 4);
+            let p = compile(&f, &FRAME).unwrap();
+            for _ in 0..20 {
+                let mut regs = [0u64; 21];
+                for r in regs.iter_mut() {
+                    // Values near the constants' edges, and any.
+                    *r = match next() % 3 {
+                        0 => next() % 5,
+                        1 => next() | (1 << 63),
+                        _ => next(),
+                    };
+                }
+                assert_eq!(
+                    run(&p, &regs, &none) == 1,
+                    meaning(&f, &regs),
+                    "{f:?} {regs:x?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_goroutine_is_decided_only_from_a_g_that_passes_goscopes_test() {
         let f = cmp(Cmp::Eq, false, Operand::Goroutine, 7);
