@@ -94,7 +94,7 @@ fn peek(tid: i32, reg: usize) -> Result<u64, Errno> {
 /// sees a half-changed set). Only the addresses of armed slots are written: the first write
 /// of an address makes the kernel reserve one of the thread's four breakpoint slots for
 /// ptrace, disabled or not, for as long as the thread is traced — slots goscope never arms
-/// stay free for breakpoints filtered in the kernel.
+/// stay free for perf-event breakpoints.
 pub fn apply(tid: i32, slots: &[Option<HwSlot>; 4]) -> Result<(), Errno> {
     poke(tid, 7, 0)?;
     for (i, s) in slots.iter().enumerate() {

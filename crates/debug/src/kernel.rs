@@ -50,7 +50,7 @@ pub fn load(insns: &[Insn]) -> Result<Program, String> {
         .map_err(|e| format!("loading the BPF filter: {e}"))
 }
 
-/// A filtered hardware breakpoint on one thread (and the threads it creates).
+/// A hardware breakpoint as a perf event on one thread (and the threads it creates).
 #[derive(Debug)]
 pub struct Breakpoint {
     _fd: OwnedFd,
@@ -65,7 +65,7 @@ pub fn open(
     cookie: u64,
 ) -> Result<Breakpoint, nix::errno::Errno> {
     let errno = |e: std::io::Error| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
-    let fd = perf::open_filtered_breakpoint(tid, addr, cookie).map_err(errno)?;
+    let fd = perf::open_breakpoint_with_sigtrap(tid, addr, cookie).map_err(errno)?;
     // The filter before the event is enabled: no hit goes unfiltered.
     perf::set_bpf(&fd, &prog.fd).map_err(errno)?;
     perf::enable(&fd).map_err(errno)?;

@@ -542,7 +542,7 @@ impl Session {
         slots
     }
 
-    /// [`Session::used_slots`] and the places of the kernel-filtered breakpoints: the debug
+    /// [`Session::used_slots`] and the places of the perf-event breakpoints: the debug
     /// registers taken, of four.
     fn taken_slots(&self, pid: i32) -> [bool; 4] {
         let mut taken = self.used_slots(pid).map(|s| s.is_some());
@@ -629,8 +629,8 @@ impl Session {
     }
 
     /// Decides again, for each debug-register site of breakpoint `id` (in process `only`, or
-    /// in all: every thread stopped), whether the kernel filters its hits (after its condition
-    /// changed, or it was placed in a new program).
+    /// in all: every thread stopped), whether it is a perf event and with which program (after
+    /// its condition changed, or it was placed in a new program).
     fn refilter(&mut self, id: u32, only: Option<i32>) -> Result<(), SessionError> {
         let Some(b) = self.bps.get(&id) else {
             return Ok(());
@@ -648,7 +648,7 @@ impl Session {
                 How::Int3 => continue,
             };
             if let How::Kernel(..) = site.how {
-                self.tracer.disarm_filtered(site.pid, id, site.addr);
+                self.tracer.disarm_perf(site.pid, id, site.addr);
             }
             // The kernel's place: one ptrace never reserved (see `hw::apply`), this site's own
             // if it is such, else another free one.
@@ -670,7 +670,7 @@ impl Session {
                     // The debug register is given up first: the kernel counts both.
                     self.set_how(id, n, How::Kernel(k, filtered));
                     self.apply_slots(site.pid)?;
-                    match self.tracer.arm_filtered(site.pid, id, site.addr, prog) {
+                    match self.tracer.arm_perf(site.pid, id, site.addr, prog) {
                         Ok(()) => How::Kernel(k, filtered),
                         Err(_) => How::Hardware(slot),
                     }
@@ -780,7 +780,7 @@ impl Session {
             };
             for s in &b.sites {
                 if let How::Kernel(..) = s.how {
-                    self.tracer.disarm_filtered(s.pid, *id, s.addr);
+                    self.tracer.disarm_perf(s.pid, *id, s.addr);
                 }
                 if s.how == How::Int3 {
                     let still = self
@@ -1225,13 +1225,13 @@ impl Session {
                             })
                             .collect();
                         for (id, mut s) in sites {
-                            // The tracer armed the parent's kernel-filtered breakpoints in the
+                            // The tracer armed the parent's perf-event breakpoints in the
                             // child before it ran; one it could not is a debug register there.
                             if let How::Kernel(i, _) = s.how
                                 && !self
                                     .tracer
                                     .proc(child)
-                                    .is_some_and(|p| p.filtered.contains_key(&(s.addr, id)))
+                                    .is_some_and(|p| p.perf_bps.contains_key(&(s.addr, id)))
                             {
                                 s.how = How::Hardware(i);
                             }

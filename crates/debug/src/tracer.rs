@@ -89,7 +89,7 @@ pub enum Event {
         step: bool,
         /// An int3 fired.
         int3: bool,
-        /// A breakpoint filtered in the kernel passed its filter (a `TRAP_PERF` signal; the
+        /// A perf-event breakpoint passed its filter (a `TRAP_PERF` signal; the
         /// pc is the breakpoint's, its instruction not yet executed).
         perf: bool,
         /// The thread's registers at the trap.
@@ -177,13 +177,14 @@ pub struct Proc {
     pub touched: [bool; 4],
     /// int3 bytes written into the code: address → the original byte.
     pub int3: BTreeMap<u64, u8>,
-    /// Breakpoints filtered in the kernel, by address and breakpoint id.
-    pub filtered: BTreeMap<(u64, u32), Filtered>,
+    /// Breakpoints that are perf events of goscope's (filtered in the kernel or not), by
+    /// address and breakpoint id.
+    pub perf_bps: BTreeMap<(u64, u32), PerfBreakpoint>,
 }
 
-/// A breakpoint filtered in the kernel, in one process.
+/// A breakpoint that is a perf event of goscope's, in one process.
 #[derive(Debug)]
-pub struct Filtered {
+pub struct PerfBreakpoint {
     /// Its filter.
     pub prog: Arc<kernel::Program>,
     /// One perf event per thread there was when it was armed (threads created later inherit
@@ -192,9 +193,9 @@ pub struct Filtered {
 }
 
 impl Proc {
-    /// Whether a breakpoint filtered in the kernel is at `addr`.
-    pub fn filtered_at(&self, addr: u64) -> bool {
-        self.filtered
+    /// Whether a perf-event breakpoint is at `addr`.
+    pub fn perf_breakpoint_at(&self, addr: u64) -> bool {
+        self.perf_bps
             .range((addr, 0)..=(addr, u32::MAX))
             .next()
             .is_some()
@@ -258,7 +259,7 @@ impl Tracer {
                 hw: [None; 4],
                 touched: [false; 4],
                 int3: BTreeMap::new(),
-                filtered: BTreeMap::new(),
+                perf_bps: BTreeMap::new(),
             },
         );
     }
@@ -452,10 +453,10 @@ impl Tracer {
         Ok(())
     }
 
-    /// Arms a breakpoint filtered in the kernel by `prog` at `addr` on every thread of process
+    /// Arms a perf-event breakpoint, filtered by `prog`, at `addr` on every thread of process
     /// `pid` (threads they create later inherit it); `id` names it (and travels in its
     /// signal). Nothing is armed if any thread refuses.
-    pub fn arm_filtered(
+    pub fn arm_perf(
         &mut self,
         pid: i32,
         id: u32,
@@ -471,19 +472,20 @@ impl Tracer {
                 Err(Errno::ESRCH) => {}
                 Err(e) => {
                     return Err(sys(format!(
-                        "a kernel-filtered breakpoint at {addr:#x} on thread {tid}"
+                        "a perf-event breakpoint at {addr:#x} on thread {tid}"
                     ))(e));
                 }
             }
         }
-        p.filtered.insert((addr, id), Filtered { prog, events });
+        p.perf_bps
+            .insert((addr, id), PerfBreakpoint { prog, events });
         Ok(())
     }
 
-    /// Removes breakpoint `id`'s kernel-filtered breakpoint at `addr` from process `pid`.
-    pub fn disarm_filtered(&mut self, pid: i32, id: u32, addr: u64) {
+    /// Removes breakpoint `id`'s perf-event breakpoint at `addr` from process `pid`.
+    pub fn disarm_perf(&mut self, pid: i32, id: u32, addr: u64) {
         if let Some(p) = self.procs.get_mut(&pid) {
-            p.filtered.remove(&(addr, id));
+            p.perf_bps.remove(&(addr, id));
         }
     }
 
@@ -578,7 +580,7 @@ impl Tracer {
             }
             let ev = self.wait_for(Some(tid))?;
             match ev {
-                // A breakpoint filtered in the kernel fired as the step began: the instruction
+                // A perf-event breakpoint fired as the step began: the instruction
                 // has not run yet (and the resume flag is set); a step is what was asked.
                 Some(Event::Trap { perf: true, .. }) => continue,
                 Some(e) => return Ok(e),
@@ -787,7 +789,7 @@ impl Tracer {
                 && let Ok(regs) = self.regs(tid)
                 && (p.hw.iter().any(|s| {
                     s.is_some_and(|s| s.kind == hw::HwKind::Execute && s.addr == regs.pc())
-                }) || p.filtered_at(regs.pc()))
+                }) || p.perf_breakpoint_at(regs.pc()))
             {
                 match self.step_thread(tid)? {
                     Event::Trap { step: true, .. } => {}
@@ -870,7 +872,7 @@ impl Tracer {
                 );
                 p.int3.clear();
                 // The kernel removed them (`remove_on_exec`).
-                p.filtered.clear();
+                p.perf_bps.clear();
                 p.hw = [None; 4];
                 p.touched = [false; 4];
                 p.memory = ProcessMemory::new(pid);
@@ -940,11 +942,11 @@ impl Tracer {
             Some(p) => (p.int3.clone(), p.hw, p.launched),
             None => (BTreeMap::new(), [None; 4], false),
         };
-        let filtered: Vec<((u64, u32), Arc<kernel::Program>)> = self
+        let perf_bps: Vec<((u64, u32), Arc<kernel::Program>)> = self
             .procs
             .get(&parent)
             .map(|p| {
-                p.filtered
+                p.perf_bps
                     .iter()
                     .map(|(k, f)| (*k, f.prog.clone()))
                     .collect()
@@ -962,11 +964,11 @@ impl Tracer {
                 c.hw = hw;
                 c.touched = hw.map(|s| s.is_some());
                 // Not inherited by a fork: armed again before the child runs.
-                for ((addr, id), prog) in filtered {
+                for ((addr, id), prog) in perf_bps {
                     if let Ok(e) = kernel::open(child, addr, &prog, u64::from(id)) {
-                        c.filtered.insert(
+                        c.perf_bps.insert(
                             (addr, id),
-                            Filtered {
+                            PerfBreakpoint {
                                 prog,
                                 events: vec![e],
                             },
@@ -1139,8 +1141,8 @@ impl Tracer {
             let Some(mut p) = self.procs.remove(&pid) else {
                 continue;
             };
-            // Closing the events removes them from every thread: no more filtered hits.
-            p.filtered.clear();
+            // Closing the events removes them from every thread: no more hits.
+            p.perf_bps.clear();
             if p.launched && !keep {
                 let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
                 killed.push(pid);

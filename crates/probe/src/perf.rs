@@ -161,7 +161,7 @@ fn open_on_cpu(attr: &mut Attr, cpu: i32) -> io::Result<OwnedFd> {
 /// every hit its filter ([`set_bpf`]) passes. Threads `tid` creates later inherit it (forked
 /// processes do not); an `execve` removes it; closing the descriptor removes it from every
 /// thread.
-pub fn open_filtered_breakpoint(tid: i32, addr: u64, cookie: u64) -> io::Result<OwnedFd> {
+pub fn open_breakpoint_with_sigtrap(tid: i32, addr: u64, cookie: u64) -> io::Result<OwnedFd> {
     let mut attr = Attr {
         kind: 5, // PERF_TYPE_BREAKPOINT
         size: ATTR_SIZE,
