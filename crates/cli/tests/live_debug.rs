@@ -737,13 +737,16 @@ fn step_instruction_follows_the_listing_and_its_branches() {
     });
 }
 
-/// Whether this kernel runs goscope's breakpoint filters (Linux 6.10 and later).
+/// Whether this kernel runs goscope's breakpoint filters: Linux 6.10 or later, with the
+/// breakpoint PMU and the bpf system call built in.
 fn kernel_filters() -> bool {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     let mut v = release
         .split(|c: char| !c.is_ascii_digit())
         .map(|p| p.parse::<u32>().unwrap_or(0));
     (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 10)
+        && Path::new("/sys/bus/event_source/devices/breakpoint/type").exists()
+        && Path::new("/proc/sys/kernel/unprivileged_bpf_disabled").exists()
 }
 
 #[test]
