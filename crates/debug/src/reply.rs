@@ -148,6 +148,9 @@ pub struct BreakpointInfo {
     pub debug_registers_used: usize,
 }
 
+/// [`Location::how`] of a hardware breakpoint whose goroutine and condition the kernel filters.
+pub const HOW_FILTERED_IN_KERNEL: &str = "hardware, filtered in the kernel";
+
 /// One address of a breakpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct Location {
@@ -161,7 +164,7 @@ pub struct Location {
     pub file: String,
     /// Line.
     pub line: i32,
-    /// `hardware` (a debug register) or `int3`.
+    /// `hardware` (a debug register or a perf event), [`HOW_FILTERED_IN_KERNEL`], or `int3`.
     pub how: &'static str,
 }
 

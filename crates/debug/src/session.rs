@@ -913,7 +913,7 @@ impl Session {
                     how: match s.how {
                         How::Hardware(_) => "hardware",
                         How::Kernel(_, false) => "hardware",
-                        How::Kernel(_, true) => "hardware, filtered in the kernel",
+                        How::Kernel(_, true) => HOW_FILTERED_IN_KERNEL,
                         How::Int3 => "int3",
                     },
                 }

@@ -522,14 +522,7 @@ impl Tracer {
 
     /// Resumes stopped thread `tid`, delivering the signal it is owed.
     pub fn resume_thread(&mut self, tid: i32) -> Result<(), TraceError> {
-        let Some(pid) = self.owner.get(&tid).copied() else {
-            return Ok(());
-        };
-        let Some(th) = self
-            .procs
-            .get_mut(&pid)
-            .and_then(|p| p.threads.get_mut(&tid))
-        else {
+        let Some(th) = self.thread_mut(tid) else {
             return Ok(());
         };
         if !th.stopped {
@@ -562,18 +555,16 @@ impl Tracer {
     /// Single-steps stopped thread `tid` (the others stay stopped) and returns the event that
     /// ends the step (a trap, or the exit of the process).
     pub fn step_thread(&mut self, tid: i32) -> Result<Event, TraceError> {
-        let pid = *self.owner.get(&tid).ok_or(TraceError::Exited)?;
+        if !self.owner.contains_key(&tid) {
+            return Err(TraceError::Exited);
+        }
         loop {
             // A signal the thread is owed waits for the next resume; a step runs no handler.
             match ptrace::step(Pid::from_raw(tid), None) {
                 Ok(()) => {}
                 Err(e) => return Err(sys(format!("single-stepping thread {tid}"))(e)),
             }
-            if let Some(th) = self
-                .procs
-                .get_mut(&pid)
-                .and_then(|p| p.threads.get_mut(&tid))
-            {
+            if let Some(th) = self.thread_mut(tid) {
                 th.stopped = false;
                 th.after_int3 = None;
                 th.in_trap = false;
@@ -605,12 +596,7 @@ impl Tracer {
 
     /// Gives thread `tid` a signal to deliver when it resumes.
     pub fn give_signal(&mut self, tid: i32, sig: Signal) {
-        if let Some(pid) = self.owner.get(&tid).copied()
-            && let Some(th) = self
-                .procs
-                .get_mut(&pid)
-                .and_then(|p| p.threads.get_mut(&tid))
-        {
+        if let Some(th) = self.thread_mut(tid) {
             th.signal = Some(sig);
         }
     }
@@ -657,12 +643,7 @@ impl Tracer {
     }
 
     fn mark_stopped(&mut self, tid: i32) {
-        if let Some(pid) = self.owner.get(&tid).copied()
-            && let Some(th) = self
-                .procs
-                .get_mut(&pid)
-                .and_then(|p| p.threads.get_mut(&tid))
-        {
+        if let Some(th) = self.thread_mut(tid) {
             th.stopped = true;
         }
     }
@@ -685,11 +666,7 @@ impl Tracer {
                     return Ok(None);
                 };
                 let pc = regs.pc();
-                if let Some(th) = self
-                    .procs
-                    .get_mut(&pid)
-                    .and_then(|p| p.threads.get_mut(&tid))
-                {
+                if let Some(th) = self.thread_mut(tid) {
                     // Until it is known to be the program's own SIGTRAP (then owed, below).
                     th.in_trap = true;
                 }
@@ -713,11 +690,7 @@ impl Tracer {
                     && let Some(p) = self.procs.get(&pid)
                 {
                     if p.int3.contains_key(&pc.wrapping_sub(1)) {
-                        if let Some(th) = self
-                            .procs
-                            .get_mut(&pid)
-                            .and_then(|p| p.threads.get_mut(&tid))
-                        {
+                        if let Some(th) = self.thread_mut(tid) {
                             th.after_int3 = Some(pc.wrapping_sub(1));
                         }
                         return trap(0, false, true, false, regs);
@@ -769,12 +742,7 @@ impl Tracer {
         sig: Signal,
         only: Option<i32>,
     ) -> Result<Option<Event>, TraceError> {
-        if let Some(pid) = self.owner.get(&tid).copied()
-            && let Some(th) = self
-                .procs
-                .get_mut(&pid)
-                .and_then(|p| p.threads.get_mut(&tid))
-        {
+        if let Some(th) = self.thread_mut(tid) {
             th.signal = Some(sig);
             th.in_trap = false;
         }
@@ -938,20 +906,18 @@ impl Tracer {
         vfork: bool,
         only: Option<i32>,
     ) -> Result<Option<Event>, TraceError> {
-        let (int3, hw, launched) = match self.procs.get(&parent) {
-            Some(p) => (p.int3.clone(), p.hw, p.launched),
-            None => (BTreeMap::new(), [None; 4], false),
-        };
-        let perf_bps: Vec<((u64, u32), Arc<kernel::Program>)> = self
-            .procs
-            .get(&parent)
-            .map(|p| {
+        let (int3, hw, launched, perf_bps) = match self.procs.get(&parent) {
+            Some(p) => (
+                p.int3.clone(),
+                p.hw,
+                p.launched,
                 p.perf_bps
                     .iter()
-                    .map(|(k, f)| (*k, f.prog.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .map(|(&k, b)| (k, b.prog.clone()))
+                    .collect(),
+            ),
+            None => (BTreeMap::new(), [None; 4], false, Vec::new()),
+        };
         let resume_parent = only.is_none() && !self.stopping;
         if self.follow_fork {
             self.add_proc(child, launched);
@@ -963,20 +929,13 @@ impl Tracer {
                 }
                 c.hw = hw;
                 c.touched = hw.map(|s| s.is_some());
-                // Not inherited by a fork: armed again before the child runs.
-                for ((addr, id), prog) in perf_bps {
-                    if let Ok(e) = kernel::open(child, addr, &prog, u64::from(id)) {
-                        c.perf_bps.insert(
-                            (addr, id),
-                            PerfBreakpoint {
-                                prog,
-                                events: vec![e],
-                            },
-                        );
-                    }
-                }
             }
             self.add_thread(child, child, false);
+            // Perf-event breakpoints are not inherited by a fork: armed again before the child
+            // runs (one that cannot be is left out; the session sees which).
+            for ((addr, id), prog) in perf_bps {
+                let _ = self.arm_perf(child, id, addr, prog);
+            }
             self.new_thread_registered(child, only)?;
             if resume_parent {
                 self.resume_thread(tid)?;

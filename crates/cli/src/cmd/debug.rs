@@ -425,7 +425,10 @@ fn render(w: &mut impl Write, r: &Reply) -> Result<()> {
                     at.join(", "),
                     b.hits,
                     if b.cond.is_some() || b.goroutine.is_some() {
-                        let kernel = b.locations.iter().any(|l| l.how.contains("kernel"));
+                        let kernel = b
+                            .locations
+                            .iter()
+                            .any(|l| l.how == goscope_debug::reply::HOW_FILTERED_IN_KERNEL);
                         format!(
                             ", {} evaluated by goscope{}",
                             b.evaluated,

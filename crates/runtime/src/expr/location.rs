@@ -212,35 +212,17 @@ pub(crate) fn locate_static(
     bias: u64,
 ) -> Result<StaticPlace, String> {
     let (expr, encoding) = location_expression(di, var, pc)?;
-    if expr.is_empty() {
-        return Err("empty OP stack".into());
-    }
-    let mut ev = gimli::Evaluation::new(expr, encoding);
-    ev.set_max_iterations(MAX_OPS);
-    let err = |e: gimli::Error| format!("bad location expression: {e}");
-    let (mut from_cfa, mut relocated) = (false, false);
-    let mut state = ev.evaluate().map_err(err)?;
-    loop {
-        state = match state {
-            EvaluationResult::Complete => break,
-            EvaluationResult::RequiresFrameBase => {
-                from_cfa = true;
-                ev.resume_with_frame_base(SYMBOLIC_CFA).map_err(err)?
-            }
-            EvaluationResult::RequiresCallFrameCfa => {
-                from_cfa = true;
-                ev.resume_with_call_frame_cfa(SYMBOLIC_CFA).map_err(err)?
-            }
-            EvaluationResult::RequiresRelocatedAddress(a) => {
-                relocated = true;
-                ev.resume_with_relocated_address(a.wrapping_add(bias))
-                    .map_err(err)?
-            }
-            other => return Err(format!("depends on the stop ({other:?})")),
-        };
-    }
-    match ev.result().as_slice() {
-        [p] if p.size_in_bits.is_none() => match (&p.location, from_cfa, relocated) {
+    let stop = |what: &str| Err(format!("depends on the stop (a {what}'s value)"));
+    let (pieces, used) = run(
+        expr,
+        encoding,
+        SYMBOLIC_CFA,
+        bias,
+        |_| stop("register"),
+        |_, _| stop("memory word"),
+    )?;
+    match pieces.as_slice() {
+        [p] if p.size_in_bits.is_none() => match (&p.location, used.cfa, used.relocated) {
             (Location::Register { register }, false, false) => {
                 Ok(StaticPlace::Register(register.0))
             }
@@ -259,6 +241,64 @@ pub(crate) fn locate_static(
     }
 }
 
+/// What an expression asked for besides its own operations.
+struct Used {
+    /// The frame base or the CFA.
+    cfa: bool,
+    /// A relocated address (`DW_OP_addr`).
+    relocated: bool,
+}
+
+/// Runs a location expression to its pieces: the frame base and the CFA are `cfa`, addresses
+/// move by `bias`, registers and memory words come from `register_value` and `memory_word`.
+fn run(
+    expr: R,
+    encoding: gimli::Encoding,
+    cfa: u64,
+    bias: u64,
+    register_value: impl Fn(u16) -> Result<u64, String>,
+    memory_word: impl Fn(u64, u8) -> Result<u64, String>,
+) -> Result<(Vec<gimli::Piece<R>>, Used), String> {
+    if expr.is_empty() {
+        // An empty location: optimized away (Delve's words).
+        return Err("empty OP stack".into());
+    }
+    let mut ev = gimli::Evaluation::new(expr, encoding);
+    ev.set_max_iterations(MAX_OPS);
+    let err = |e: gimli::Error| format!("bad location expression: {e}");
+    let mut used = Used {
+        cfa: false,
+        relocated: false,
+    };
+    let mut state = ev.evaluate().map_err(err)?;
+    loop {
+        state = match state {
+            EvaluationResult::Complete => break,
+            EvaluationResult::RequiresFrameBase => {
+                used.cfa = true;
+                ev.resume_with_frame_base(cfa).map_err(err)?
+            }
+            EvaluationResult::RequiresCallFrameCfa => {
+                used.cfa = true;
+                ev.resume_with_call_frame_cfa(cfa).map_err(err)?
+            }
+            EvaluationResult::RequiresRegister { register, .. } => ev
+                .resume_with_register(GValue::Generic(register_value(register.0)?))
+                .map_err(err)?,
+            EvaluationResult::RequiresMemory { address, size, .. } => ev
+                .resume_with_memory(GValue::Generic(memory_word(address, size)?))
+                .map_err(err)?,
+            EvaluationResult::RequiresRelocatedAddress(a) => {
+                used.relocated = true;
+                ev.resume_with_relocated_address(a.wrapping_add(bias))
+                    .map_err(err)?
+            }
+            other => return Err(format!("unsupported location operation ({other:?})")),
+        };
+    }
+    Ok((ev.result(), used))
+}
+
 /// Evaluates a location expression.
 pub(crate) fn evaluate(
     expr: R,
@@ -267,42 +307,19 @@ pub(crate) fn evaluate(
     frame: &FrameRegs<'_>,
     mem: &dyn Memory,
 ) -> Result<Place, String> {
-    if expr.is_empty() {
-        // An empty location: optimized away (Delve's words).
-        return Err("empty OP stack".into());
-    }
-    let mut ev = gimli::Evaluation::new(expr, encoding);
-    ev.set_max_iterations(MAX_OPS);
-    let err = |e: gimli::Error| format!("bad location expression: {e}");
-    let mut state = ev.evaluate().map_err(err)?;
-    loop {
-        state = match state {
-            EvaluationResult::Complete => break,
-            EvaluationResult::RequiresFrameBase | EvaluationResult::RequiresCallFrameCfa => {
-                if matches!(state, EvaluationResult::RequiresFrameBase) {
-                    ev.resume_with_frame_base(frame.cfa).map_err(err)?
-                } else {
-                    ev.resume_with_call_frame_cfa(frame.cfa).map_err(err)?
-                }
-            }
-            EvaluationResult::RequiresRegister { register, .. } => {
-                let v = frame.register(register.0)?;
-                ev.resume_with_register(GValue::Generic(v)).map_err(err)?
-            }
-            EvaluationResult::RequiresMemory { address, size, .. } => {
-                let n = usize::from(size.clamp(1, 8));
-                let mut b = [0u8; 8];
-                mem.read(address, &mut b[..n]).map_err(|e| e.to_string())?;
-                ev.resume_with_memory(GValue::Generic(u64::from_le_bytes(b)))
-                    .map_err(err)?
-            }
-            EvaluationResult::RequiresRelocatedAddress(a) => ev
-                .resume_with_relocated_address(a.wrapping_add(frame.bias))
-                .map_err(err)?,
-            other => return Err(format!("unsupported location operation ({other:?})")),
-        };
-    }
-    let pieces = ev.result();
+    let (pieces, _) = run(
+        expr,
+        encoding,
+        frame.cfa,
+        frame.bias,
+        |r| frame.register(r),
+        |address, size| {
+            let n = usize::from(size.clamp(1, 8));
+            let mut b = [0u8; 8];
+            mem.read(address, &mut b[..n]).map_err(|e| e.to_string())?;
+            Ok(u64::from_le_bytes(b))
+        },
+    )?;
     if pieces.is_empty() {
         return Err("empty OP stack".into());
     }
